@@ -1,0 +1,61 @@
+/* cli.h - shared pieces of the modelstore command-line tool. */
+#ifndef MS_CLI_H
+#define MS_CLI_H
+
+#include <jansson.h>
+#include <stdbool.h>
+
+#include "modelstore.h"
+
+/* Exit codes: documented in docs/cli.md, never renumbered. */
+enum {
+	EXIT_OK_ = 0,
+	EXIT_ERROR_ = 1,
+	EXIT_USAGE = 2,
+	EXIT_NOTFOUND = 3,
+	EXIT_UNREACHABLE = 4,
+	EXIT_INTEGRITY = 5
+};
+
+typedef struct cli {
+	const char *db;           /* --db, else $DATABASE_URL, else NULL (libpq env) */
+	const char *name;         /* --name, default "default" */
+	const char *fallback_dir; /* --fallback-dir, default "models" */
+	bool json;                /* --json */
+	bool quiet;               /* -q */
+	const char *command;      /* the command being run, for messages */
+} cli;
+
+/* Exit code for a library status. */
+int cli_exit_for(ms_status st);
+
+/* Print "modelstore: <command>: <message>" (or a JSON error object on
+ * stderr with --json) and return the exit code for @st. */
+int cli_fail(const cli *c, ms_status st, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Usage error: message plus a hint to --help; returns EXIT_USAGE. */
+int cli_usage(const cli *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+/* Open a store on c->db (schema checked).  On failure prints the error
+ * and returns the exit code (non-zero); *out is NULL then. */
+int cli_open_store(const cli *c, ms_store **out, bool check_schema);
+
+/* Print @doc (stolen) as the one JSON document on stdout. */
+void cli_print_json(json_t *doc);
+
+/* Progress reporter for ms_progress_fn: prints to stderr only when stderr
+ * is a terminal and neither --json nor -q was given.  Payload: cli*. */
+void cli_progress(void *payload, uint64_t done, uint64_t total);
+void cli_progress_end(const cli *c);
+
+/* true when --help/-h is among argv[1..] before "--". */
+bool cli_wants_help(int argc, char **argv);
+
+/* Commands implemented in their own files. */
+int cmd_load(cli *c, int argc, char **argv);        /* cmd_load.c */
+int cmd_predictions(cli *c, int argc, char **argv); /* cmd_predictions.c */
+int cmd_report(cli *c, int argc, char **argv);      /* cmd_report.c */
+
+#endif

@@ -1,0 +1,104 @@
+/*
+ * conn.c - connecting to PostgreSQL and running statements.
+ *
+ * The connection string goes to libpq untouched (expand_dbname), so URLs,
+ * key=value strings, PG* variables, service files, .pgpass, multi-host
+ * lists and target_session_attrs all work.  We add two defaults *before*
+ * it in the keyword arrays, so anything the user wrote wins:
+ * connect_timeout (unless PGCONNECT_TIMEOUT is set) and
+ * fallback_application_name.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void ms__conn_target(PGconn *conn, char *buf, size_t n)
+{
+	const char *host = conn ? PQhost(conn) : NULL;
+	const char *port = conn ? PQport(conn) : NULL;
+	const char *db = conn ? PQdb(conn) : NULL;
+	if (host && host[0] == '/')
+		snprintf(buf, n, "\"%s\" port %s db %s", host, port ? port : "?",
+		         db ? db : "?");
+	else
+		snprintf(buf, n, "%s:%s/%s", host && *host ? host : "localhost",
+		         port && *port ? port : "5432", db ? db : "?");
+}
+
+ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
+                      int connect_timeout)
+{
+	const char *kw[4], *val[4];
+	char timeout[16];
+	int i = 0;
+	PGconn *conn;
+
+	*out = NULL;
+	if (connect_timeout <= 0)
+		connect_timeout = 2;
+	snprintf(timeout, sizeof timeout, "%d", connect_timeout);
+	if (getenv("PGCONNECT_TIMEOUT") == NULL) {
+		kw[i] = "connect_timeout";
+		val[i++] = timeout;
+	}
+	kw[i] = "fallback_application_name";
+	val[i++] = "modelstore";
+	if (conninfo && conninfo[0]) {
+		kw[i] = "dbname";
+		val[i++] = conninfo;
+	}
+	kw[i] = NULL;
+	val[i] = NULL;
+
+	conn = PQconnectdbParams(kw, val, 1);
+	if (conn == NULL)
+		return ms__err_set(e, MS_ENOMEM, "connect: out of memory");
+	*out = conn;
+	if (PQstatus(conn) != CONNECTION_OK) {
+		char msg[768];
+		const char *m = PQerrorMessage(conn);
+		snprintf(msg, sizeof msg, "%s", m);
+		{
+			size_t n = strlen(msg);
+			while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
+				msg[--n] = '\0';
+			/* libpq separates per-host messages with newlines */
+			for (char *p = msg; *p; p++)
+				if (*p == '\n')
+					*p = ';';
+		}
+		if (strstr(msg, "invalid connection option") ||
+		    strstr(msg, "invalid URI") || strstr(msg, "missing \"=\"") ||
+		    strstr(msg, "invalid integer value") ||
+		    strstr(msg, "definition of service"))
+			return ms__err_set(e, MS_EINVAL,
+			                   "connect: invalid connection string: %s",
+			                   msg);
+		return ms__err_set(e, MS_EUNREACHABLE,
+		                   "connect: database unreachable: %s", msg);
+	}
+	return MS_OK;
+}
+
+ms_status ms__exec(PGconn *conn, ms_err *e, PGresult **out,
+                   ExecStatusType expect, const char *what, const char *sql,
+                   int nparams, const char *const *params)
+{
+	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
+	                             NULL, 0);
+	if (out)
+		*out = NULL;
+	if (res == NULL || PQresultStatus(res) != expect) {
+		ms_status st = ms__err_pg(e, conn, res, what);
+		PQclear(res);
+		return st;
+	}
+	if (out)
+		*out = res;
+	else
+		PQclear(res);
+	return MS_OK;
+}

@@ -1,0 +1,268 @@
+/*
+ * fallback.c - the fallback tree on disk: paths, atomic writes, sidecar.
+ *
+ * Layout under the fallback directory D:
+ *   D/production/model.bin, D/production/model.json     (model "default")
+ *   D/production/<name>/model.bin, .../model.json        (other names)
+ *   D/model.bin                                          (last resort)
+ *
+ * Writes are atomic: a temp file opened with O_CREAT|O_EXCL|O_NOFOLLOW in
+ * the target's directory, fsync, rename over the target, fsync of the
+ * directory.  A crash leaves either the old file or the new one, plus at
+ * worst a stray ".tmp" file that the next writer ignores.
+ */
+#define _GNU_SOURCE
+#include "internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+bool ms__fallback_path(char *out, size_t n, const char *dir,
+                       const char *model_name, const char *file)
+{
+	int r;
+	if (model_name == NULL || strcmp(model_name, MS_DEFAULT_NAME) == 0)
+		r = snprintf(out, n, "%s/production/%s", dir, file);
+	else
+		r = snprintf(out, n, "%s/production/%s/%s", dir, model_name, file);
+	return r > 0 && (size_t)r < n;
+}
+
+ms_status ms__mkdirs(ms_err *e, const char *path)
+{
+	char buf[PATH_MAX];
+	size_t i, n = strlen(path);
+	struct stat st;
+
+	if (n == 0 || n >= sizeof buf)
+		return ms__err_set(e, MS_EINVAL, "invalid directory: \"%s\"", path);
+	memcpy(buf, path, n + 1);
+	for (i = 1; i <= n; i++) {
+		if (buf[i] != '/' && buf[i] != '\0')
+			continue;
+		buf[i] = '\0';
+		if (mkdir(buf, 0755) != 0 && errno != EEXIST)
+			return ms__err_set(e, MS_EIO, "mkdir %s: %s", buf,
+			                   strerror(errno));
+		if (stat(buf, &st) != 0)
+			return ms__err_set(e, MS_EIO, "stat %s: %s", buf,
+			                   strerror(errno));
+		if (!S_ISDIR(st.st_mode))
+			return ms__err_set(e, MS_EIO, "%s: not a directory", buf);
+		if (i < n)
+			buf[i] = '/';
+	}
+	return MS_OK;
+}
+
+struct ms_atomic_file {
+	int fd;
+	char path[PATH_MAX];
+	char tmp[PATH_MAX];
+	ms_err *e;
+	bool failed;
+};
+
+ms_status ms__atomic_open(ms_atomic_file **out, ms_err *e, const char *path,
+                          int overwrite)
+{
+	ms_atomic_file *af;
+	struct stat st;
+	int tries;
+
+	*out = NULL;
+	if (lstat(path, &st) == 0) {
+		if (S_ISLNK(st.st_mode))
+			return ms__err_set(e, MS_EIO,
+			                   "%s: is a symbolic link; refusing to write "
+			                   "through it", path);
+		if (S_ISDIR(st.st_mode))
+			return ms__err_set(e, MS_EIO, "%s: is a directory", path);
+		if (!overwrite)
+			return ms__err_set(e, MS_EEXISTS,
+			                   "%s: file exists (use --force to replace it)",
+			                   path);
+	}
+	af = ms__calloc(1, sizeof *af);
+	if (af == NULL)
+		return ms__err_set(e, MS_ENOMEM, "out of memory");
+	af->e = e;
+	af->fd = -1;
+	if ((size_t)snprintf(af->path, sizeof af->path, "%s", path) >=
+	    sizeof af->path) {
+		ms__free(af);
+		return ms__err_set(e, MS_EINVAL, "path too long: \"%.64s...\"", path);
+	}
+	for (tries = 0; tries < 100 && af->fd < 0; tries++) {
+		unsigned r = (unsigned)(ms__now_ns() ^ ((uint64_t)getpid() << 16)) +
+		             (unsigned)tries * 7919u;
+		if ((size_t)snprintf(af->tmp, sizeof af->tmp, "%s.%08x.tmp", path,
+		                     r) >= sizeof af->tmp) {
+			ms__free(af);
+			return ms__err_set(e, MS_EINVAL, "path too long: \"%.64s...\"",
+			                   path);
+		}
+		af->fd = open(af->tmp,
+		              O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC,
+		              0644);
+		if (af->fd < 0 && errno != EEXIST) {
+			ms_status st2 = ms__err_set(e, errno == ENOENT ? MS_ENOTFOUND
+			                                               : MS_EIO,
+			                            "%s: cannot create: %s", af->tmp,
+			                            strerror(errno));
+			ms__free(af);
+			return st2;
+		}
+	}
+	if (af->fd < 0) {
+		ms__free(af);
+		return ms__err_set(e, MS_EIO, "%s: cannot create a temp file", path);
+	}
+	*out = af;
+	return MS_OK;
+}
+
+ms_status ms__atomic_write(void *p, const void *data, size_t n)
+{
+	ms_atomic_file *af = p;
+	const char *c = data;
+	while (n > 0) {
+		ssize_t w = write(af->fd, c, n);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			af->failed = true;
+			return ms__err_set(af->e, MS_EIO, "%s: write: %s", af->tmp,
+			                   strerror(errno));
+		}
+		c += w;
+		n -= (size_t)w;
+	}
+	return MS_OK;
+}
+
+static ms_status fsync_dir_of(ms_err *e, const char *path)
+{
+	char dir[PATH_MAX];
+	char *slash;
+	int fd;
+	snprintf(dir, sizeof dir, "%s", path);
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		snprintf(dir, sizeof dir, ".");
+	else if (slash == dir)
+		dir[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd < 0)
+		return ms__err_set(e, MS_EIO, "%s: open directory: %s", dir,
+		                   strerror(errno));
+	if (fsync(fd) != 0) {
+		int err = errno;
+		close(fd);
+		return ms__err_set(e, MS_EIO, "%s: fsync directory: %s", dir,
+		                   strerror(err));
+	}
+	close(fd);
+	return MS_OK;
+}
+
+ms_status ms__atomic_commit(ms_atomic_file *af, ms_err *e)
+{
+	ms_status st = MS_OK;
+	if (fsync(af->fd) != 0)
+		st = ms__err_set(e, MS_EIO, "%s: fsync: %s", af->tmp, strerror(errno));
+	if (close(af->fd) != 0 && st == MS_OK)
+		st = ms__err_set(e, MS_EIO, "%s: close: %s", af->tmp, strerror(errno));
+	af->fd = -1;
+	if (st == MS_OK && rename(af->tmp, af->path) != 0)
+		st = ms__err_set(e, MS_EIO, "%s: rename: %s", af->path,
+		                 strerror(errno));
+	if (st == MS_OK)
+		st = fsync_dir_of(e, af->path);
+	if (st != MS_OK) {
+		ms__atomic_abort(af);
+		return st;
+	}
+	ms__free(af);
+	return MS_OK;
+}
+
+void ms__atomic_abort(ms_atomic_file *af)
+{
+	if (af == NULL)
+		return;
+	if (af->fd >= 0)
+		close(af->fd);
+	unlink(af->tmp);
+	ms__free(af);
+}
+
+static int set_num(json_t *o, const char *k, double v)
+{
+	return json_object_set_new(o, k, isnan(v) ? json_null() : json_real(v));
+}
+
+ms_status ms__sidecar_write(ms_err *e, const char *dir_of_model,
+                            const ms_artifact_info *info)
+{
+	char path[PATH_MAX];
+	json_t *o = json_object(), *metrics = NULL;
+	json_error_t jerr;
+	char *text = NULL;
+	ms_atomic_file *af = NULL;
+	ms_status st;
+	char when[32];
+	time_t now = time(NULL);
+	struct tm tm;
+
+	if (o == NULL)
+		return ms__err_set(e, MS_ENOMEM, "sidecar: out of memory");
+	gmtime_r(&now, &tm);
+	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
+	metrics = json_loads(info->metrics_json ? info->metrics_json : "{}", 0,
+	                     &jerr);
+	if (metrics == NULL)
+		metrics = json_object();
+	if (json_object_set_new(o, "model_name", json_string(info->model_name)) ||
+	    json_object_set_new(o, "model_version",
+	                        json_string(info->model_version)) ||
+	    json_object_set_new(o, "model_type", json_string(info->model_type)) ||
+	    json_object_set_new(o, "run_id", json_string(info->run_id)) ||
+	    json_object_set_new(o, "sha256", json_string(info->sha256)) ||
+	    json_object_set_new(o, "size", json_integer(info->size)) ||
+	    set_num(o, "accuracy_score", info->accuracy) ||
+	    set_num(o, "rmse_score", info->rmse) ||
+	    set_num(o, "r2_score", info->r2) ||
+	    json_object_set(o, "metrics", metrics) ||
+	    json_object_set_new(o, "exported_at", json_string(when)) ||
+	    (text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+		json_decref(metrics);
+		json_decref(o);
+		return ms__err_set(e, MS_ENOMEM, "sidecar: out of memory");
+	}
+	json_decref(metrics);
+	json_decref(o);
+	snprintf(path, sizeof path, "%s/model.json", dir_of_model);
+	st = ms__atomic_open(&af, e, path, 1);
+	if (st == MS_OK)
+		st = ms__atomic_write(af, text, strlen(text));
+	if (st == MS_OK)
+		st = ms__atomic_write(af, "\n", 1);
+	if (st == MS_OK)
+		st = ms__atomic_commit(af, e);
+	else
+		ms__atomic_abort(af);
+	free(text); /* allocated by jansson */
+	return st;
+}

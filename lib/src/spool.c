@@ -1,0 +1,2 @@
+/* spool.c - placeholder (issue 4). */
+#include "internal.h"

@@ -1,0 +1,2 @@
+/* uuid.c - placeholder (issue 4). */
+#include "internal.h"

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# Throwaway PostgreSQL cluster for tests, benchmarks and the demo.
+#
+#   pg_harness.sh start STATE [DATADIR]  initdb + start; writes STATE (env file)
+#   pg_harness.sh stop STATE             stop the server and delete the cluster
+#   pg_harness.sh kill STATE             pg_ctl stop -m immediate (keep data)
+#   pg_harness.sh halt STATE             pg_ctl stop -m fast (keep data)
+#   pg_harness.sh restart STATE          start a stopped server again
+#
+# STATE is a shell-sourceable file: PGHOST PGPORT PGUSER DATABASE_URL
+# MS_PG_DIR MS_PG_BIN ...  As root the server runs as the unprivileged
+# `postgres` account (PostgreSQL refuses to run as root).
+set -euo pipefail
+
+cmd=${1:?usage: pg_harness.sh start|stop|kill|halt|restart STATE [DATADIR]}
+state=${2:?state file required}
+
+bindir=$(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V | tail -n 1)
+[ -x "$bindir/pg_ctl" ] || { echo "pg_harness: no PostgreSQL server binaries (apt-get install postgresql)" >&2; exit 1; }
+
+as_owner() {
+  if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_server() {
+  as_owner "$bindir/pg_ctl" -D "$MS_PG_DIR/data" -l "$MS_PG_DIR/server.log" \
+    -o "-p $PGPORT" -w -t 60 start >/dev/null
+}
+
+case "$cmd" in
+start)
+  dir=${3:-}
+  if [ -z "$dir" ]; then
+    dir=$(mktemp -d /tmp/ms-pg.XXXXXX)
+  fi
+  mkdir -p "$dir"
+  dir=$(cd "$dir" && pwd)
+  if [ "$(id -u)" = 0 ]; then chown postgres: "$dir"; chmod 755 "$dir"; fi
+  if [ ! -f "$dir/data/PG_VERSION" ]; then
+    as_owner "$bindir/initdb" -D "$dir/data" -U postgres --auth=trust \
+      -E UTF8 --locale=C.UTF-8 >"$dir/initdb.log" 2>&1 ||
+      { cat "$dir/initdb.log" >&2; exit 1; }
+    as_owner mkdir -p "$dir/sock"
+    as_owner tee -a "$dir/data/postgresql.conf" >/dev/null <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = '$dir/sock'
+max_connections = 200
+shared_buffers = 256MB
+${MS_PG_EXTRA_CONF:-fsync = off}
+log_min_messages = warning
+CONF
+    as_owner tee "$dir/data/pg_hba.conf" >/dev/null <<'HBA'
+local all all trust
+host all ms_pwuser 127.0.0.1/32 scram-sha-256
+host all all 127.0.0.1/32 trust
+host all all ::1/128 trust
+HBA
+  fi
+  MS_PG_DIR=$dir
+  for _ in $(seq 1 20); do
+    PGPORT=$(( 20000 + RANDOM % 30000 ))
+    port_free "$PGPORT" || continue
+    if start_server; then ok=1; break; fi
+  done
+  [ "${ok:-}" = 1 ] || { cat "$dir/server.log" >&2; exit 1; }
+  cat >"$state" <<ST
+MS_PG_DIR=$dir
+MS_PG_BIN=$bindir
+PGHOST=127.0.0.1
+PGPORT=$PGPORT
+PGUSER=postgres
+PGDATABASE=postgres
+DATABASE_URL=postgresql://postgres@127.0.0.1:$PGPORT/postgres
+MS_PG_SOCKET=$dir/sock
+ST
+  "$bindir/psql" -q -X -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PGPORT" -U postgres -d postgres \
+    -c "DO \$\$BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ms_pwuser') THEN CREATE ROLE ms_pwuser LOGIN SUPERUSER PASSWORD 'ms-secret-pw'; END IF; END\$\$" >/dev/null
+  echo "pg_harness: PostgreSQL on 127.0.0.1:$PGPORT, data in $dir" >&2
+  ;;
+stop)
+  [ -f "$state" ] || exit 0
+  # shellcheck disable=SC1090
+  . "$state"
+  as_owner "$MS_PG_BIN/pg_ctl" -D "$MS_PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
+  case "$MS_PG_DIR" in /tmp/ms-pg.*) rm -rf "$MS_PG_DIR" ;; esac
+  rm -f "$state"
+  ;;
+kill|halt)
+  . "$state"
+  mode=immediate; [ "$cmd" = halt ] && mode=fast
+  as_owner "$MS_PG_BIN/pg_ctl" -D "$MS_PG_DIR/data" -m "$mode" -w stop >/dev/null
+  ;;
+restart)
+  . "$state"
+  start_server
+  ;;
+*) echo "pg_harness: unknown command $cmd" >&2; exit 2 ;;
+esac

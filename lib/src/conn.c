@@ -28,6 +28,13 @@ void ms__conn_target(PGconn *conn, char *buf, size_t n)
 		         port && *port ? port : "5432", db ? db : "?");
 }
 
+/* Server NOTICEs ("relation exists, skipping") are not for our users. */
+static void quiet_notices(void *arg, const char *message)
+{
+	(void)arg;
+	(void)message;
+}
+
 ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
                       int connect_timeout)
 {
@@ -57,6 +64,7 @@ ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
 	if (conn == NULL)
 		return ms__err_set(e, MS_ENOMEM, "connect: out of memory");
 	*out = conn;
+	PQsetNoticeProcessor(conn, quiet_notices, NULL);
 	if (PQstatus(conn) != CONNECTION_OK) {
 		char msg[768];
 		const char *m = PQerrorMessage(conn);

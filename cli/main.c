@@ -174,17 +174,26 @@ bool cli_wants_help(int argc, char **argv)
  * linkable and say so plainly. */
 __attribute__((weak)) int cmd_load(cli *c, int argc, char **argv)
 {
-	(void)argc; (void)argv;
+	if (cli_wants_help(argc, argv)) {
+		puts("usage: modelstore load (not available in this build)");
+		return 0;
+	}
 	return cli_fail(c, MS_ERROR, "not available in this build");
 }
 __attribute__((weak)) int cmd_predictions(cli *c, int argc, char **argv)
 {
-	(void)argc; (void)argv;
+	if (cli_wants_help(argc, argv)) {
+		puts("usage: modelstore predictions (not available in this build)");
+		return 0;
+	}
 	return cli_fail(c, MS_ERROR, "not available in this build");
 }
 __attribute__((weak)) int cmd_report(cli *c, int argc, char **argv)
 {
-	(void)argc; (void)argv;
+	if (cli_wants_help(argc, argv)) {
+		puts("usage: modelstore report (not available in this build)");
+		return 0;
+	}
 	return cli_fail(c, MS_ERROR, "not available in this build");
 }
 

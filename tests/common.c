@@ -33,8 +33,8 @@ const char *mt_env(const char *key)
 			*eq = '\0';
 			line[strcspn(line, "\n")] = '\0';
 			eq[1 + strcspn(eq + 1, "\n")] = '\0';
-			snprintf(state_cache[state_n][0], 512, "%s", line);
-			snprintf(state_cache[state_n][1], 512, "%s", eq + 1);
+			snprintf(state_cache[state_n][0], 512, "%.500s", line);
+			snprintf(state_cache[state_n][1], 512, "%.500s", eq + 1);
 			state_n++;
 		}
 		if (f)
@@ -56,6 +56,12 @@ static char *db_url(const char *db)
 	return s;
 }
 
+static void quiet(void *a, const char *m)
+{
+	(void)a;
+	(void)m;
+}
+
 char *mt_sql(const char *conninfo, const char *sql)
 {
 	PGconn *c = PQconnectdb(conninfo);
@@ -65,6 +71,7 @@ char *mt_sql(const char *conninfo, const char *sql)
 		PQfinish(c);
 		return NULL;
 	}
+	PQsetNoticeProcessor(c, quiet, NULL);
 	r = PQexec(c, sql);
 	if (PQresultStatus(r) == PGRES_TUPLES_OK)
 		out = strdup(PQntuples(r) ? PQgetvalue(r, 0, 0) : "");

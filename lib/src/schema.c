@@ -57,8 +57,9 @@ ms_status ms__schema_check(PGconn *conn, ms_err *e)
 		return st;
 	if (have == 0)
 		return ms__err_set(e, MS_ESCHEMA,
-		                   "schema: the database has no modelstore schema; "
-		                   "run `modelstore migrate`");
+		                   "schema: the database has no modelstore schema "
+		                   "(migration %s is missing); run `modelstore "
+		                   "migrate`", ms__migrations[0].name);
 	if (have > known)
 		return ms__err_set(e, MS_ESCHEMA,
 		                   "schema: database schema version %d is newer than "

@@ -1,0 +1,539 @@
+/* check_registry.c - the registry against a real PostgreSQL server. */
+#define _GNU_SOURCE
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "common.h"
+
+static ms_store *open_store(const char *url, size_t chunk)
+{
+	ms_store_options o = MS_STORE_OPTIONS_INIT;
+	ms_store *s = NULL;
+	o.chunk_size = chunk;
+	ms_status st = ms_store_open(&s, url, &o);
+	ck_assert_msg(st == MS_OK, "open: %s", ms_store_errmsg(s));
+	return s;
+}
+
+static char *push_mem(ms_store *s, const char *name, const char *version,
+                      const void *data, uint64_t n, int level, int prod)
+{
+	ms_push_options o;
+	ms_artifact_source src = { NULL, NULL, data, n };
+	ms_buf v = MS_BUF_INIT;
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.model_name = name;
+	o.model_version = version;
+	o.compress_level = level;
+	o.production = prod;
+	ms_status st = ms_store_push(s, &v, &o, &src, 1);
+	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
+	return v.ptr; /* caller frees with free() via ms_buf ownership */
+}
+
+typedef struct membuf { unsigned char *p; size_t n, cap; } membuf;
+static ms_status mem_sink(void *pl, const void *d, size_t n)
+{
+	membuf *m = pl;
+	if (m->n + n > m->cap) {
+		m->cap = (m->n + n) * 2 + 16;
+		m->p = realloc(m->p, m->cap);
+	}
+	memcpy(m->p + m->n, d, n);
+	m->n += n;
+	return MS_OK;
+}
+
+static void roundtrip(ms_store *s, const char *name, uint64_t n, int level)
+{
+	unsigned char *data = malloc(n ? n : 1);
+	membuf got = { 0 };
+	ms_artifact_info info;
+	mt_fill_random(data, n, (unsigned)n);
+	if (level && n > 4) /* compressible half */
+		memset(data, 'A', n / 2);
+	char *v = push_mem(s, name, NULL, data, n, level, 0);
+	ms_status st = ms_store_pull(s, &info, name, v, NULL, mem_sink, &got, NULL, NULL);
+	ck_assert_msg(st == MS_OK, "pull %llu: %s", (unsigned long long)n, ms_store_errmsg(s));
+	ck_assert_uint_eq(got.n, n);
+	ck_assert_int_eq(memcmp(got.p ? got.p : (unsigned char *)"", data, n), 0);
+	ck_assert_int_eq(info.size, (int64_t)n);
+	ck_assert_int_eq(strlen(info.sha256), 64);
+	ms_artifact_info_dispose(&info);
+	free(got.p);
+	free(data);
+	free(v);
+}
+
+START_TEST(migrate_is_idempotent_and_versioned)
+{
+	char *url = mt_fresh_db("reg_migrate");
+	ms_store_options o = MS_STORE_OPTIONS_INIT;
+	ms_store *s = NULL;
+	int applied = -1, dbv, libv;
+	/* a library against an empty database says what to do */
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_ESCHEMA);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "modelstore migrate"));
+	ms_store_close(s);
+	o.check_schema = 0;
+	ck_assert_int_eq(ms_store_open(&s, url, &o), MS_OK);
+	ck_assert_int_eq(ms_store_migrate(s, &applied), MS_OK);
+	ck_assert_int_ge(applied, 1);
+	ck_assert_int_eq(ms_store_migrate(s, &applied), MS_OK);
+	ck_assert_int_eq(applied, 0);
+	ck_assert_int_eq(ms_store_schema_version(s, &dbv, &libv), MS_OK);
+	ck_assert_int_eq(dbv, libv);
+	ms_store_close(s);
+	/* newer than known: refused, naming both versions */
+	free(mt_sql(url, "INSERT INTO modelstore_migrations (version, name) VALUES (999, '999_future')"));
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_ESCHEMA);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "999"));
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "newer"));
+	ms_store_close(s);
+	/* older: names the missing migration */
+	free(mt_sql(url, "DELETE FROM modelstore_migrations"));
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_ESCHEMA);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "001_initial"));
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(concurrent_migrate)
+{
+	char *url = mt_fresh_db("reg_migrate2");
+	pid_t pids[4];
+	for (int i = 0; i < 4; i++) {
+		pids[i] = fork();
+		if (pids[i] == 0) {
+			ms_store_options o = MS_STORE_OPTIONS_INIT;
+			ms_store *s = NULL;
+			o.check_schema = 0;
+			int ok = ms_store_open(&s, url, &o) == MS_OK &&
+			         ms_store_migrate(s, NULL) == MS_OK;
+			ms_store_close(s);
+			_exit(ok ? 0 : 1);
+		}
+	}
+	for (int i = 0; i < 4; i++) {
+		int status;
+		waitpid(pids[i], &status, 0);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	char *n = mt_sql(url, "SELECT count(*) FROM modelstore_migrations");
+	ck_assert_str_eq(n, "1");
+	free(n);
+	free(url);
+}
+END_TEST
+
+START_TEST(roundtrips_small_and_large)
+{
+	char *url = mt_migrated_db("reg_roundtrip");
+	ms_store *s = open_store(url, 0);
+	roundtrip(s, "rt", 0, 0);
+	roundtrip(s, "rt", 1, 0);
+	roundtrip(s, "rt", 1000000, 0);
+	roundtrip(s, "rt", 1000000, 1);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(roundtrip_100mb_file)
+{
+	char *url = mt_migrated_db("reg_100mb");
+	char *dir = mt_tmpdir(), in[512], out[512], *v;
+	ms_store *s = open_store(url, 0);
+	ms_push_options o;
+	ms_artifact_source src = { NULL, in, NULL, 0 };
+	ms_buf ver = MS_BUF_INIT;
+	ms_artifact_info info;
+	snprintf(in, sizeof in, "%s/in.bin", dir);
+	snprintf(out, sizeof out, "%s/out.bin", dir);
+	ck_assert_int_eq(mt_write_random(in, 100u << 20, 7), 0);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	ck_assert_int_eq(ms_store_push(s, &ver, &o, &src, 1), MS_OK);
+	v = ver.ptr;
+	ck_assert_int_eq(ms_store_pull_file(s, &info, NULL, v, NULL, out, 0, NULL, NULL), MS_OK);
+	ck_assert_int_eq(info.chunk_count, 100);
+	ms_artifact_info_dispose(&info);
+	char cmd[1200];
+	snprintf(cmd, sizeof cmd, "cmp -s %s %s", in, out);
+	ck_assert_int_eq(system(cmd), 0);
+	ms_buf_dispose(&ver);
+	ms_store_close(s);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+START_TEST(chunk_boundaries)
+{
+	char *url = mt_migrated_db("reg_chunks");
+	const size_t C = 4096;
+	ms_store *s = open_store(url, C);
+	size_t sizes[] = { C - 1, C, C + 1, 2 * C, 3 * C, 3 * C + 1 };
+	for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+		roundtrip(s, "cb", sizes[i], 0);
+		roundtrip(s, "cbz", sizes[i], 6);
+	}
+	/* inline at or below the chunk size, chunked above */
+	char *n = mt_sql(url, "SELECT string_agg(chunk_count::text, ',' ORDER BY id) FROM model_artifacts WHERE model_name = 'cb'");
+	ck_assert_str_eq(n, "0,0,2,2,3,4");
+	free(n);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(seed_written_rows_are_served)
+{
+	char *url = mt_migrated_db("reg_seed");
+	ms_store *s = open_store(url, 0);
+	membuf got = { 0 };
+	ms_artifact_info info;
+	/* exactly the columns the seed's Python inserts */
+	char *r = mt_sql(url,
+		"INSERT INTO model_artifacts (run_id, model_version, model_type, model_binary,"
+		" model_size_bytes, accuracy_score, rmse_score, r2_score, is_production)"
+		" VALUES ('mlflow-run-123', '20260105_143022', 'RandomForest',"
+		" decode('00ff10203040', 'hex'), 6, 0.85, 3500.25, 0.92, TRUE)");
+	ck_assert_ptr_nonnull(r);
+	free(r);
+	ck_assert_int_eq(ms_store_pull(s, &info, NULL, "production", NULL, mem_sink, &got, NULL, NULL), MS_OK);
+	ck_assert_uint_eq(got.n, 6);
+	ck_assert_mem_eq(got.p, "\x00\xff\x10\x20\x30\x40", 6);
+	ck_assert_str_eq(info.sha256, ""); /* unverified: no recorded hash */
+	ck_assert_str_eq(info.model_version, "20260105_143022");
+	ck_assert(fabs(info.accuracy - 0.85) < 1e-9);
+	ms_artifact_info_dispose(&info);
+	free(got.p);
+	size_t checked = 0, bad = 0;
+	ck_assert_int_eq(ms_store_verify(s, NULL, NULL, NULL, &checked, &bad), MS_OK);
+	ck_assert_uint_eq(checked, 1);
+	ck_assert_uint_eq(bad, 0);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(seed_monitoring_queries_run_unmodified)
+{
+	char *url = mt_migrated_db("reg_monitor");
+	ms_store *s = open_store(url, 0);
+	free(push_mem(s, "default", "v1", "abc", 3, 0, 1));
+	free(mt_sql(url, "INSERT INTO model_predictions (model_version, input_features, predicted_value, actual_value)"
+	                 " VALUES ('v1', '{\"year\": 2020}', 10, 12), ('v1', '{}', 5, NULL)"));
+	const char *queries[] = {
+		"SELECT \n    SUM(model_size_bytes) / 1024.0 / 1024.0 as total_size_mb,\n    COUNT(*) as total_models\nFROM model_artifacts;",
+		"SELECT \n    model_type,\n    COUNT(*) as count,\n    AVG(model_size_bytes) / 1024.0 as avg_size_kb\nFROM model_artifacts\nGROUP BY model_type;",
+		"SELECT \n    model_version,\n    COUNT(*) as prediction_count,\n    AVG(predicted_value) as avg_prediction\nFROM model_predictions\nWHERE prediction_time > NOW() - INTERVAL '1 day'\nGROUP BY model_version;",
+		"SELECT \n    model_version,\n    COUNT(*) as predictions_with_actual,\n    AVG(ABS(predicted_value - actual_value)) as mean_absolute_error\nFROM model_predictions\nWHERE actual_value IS NOT NULL\nGROUP BY model_version;",
+	};
+	const char *expect[] = { NULL, "unknown", "v1", "v1" };
+	for (size_t i = 0; i < 4; i++) {
+		char *r = mt_sql(url, queries[i]);
+		ck_assert_msg(r != NULL, "seed query %zu failed", i);
+		if (expect[i])
+			ck_assert_str_eq(r, expect[i]);
+		free(r);
+	}
+	char *mae = mt_sql(url, "SELECT AVG(ABS(predicted_value - actual_value)) FROM model_predictions WHERE actual_value IS NOT NULL");
+	ck_assert_str_eq(mae, "2");
+	free(mae);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(concurrent_promotions_keep_one_production)
+{
+	char *url = mt_migrated_db("reg_promote");
+	ms_store *s = open_store(url, 0);
+	char versions[10][8];
+	for (int i = 0; i < 10; i++) {
+		snprintf(versions[i], sizeof versions[i], "v%d", i);
+		free(push_mem(s, "race", versions[i], "x", 1, 0, 0));
+	}
+	ms_store_close(s);
+	pid_t pids[8];
+	for (int p = 0; p < 8; p++) {
+		pids[p] = fork();
+		if (pids[p] == 0) {
+			ms_store *c = NULL;
+			int bad = 0;
+			if (ms_store_open(&c, url, NULL) != MS_OK)
+				_exit(2);
+			for (int k = 0; k < 25; k++)
+				if (ms_store_promote(c, "race", versions[(p * 7 + k) % 10], "race") != MS_OK)
+					bad++;
+			ms_store_close(c);
+			_exit(bad ? 1 : 0);
+		}
+	}
+	/* sample the invariant while they run */
+	int max_seen = 0;
+	for (int i = 0; i < 50; i++) {
+		char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE model_name = 'race' AND is_production");
+		ck_assert_ptr_nonnull(n);
+		if (atoi(n) > max_seen)
+			max_seen = atoi(n);
+		free(n);
+	}
+	for (int p = 0; p < 8; p++) {
+		int status;
+		waitpid(pids[p], &status, 0);
+		ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0, "promoter %d failed", p);
+	}
+	ck_assert_int_le(max_seen, 1);
+	char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE model_name = 'race' AND is_production");
+	ck_assert_str_eq(n, "1");
+	free(n);
+	/* and the database itself refuses a second one */
+	char *r = mt_sql(url, "UPDATE model_artifacts SET is_production = true WHERE model_name = 'race'");
+	ck_assert_ptr_null(r);
+	free(url);
+}
+END_TEST
+
+START_TEST(failed_push_leaves_nothing)
+{
+	char *url = mt_migrated_db("reg_failpush");
+	ms_store *s = open_store(url, 4096);
+	unsigned char big[20000];
+	ms_push_options o;
+	ms_artifact_source src[2] = {
+		{ NULL, NULL, big, sizeof big },          /* chunked, written first */
+		{ "scaler", "/nonexistent/scaler.bin", NULL, 0 },
+	};
+	ms_buf v = MS_BUF_INIT;
+	mt_fill_random(big, sizeof big, 3);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 2), MS_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "/nonexistent/scaler.bin"));
+	ck_assert_ptr_null(v.ptr);
+	char *n = mt_sql(url, "SELECT (SELECT count(*) FROM model_artifacts) + (SELECT count(*) FROM model_artifact_chunks) + (SELECT count(*) FROM model_metrics)");
+	ck_assert_str_eq(n, "0");
+	free(n);
+	/* no primary artifact */
+	src[0].name = "weights";
+	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 1), MS_EINVAL);
+	/* duplicate explicit version */
+	o.model_version = "dup";
+	src[0].name = NULL;
+	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 1), MS_OK);
+	ms_buf_dispose(&v);
+	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 1), MS_EEXISTS);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "dup"));
+	n = mt_sql(url, "SELECT count(*) FROM model_artifact_chunks");
+	ck_assert_str_eq(n, "5");
+	free(n);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(multi_artifact_version_is_atomic_and_complete)
+{
+	char *url = mt_migrated_db("reg_multi");
+	ms_store *s = open_store(url, 0);
+	ms_push_options o;
+	ms_artifact_source src[3] = {
+		{ "scaler", NULL, "scale", 5 },
+		{ NULL, NULL, "weights", 7 },
+		{ "vocab", NULL, "v", 1 },
+	};
+	ms_buf v = MS_BUF_INIT;
+	membuf got = { 0 };
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.production = 1;
+	o.accuracy = 0.5;
+	o.metrics_json = "{\"f1\": 0.7}";
+	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 3), MS_OK);
+	ck_assert_int_eq(ms_store_pull(s, NULL, NULL, "production", "scaler", mem_sink, &got, NULL, NULL), MS_OK);
+	ck_assert_uint_eq(got.n, 5);
+	ck_assert_mem_eq(got.p, "scale", 5);
+	char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE is_production");
+	ck_assert_str_eq(n, "1");
+	free(n);
+	n = mt_sql(url, "SELECT string_agg(metric, ',' ORDER BY metric) FROM model_metrics");
+	ck_assert_str_eq(n, "accuracy,f1");
+	free(n);
+	free(got.p);
+	ms_buf_dispose(&v);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(generated_versions_never_collide)
+{
+	char *url = mt_migrated_db("reg_versions");
+	ms_store *s = open_store(url, 0);
+	for (int i = 0; i < 6; i++)
+		free(push_mem(s, "gen", NULL, "x", 1, 0, 0));
+	char *n = mt_sql(url, "SELECT count(DISTINCT model_version) FROM model_artifacts WHERE model_name = 'gen'");
+	ck_assert_str_eq(n, "6");
+	free(n);
+	n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE model_version !~ '^[0-9]{8}_[0-9]{6}(_[0-9]+)?$'");
+	ck_assert_str_eq(n, "0");
+	free(n);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(corruption_is_detected)
+{
+	char *url = mt_migrated_db("reg_corrupt");
+	char *dir = mt_tmpdir(), out[512];
+	ms_store *s = open_store(url, 4096);
+	unsigned char data[10000];
+	size_t checked, bad;
+	mt_fill_random(data, sizeof data, 9);
+	free(push_mem(s, "c", "v1", data, sizeof data, 0, 1));
+	free(push_mem(s, "c", "v2", "small", 5, 0, 0));
+	free(mt_sql(url, "UPDATE model_artifact_chunks SET data = set_byte(data, 10, get_byte(data, 10) # 1) WHERE seq = 1"));
+	free(mt_sql(url, "UPDATE model_artifacts SET model_binary = 'smalL' WHERE model_version = 'v2'"));
+	snprintf(out, sizeof out, "%s/pulled.bin", dir);
+	ck_assert_int_eq(ms_store_pull_file(s, NULL, "c", "v1", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "SHA-256 mismatch"));
+	ck_assert_int_ne(access(out, F_OK), 0);
+	ck_assert_int_eq(ms_store_pull_file(s, NULL, "c", "v2", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
+	ck_assert_int_ne(access(out, F_OK), 0);
+	ck_assert_int_eq(ms_store_verify(s, "c", NULL, NULL, &checked, &bad), MS_EINTEGRITY);
+	ck_assert_uint_eq(checked, 2);
+	ck_assert_uint_eq(bad, 2);
+	/* a missing chunk is caught too */
+	free(mt_sql(url, "DELETE FROM model_artifact_chunks WHERE seq = 2"));
+	ck_assert_int_eq(ms_store_pull_file(s, NULL, "c", "v1", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
+	ms_store_close(s);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+START_TEST(promote_rollback_prune)
+{
+	char *url = mt_migrated_db("reg_lifecycle");
+	ms_store *s = open_store(url, 0);
+	ms_buf to = MS_BUF_INIT, del = MS_BUF_INIT;
+	for (int i = 1; i <= 5; i++) {
+		char v[8];
+		snprintf(v, sizeof v, "v%d", i);
+		free(push_mem(s, "life", v, v, 2, 0, 0));
+	}
+	ck_assert_int_eq(ms_store_rollback(s, &to, "life", NULL), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_store_promote(s, "life", "v1", "first"), MS_OK);
+	ck_assert_int_eq(ms_store_promote(s, "life", "v2", NULL), MS_OK);
+	ck_assert_int_eq(ms_store_promote(s, "life", "v3", NULL), MS_OK);
+	ck_assert_int_eq(ms_store_promote(s, "life", "nope", NULL), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_store_rollback(s, &to, "life", "bad model"), MS_OK);
+	ck_assert_str_eq(to.ptr, "v2");
+	ck_assert_int_eq(ms_store_rollback(s, &to, "life", NULL), MS_OK);
+	ck_assert_str_eq(to.ptr, "v1");
+	ck_assert_int_eq(ms_store_rollback(s, &to, "life", NULL), MS_ENOTFOUND);
+	char *who = mt_sql(url, "SELECT promoted_by || ':' || action FROM model_promotions ORDER BY id DESC LIMIT 1");
+	ck_assert_str_eq(who, "postgres:rollback");
+	free(who);
+	/* prune keeps the 2 newest plus production (v1) */
+	ck_assert_int_eq(ms_store_prune(s, &del, "life", 2, 1), MS_OK);
+	ck_assert_str_eq(del.ptr, "[\"v3\",\"v2\"]");
+	char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE model_name = 'life'");
+	ck_assert_str_eq(n, "5");
+	free(n);
+	ck_assert_int_eq(ms_store_prune(s, &del, "life", 2, 0), MS_OK);
+	n = mt_sql(url, "SELECT string_agg(model_version, ',' ORDER BY model_version) FROM model_artifacts WHERE model_name = 'life'");
+	ck_assert_str_eq(n, "v1,v4,v5");
+	free(n);
+	ck_assert_int_eq(ms_store_prune(s, &del, "life", 0, 0), MS_OK);
+	n = mt_sql(url, "SELECT string_agg(model_version, ',') FROM model_artifacts WHERE model_name = 'life'");
+	ck_assert_str_eq(n, "v1");
+	free(n);
+	ms_buf_dispose(&to);
+	ms_buf_dispose(&del);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(hostile_names_are_rejected_before_sql)
+{
+	char *url = mt_migrated_db("reg_hostile");
+	ms_store *s = open_store(url, 0);
+	ms_push_options o;
+	ms_artifact_source src = { NULL, NULL, "x", 1 };
+	const char *bad[] = { "a'b", "x; DROP TABLE model_artifacts", "new\nline", "../etc", "" };
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+		o.model_name = bad[i];
+		o.model_version = NULL;
+		ck_assert_int_eq(ms_store_push(s, NULL, &o, &src, 1), MS_EINVAL);
+		ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "invalid model name"));
+		o.model_name = NULL;
+		o.model_version = bad[i];
+		ck_assert_int_eq(ms_store_push(s, NULL, &o, &src, 1), MS_EINVAL);
+		ck_assert_int_eq(ms_store_promote(s, bad[i], "v", NULL), MS_EINVAL);
+	}
+	char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts");
+	ck_assert_str_eq(n, "0");
+	free(n);
+	ck_assert_int_eq(ms_store_record_actual(s, "not-a-uuid", 1.0), MS_EINVAL);
+	ck_assert_int_eq(ms_store_record_actual(s, "0190f5c4-0000-7000-8000-000000000000", 1.0), MS_ENOTFOUND);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+START_TEST(unreachable_databases)
+{
+	ms_store *s = NULL;
+	ck_assert_int_eq(ms_store_open(&s, "postgresql://u:hunter2@127.0.0.1:1/x", NULL), MS_EUNREACHABLE);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "refused"));
+	ck_assert_ptr_null(strstr(ms_store_errmsg(s), "hunter2"));
+	ms_store_close(s);
+	ck_assert_int_eq(ms_store_open(&s, "host=nonexistent.invalid user=u password=hunter2", NULL), MS_EUNREACHABLE);
+	ck_assert_ptr_null(strstr(ms_store_errmsg(s), "hunter2"));
+	ms_store_close(s);
+	char url[256];
+	snprintf(url, sizeof url, "postgresql://ms_pwuser:wrong-hunter2@127.0.0.1:%s/postgres", mt_env("PGPORT"));
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_EUNREACHABLE);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "password authentication failed"));
+	ck_assert_ptr_null(strstr(ms_store_errmsg(s), "wrong-hunter2"));
+	ms_store_close(s);
+	ck_assert_int_eq(ms_store_open(&s, "postgresql://x@127.0.0.1:1/x?bogus_option=1", NULL), MS_EINVAL);
+	ms_store_close(s);
+}
+END_TEST
+
+Suite *db_registry_suite(void)
+{
+	Suite *s = suite_create("db_registry");
+	TCase *tc = tcase_create("registry");
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, migrate_is_idempotent_and_versioned);
+	tcase_add_test(tc, concurrent_migrate);
+	tcase_add_test(tc, roundtrips_small_and_large);
+	tcase_add_test(tc, roundtrip_100mb_file);
+	tcase_add_test(tc, chunk_boundaries);
+	tcase_add_test(tc, seed_written_rows_are_served);
+	tcase_add_test(tc, seed_monitoring_queries_run_unmodified);
+	tcase_add_test(tc, concurrent_promotions_keep_one_production);
+	tcase_add_test(tc, failed_push_leaves_nothing);
+	tcase_add_test(tc, multi_artifact_version_is_atomic_and_complete);
+	tcase_add_test(tc, generated_versions_never_collide);
+	tcase_add_test(tc, corruption_is_detected);
+	tcase_add_test(tc, promote_rollback_prune);
+	tcase_add_test(tc, hostile_names_are_rejected_before_sql);
+	tcase_add_test(tc, unreachable_databases);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Install the built tree into a temp prefix, then build a tiny consumer
+# against it twice: with find_package(modelstore) and with pkg-config.
+set -euo pipefail
+src=$1 build=$2
+tmp=$(mktemp -d /tmp/ms-consumer.XXXXXX)
+trap 'rm -rf "$tmp"' EXIT
+cmake --install "$build" --prefix "$tmp/prefix" >/dev/null
+mkdir -p "$tmp/app"
+cat >"$tmp/app/main.c" <<'C'
+#include <modelstore.h>
+#include <stdio.h>
+#include <string.h>
+int main(void)
+{
+	if (strcmp(ms_version(), MS_VERSION) != 0) return 1;
+	printf("%s %s\n", ms_version(), ms_status_str(MS_ENOTFOUND));
+	return ms_name_check("default") == MS_OK ? 0 : 1;
+}
+C
+cat >"$tmp/app/CMakeLists.txt" <<'C'
+cmake_minimum_required(VERSION 3.18)
+project(consumer C)
+find_package(modelstore 0.1 REQUIRED)
+add_executable(consumer main.c)
+target_link_libraries(consumer PRIVATE modelstore::modelstore)
+C
+cmake -S "$tmp/app" -B "$tmp/app/build" -DCMAKE_PREFIX_PATH="$tmp/prefix" >/dev/null
+cmake --build "$tmp/app/build" >/dev/null
+LD_LIBRARY_PATH="$tmp/prefix/lib" "$tmp/app/build/consumer"
+libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -n 1)
+PKG_CONFIG_PATH="$libdir" cc -o "$tmp/app/pc" "$tmp/app/main.c" \
+  $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs modelstore)
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/app/pc"
+echo "consumer built both ways"

@@ -772,8 +772,8 @@ static ms_status build_json(push_ctx *c)
 		json_object_set_new(m, "rmse", json_real(o->rmse));
 	if (!isnan(o->r2))
 		json_object_set_new(m, "r2", json_real(o->r2));
-	c->metrics = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS);
-	c->params = json_dumps(pa, JSON_COMPACT | JSON_SORT_KEYS);
+	c->metrics = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+	c->params = json_dumps(pa, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(m);
 	json_decref(pa);
 	if (c->metrics == NULL || c->params == NULL)

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite: dependencies, a -Werror build, every Check suite
+# against a throwaway PostgreSQL cluster (started and removed by CTest),
+# then the suites again under AddressSanitizer + UndefinedBehaviorSanitizer
+# and the threaded suites under ThreadSanitizer.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+jobs=$(nproc)
+
+run_suite() { # build-dir cmake-args... -- ctest-args...
+  local dir=$1; shift
+  local cargs=() targs=()
+  while [ $# -gt 0 ] && [ "$1" != "--" ]; do cargs+=("$1"); shift; done
+  [ $# -gt 0 ] && shift
+  targs=("$@")
+  cmake -S . -B "$dir" -DENABLE_WERROR=ON -DBUILD_BENCH=ON "${cargs[@]}" >/dev/null
+  cmake --build "$dir" -j"$jobs" >/dev/null
+  (cd "$dir" && ctest --output-on-failure -j2 "${targs[@]}")
+}
+
+echo "== build and test (RelWithDebInfo)"
+run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
+if [ "${MS_SKIP_SANITIZERS:-0}" != 1 ]; then
+  echo "== AddressSanitizer + UndefinedBehaviorSanitizer"
+  ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
+    run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=address,undefined -- -E 'install_consumer|stress'
+  echo "== ThreadSanitizer (threaded suites)"
+  TSAN_OPTIONS=halt_on_error=1 \
+    run_suite build-tsan -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=thread -- -L thread
+fi
+echo "all test runs passed"

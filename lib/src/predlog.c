@@ -178,8 +178,15 @@ static bool isdig(const jscan *j)
 	return j->p < j->end && *j->p >= '0' && *j->p <= '9';
 }
 
+/* PostgreSQL's numeric (what jsonb stores numbers as) holds at most
+ * 131072 digits before the decimal point and 16383 after. */
+#define PG_NUMERIC_INT_DIGITS 131072L
+#define PG_NUMERIC_SCALE 16383L
+
 static bool jnumber(jscan *j)
 {
+	long int_sig = 0, frac = 0, e = 0;
+	bool neg_e = false;
 	if (*j->p == '-')
 		j->p++;
 	if (!isdig(j))
@@ -187,31 +194,36 @@ static bool jnumber(jscan *j)
 	if (*j->p == '0')
 		j->p++;
 	else
-		while (isdig(j))
+		while (isdig(j)) {
+			int_sig++;
 			j->p++;
+		}
 	if (j->p < j->end && *j->p == '.') {
 		j->p++;
 		if (!isdig(j))
 			return jfail(j, "invalid number");
-		while (isdig(j))
+		while (isdig(j)) {
+			frac++;
 			j->p++;
+		}
 	}
 	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		long e = 0;
 		j->p++;
 		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			j->p++;
+			neg_e = *j->p++ == '-';
 		if (!isdig(j))
 			return jfail(j, "invalid number");
 		while (isdig(j)) {
-			if (e < 1000000)
+			if (e < 1000000000L)
 				e = e * 10 + (*j->p - '0');
 			j->p++;
 		}
-		if (e > 1000)
-			return jfail(j, "number exponent beyond PostgreSQL numeric "
-			             "range (+-1000)");
+		if (neg_e)
+			e = -e;
 	}
+	if ((int_sig > 0 && int_sig + e > PG_NUMERIC_INT_DIGITS) ||
+	    frac - e > PG_NUMERIC_SCALE)
+		return jfail(j, "number out of PostgreSQL numeric range");
 	return true;
 }
 
@@ -835,9 +847,9 @@ static int replay_spool(ms_predlog *pl)
 			size_t k = f->nrecs - off < pl->batch ? f->nrecs - off
 			                                      : pl->batch;
 			r = put_idem(pl, f->recs + off, k);
-			if (r == R_OK)
-				CNT_ADD(pl, replayed, k);
 		}
+		if (r == R_OK)
+			CNT_ADD(pl, replayed, f->nrecs);
 		ms__spool_release(pl->spool, f, r == R_OK);
 	}
 	ms__spool_names_free(names, n);

@@ -30,7 +30,8 @@ uint64_t ms__uuid7_ms(const unsigned char in[16]);
 
 /* Strict RFC 8259 check that @p s (length @p n) is one JSON object, plus
  * what PostgreSQL's jsonb refuses: \u0000, unpaired surrogates, invalid
- * UTF-8, exponents beyond +-1000.  Nesting deeper than 512 is refused.
+ * UTF-8, numbers beyond numeric's range (131072 digits before the
+ * point, 16383 after).  Nesting deeper than 512 is refused.
  * On failure *where receives the byte offset and *why a static reason. */
 bool ms__features_valid(const char *s, size_t n, size_t *where,
                         const char **why);

@@ -1,0 +1,944 @@
+/* check_loader.c - the loader (cache, fallback, hot reload) against a real
+ * PostgreSQL server, and against servers that refuse, never answer, do
+ * not exist or reject the password. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+
+#define SMALL 65536
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static ms_store *open_store(const char *url)
+{
+	ms_store *s = NULL;
+	ms_status st = ms_store_open(&s, url, NULL);
+	ck_assert_msg(st == MS_OK, "open: %s", ms_store_errmsg(s));
+	return s;
+}
+
+/* Push @n seeded bytes as @version of @name. */
+static void push(const char *url, const char *name, const char *version,
+                 size_t n, unsigned seed, int prod)
+{
+	ms_store *s = open_store(url);
+	unsigned char *data = malloc(n);
+	ms_push_options o;
+	ms_artifact_source src = { NULL, NULL, data, n };
+	ms_status st;
+	mt_fill_random(data, n, seed);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.model_name = name;
+	o.model_version = version;
+	o.model_type = "test";
+	o.production = prod;
+	st = ms_store_push(s, NULL, &o, &src, 1);
+	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
+	free(data);
+	ms_store_close(s);
+}
+
+static void promote(const char *url, const char *name, const char *version)
+{
+	ms_store *s = open_store(url);
+	ms_status st = ms_store_promote(s, name, version, "test");
+	ck_assert_msg(st == MS_OK, "promote: %s", ms_store_errmsg(s));
+	ms_store_close(s);
+}
+
+static void export_to(const char *url, const char *name, const char *dir)
+{
+	ms_store *s = open_store(url);
+	ms_status st = ms_store_export(s, NULL, name, "production", dir, NULL,
+	                               NULL);
+	ck_assert_msg(st == MS_OK, "export: %s", ms_store_errmsg(s));
+	ms_store_close(s);
+}
+
+/* The handle holds exactly the bytes pushed with @seed. */
+static void check_bytes(const ms_model *m, size_t n, unsigned seed)
+{
+	unsigned char *want = malloc(n);
+	mt_fill_random(want, n, seed);
+	ck_assert_uint_eq(ms_model_size(m), n);
+	ck_assert_int_eq(memcmp(ms_model_data(m), want, n), 0);
+	ck_assert_int_eq((int)strlen(ms_model_sha256(m)), 64);
+	free(want);
+}
+
+static ms_loader *open_loader(const char *url, const char *dir,
+                              ms_watch_mode watch, ms_change_fn cb,
+                              void *payload)
+{
+	ms_loader_options o;
+	ms_loader *l = NULL;
+	ms_status st;
+	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
+	o.fallback_dir = dir;
+	o.watch = watch;
+	o.poll_interval_ms = 100;
+	o.on_change = cb;
+	o.change_payload = payload;
+	st = ms_loader_open(&l, url, &o);
+	ck_assert_int_eq(st, MS_OK);
+	return l;
+}
+
+static char *last_error(ms_loader *l)
+{
+	ms_buf b = MS_BUF_INIT;
+	char *s;
+	ms_loader_last_error(l, &b);
+	s = strdup(b.ptr ? b.ptr : "");
+	ms_buf_dispose(&b);
+	return s;
+}
+
+/* A conninfo whose port refuses connections. */
+static char *refused_url(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	char *url = NULL;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd); /* bound, never listened: now refused */
+	ck_assert_int_gt(asprintf(&url, "postgresql://postgres@127.0.0.1:%d/x",
+	                          ntohs(a.sin_port)), 0);
+	return url;
+}
+
+/* ------------------------------------------------------------------ */
+
+START_TEST(db_get_then_cache_hits)
+{
+	char *url = mt_migrated_db("ld_basic");
+	ms_loader *l;
+	ms_model *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL, *bad = NULL;
+	ms_loader_stats stats;
+
+	push(url, "default", "v1", SMALL, 1, 1);
+	push(url, "default", "v2", SMALL + 7, 2, 0);
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(l, &m1, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_model_source(m1), MS_SOURCE_DATABASE);
+	ck_assert_str_eq(ms_model_version(m1), "v1");
+	ck_assert_str_eq(ms_model_name(m1), "default");
+	ck_assert_str_eq(ms_model_type(m1), "test");
+	ck_assert_int_eq(ms_model_verified(m1), 1);
+	check_bytes(m1, SMALL, 1);
+
+	/* a hit: same bytes, no copy */
+	ck_assert_int_eq(ms_loader_get(l, &m2, "default", "production"), MS_OK);
+	ck_assert_int_eq(ms_model_source(m2), MS_SOURCE_CACHE);
+	ck_assert_ptr_eq(ms_model_data(m1), ms_model_data(m2));
+	/* by version: the production copy is reused */
+	ck_assert_int_eq(ms_loader_get(l, &m3, NULL, "v1"), MS_OK);
+	ck_assert_ptr_eq(ms_model_data(m1), ms_model_data(m3));
+	/* latest is v2 */
+	ck_assert_int_eq(ms_loader_get(l, &m4, NULL, "latest"), MS_OK);
+	ck_assert_str_eq(ms_model_version(m4), "v2");
+	check_bytes(m4, SMALL + 7, 2);
+
+	ck_assert_int_eq(ms_loader_get(l, &bad, NULL, "nope"), MS_ENOTFOUND);
+	ck_assert_ptr_null(bad);
+	ck_assert_int_eq(ms_loader_get(l, &bad, "other", NULL), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_loader_get(l, &bad, "bad/name", NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_loader_get(l, &bad, NULL, "latest'--"), MS_EINVAL);
+
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_eq(stats.db_loads, 2);
+	ck_assert_uint_ge(stats.hits, 2);
+	ck_assert_uint_eq(stats.entries, 2);
+	ck_assert_uint_eq(stats.bytes_cached, 2 * SMALL + 7);
+	ck_assert_uint_eq(stats.outages, 0);
+
+	ms_loader_close(l);
+	/* handles outlive the loader */
+	check_bytes(m2, SMALL, 1);
+	ms_model_release(ms_model_retain(m1));
+	ms_model_release(m1);
+	ms_model_release(m2);
+	ms_model_release(m3);
+	ms_model_release(m4);
+	ms_model_release(NULL);
+	free(url);
+}
+END_TEST
+
+typedef struct race {
+	ms_loader *l;
+	pthread_barrier_t *bar;
+	ms_status st;
+	ms_model *m;
+} race;
+
+static void *race_get(void *arg)
+{
+	race *r = arg;
+	pthread_barrier_wait(r->bar);
+	r->st = ms_loader_get(r->l, &r->m, "big", NULL);
+	return NULL;
+}
+
+START_TEST(concurrent_misses_fetch_once)
+{
+	char *url = mt_migrated_db("ld_flight");
+	enum { N = 8 };
+	pthread_t t[N];
+	race r[N];
+	pthread_barrier_t bar;
+	ms_loader_stats stats;
+	ms_loader *l;
+	int i;
+
+	push(url, "big", "v1", 8u << 20, 3, 1);
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	pthread_barrier_init(&bar, NULL, N);
+	for (i = 0; i < N; i++) {
+		r[i] = (race){ l, &bar, MS_ERROR, NULL };
+		pthread_create(&t[i], NULL, race_get, &r[i]);
+	}
+	for (i = 0; i < N; i++)
+		pthread_join(t[i], NULL);
+	for (i = 0; i < N; i++) {
+		ck_assert_int_eq(r[i].st, MS_OK);
+		ck_assert_ptr_eq(ms_model_data(r[i].m), ms_model_data(r[0].m));
+		ms_model_release(r[i].m);
+	}
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_eq(stats.db_loads, 1);
+	pthread_barrier_destroy(&bar);
+	ms_loader_close(l);
+	free(url);
+}
+END_TEST
+
+/* A fallback tree exported from a real database: default + "named". */
+static char *exported_tree(const char *db)
+{
+	char *url = mt_migrated_db(db);
+	char *dir = mt_tmpdir();
+	push(url, "default", "fv1", SMALL, 11, 1);
+	push(url, "named", "nv1", SMALL + 1, 12, 1);
+	export_to(url, "default", dir);
+	export_to(url, "named", dir);
+	free(url);
+	return dir;
+}
+
+static void expect_fallback(const char *url, const char *dir, double bound)
+{
+	ms_loader *l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
+	ms_model *m = NULL, *m2 = NULL, *n = NULL;
+	ms_loader_stats stats;
+	double t0 = now_s(), dt;
+	ms_status st = ms_loader_get(l, &m, NULL, NULL);
+	char *err;
+	dt = now_s() - t0;
+	err = last_error(l);
+	ck_assert_msg(st == MS_OK, "get: %s: %s", ms_status_str(st), err);
+	ck_assert_msg(dt < bound, "fallback took %.2f s (bound %.1f)", dt, bound);
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
+	ck_assert_int_eq(ms_model_verified(m), 1);
+	ck_assert_str_eq(ms_model_version(m), "fv1");
+	ck_assert_str_eq(ms_model_type(m), "test");
+	check_bytes(m, SMALL, 11);
+	/* served again without another attempt: one outage, logged once */
+	t0 = now_s();
+	ck_assert_int_eq(ms_loader_get(l, &m2, NULL, NULL), MS_OK);
+	ck_assert_msg(now_s() - t0 < 0.05, "second get stalled");
+	ck_assert_int_eq(ms_model_source(m2), MS_SOURCE_FALLBACK);
+	/* a named model uses production/<name>/model.bin */
+	ck_assert_int_eq(ms_loader_get(l, &n, "named", NULL), MS_OK);
+	ck_assert_str_eq(ms_model_version(n), "nv1");
+	check_bytes(n, SMALL + 1, 12);
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_eq(stats.outages, 1);
+	ck_assert_uint_eq(stats.fallback_loads, 2);
+	ck_assert_ptr_null(strstr(err, "secret"));
+	ck_assert_ptr_null(strstr(err, "wrong-pw"));
+	free(err);
+	ms_model_release(m);
+	ms_model_release(m2);
+	ms_model_release(n);
+	ms_loader_close(l);
+}
+
+START_TEST(fallback_when_refused)
+{
+	char *dir = exported_tree("ld_fb_refused");
+	char *url = refused_url();
+	expect_fallback(url, dir, 1.0);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+START_TEST(fallback_when_host_unknown)
+{
+	char *dir = exported_tree("ld_fb_unknown");
+	expect_fallback("host=nonexistent.invalid dbname=x user=x", dir, 5.0);
+	mt_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
+START_TEST(fallback_when_password_wrong)
+{
+	char *dir = exported_tree("ld_fb_auth");
+	char *url = NULL;
+	ck_assert_int_gt(asprintf(&url, "postgresql://ms_pwuser:wrong-pw@"
+	                          "127.0.0.1:%s/postgres", mt_env("PGPORT")), 0);
+	expect_fallback(url, dir, 2.0);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+/* A TCP listener that accepts and never says a word. */
+typedef struct silent {
+	int fd, port;
+	atomic_bool stop;
+	pthread_t t;
+} silent;
+
+static void *silent_main(void *arg)
+{
+	silent *s = arg;
+	int held[64], n = 0;
+	while (!atomic_load(&s->stop)) {
+		struct pollfd p = { s->fd, POLLIN, 0 };
+		if (poll(&p, 1, 50) > 0) {
+			int c = accept(s->fd, NULL, NULL);
+			if (c >= 0 && n < 64)
+				held[n++] = c;
+			else if (c >= 0)
+				close(c);
+		}
+	}
+	while (n > 0)
+		close(held[--n]);
+	return NULL;
+}
+
+static void silent_start(silent *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	s->fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(s->fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(s->fd, 16), 0);
+	ck_assert_int_eq(getsockname(s->fd, (struct sockaddr *)&a, &al), 0);
+	s->port = ntohs(a.sin_port);
+	atomic_init(&s->stop, false);
+	pthread_create(&s->t, NULL, silent_main, s);
+}
+
+static void silent_stop(silent *s)
+{
+	atomic_store(&s->stop, true);
+	pthread_join(s->t, NULL);
+	close(s->fd);
+}
+
+START_TEST(fallback_when_host_silent_is_bounded)
+{
+	char *dir = exported_tree("ld_fb_silent");
+	char *url = NULL;
+	silent s;
+	silent_start(&s);
+	/* connect_timeout=2 (the default); libpq 15 will not go below 2 s */
+	ck_assert_int_gt(asprintf(&url, "host=127.0.0.1 port=%d dbname=x "
+	                          "user=x connect_timeout=2", s.port), 0);
+	expect_fallback(url, dir, 4.5);
+	silent_stop(&s);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+START_TEST(corrupt_fallback_is_refused)
+{
+	char *dir = exported_tree("ld_fb_corrupt");
+	char *url = refused_url(), *bin = NULL, *err;
+	ms_loader *l;
+	ms_model *m = NULL;
+	ms_loader_stats stats;
+	FILE *f;
+
+	ck_assert_int_gt(asprintf(&bin, "%s/production/model.bin", dir), 0);
+	f = fopen(bin, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 1000, SEEK_SET);
+	fputc(0x5a ^ 0xff, f);
+	fseek(f, 1001, SEEK_SET);
+	fputc(0x00, f);
+	fclose(f);
+	l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_EINTEGRITY);
+	ck_assert_ptr_null(m);
+	err = last_error(l);
+	ck_assert_ptr_nonnull(strstr(err, "SHA-256"));
+	free(err);
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_ge(stats.integrity_failures, 1);
+	/* the intact named model is still served */
+	ck_assert_int_eq(ms_loader_get(l, &m, "named", NULL), MS_OK);
+	ms_model_release(m);
+	ms_loader_close(l);
+	mt_rmtree(dir);
+	free(dir);
+	free(bin);
+	free(url);
+}
+END_TEST
+
+START_TEST(hand_placed_file_served_unverified)
+{
+	char *dir = mt_tmpdir(), *url = refused_url(), *bin = NULL;
+	ms_loader *l;
+	ms_model *m = NULL;
+
+	ck_assert_int_gt(asprintf(&bin, "%s/model.bin", dir), 0);
+	ck_assert_int_eq(mt_write_random(bin, 5000, 77), 0);
+	l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
+	ck_assert_int_eq(ms_model_verified(m), 0);
+	ck_assert_uint_eq(ms_model_size(m), 5000);
+	ck_assert_int_eq((int)strlen(ms_model_sha256(m)), 64);
+	ms_model_release(m);
+	ms_loader_close(l);
+	mt_rmtree(dir);
+	free(dir);
+	free(bin);
+	free(url);
+}
+END_TEST
+
+START_TEST(no_database_no_fallback_is_unreachable)
+{
+	char *dir = mt_tmpdir(), *url = refused_url(), *err;
+	ms_loader *l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
+	ms_model *m = NULL;
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_EUNREACHABLE);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, "v1"), MS_EUNREACHABLE);
+	err = last_error(l);
+	ck_assert_ptr_nonnull(strstr(err, "no fallback"));
+	free(err);
+	ms_loader_close(l);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+START_TEST(refresh_fallback_after_db_load)
+{
+	char *url = mt_migrated_db("ld_refresh"), *dir = mt_tmpdir();
+	char *bad = refused_url();
+	ms_loader_options o;
+	ms_loader *l = NULL;
+	ms_model *m = NULL;
+
+	push(url, "default", "r1", SMALL, 21, 1);
+	push(url, "seg", "s1", 3u << 20, 22, 1);
+	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
+	o.fallback_dir = dir;
+	o.refresh_fallback = 1;
+	ck_assert_int_eq(ms_loader_open(&l, url, &o), MS_OK);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ms_model_release(m);
+	ck_assert_int_eq(ms_loader_get(l, &m, "seg", NULL), MS_OK);
+	ms_model_release(m);
+	ms_loader_close(l);
+
+	/* the database is gone: the refreshed copies are served, verified */
+	l = open_loader(bad, dir, MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
+	ck_assert_int_eq(ms_model_verified(m), 1);
+	ck_assert_str_eq(ms_model_version(m), "r1");
+	check_bytes(m, SMALL, 21);
+	ms_model_release(m);
+	ck_assert_int_eq(ms_loader_get(l, &m, "seg", NULL), MS_OK);
+	ck_assert_str_eq(ms_model_version(m), "s1");
+	check_bytes(m, 3u << 20, 22);
+	ms_model_release(m);
+	ms_loader_close(l);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+	free(bad);
+}
+END_TEST
+
+START_TEST(preload_every_production_model)
+{
+	char *url = mt_migrated_db("ld_preload");
+	ms_loader *l;
+	ms_model *m = NULL;
+	size_t n = 0;
+	ms_loader_stats stats;
+
+	push(url, "a", "1", 1000, 31, 1);
+	push(url, "b", "1", 2000, 32, 1);
+	push(url, "c", "1", 3000, 33, 0); /* no production: not loaded */
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_preload(l, &n), MS_OK);
+	ck_assert_uint_eq(n, 2);
+	ck_assert_int_eq(ms_loader_get(l, &m, "b", NULL), MS_OK);
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_CACHE);
+	ms_model_release(m);
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_eq(stats.db_loads, 2);
+	ms_loader_close(l);
+	free(url);
+}
+END_TEST
+
+START_TEST(handles_outlive_eviction)
+{
+	char *url = mt_migrated_db("ld_evict");
+	ms_loader_options o;
+	ms_loader *l = NULL;
+	ms_model *m[3] = { NULL, NULL, NULL }, *again = NULL;
+	ms_loader_stats stats;
+	char v[8];
+	int i;
+
+	for (i = 0; i < 3; i++) {
+		snprintf(v, sizeof v, "e%d", i);
+		push(url, "default", v, 4096, 40 + (unsigned)i, i == 0);
+	}
+	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
+	o.fallback_dir = "/nonexistent";
+	o.cache_bytes = 1024; /* smaller than any model */
+	ck_assert_int_eq(ms_loader_open(&l, url, &o), MS_OK);
+	ck_assert_int_eq(ms_loader_get(l, &m[0], NULL, NULL), MS_OK);
+	for (i = 1; i < 3; i++) {
+		snprintf(v, sizeof v, "e%d", i);
+		ck_assert_int_eq(ms_loader_get(l, &m[i], NULL, v), MS_OK);
+	}
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_eq(stats.entries, 1);
+	ck_assert_uint_eq(stats.bytes_cached, 4096);
+	/* evicted production is fetched again */
+	ck_assert_int_eq(ms_loader_get(l, &again, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_model_source(again), MS_SOURCE_DATABASE);
+	ms_model_release(again);
+	ms_loader_close(l);
+	for (i = 0; i < 3; i++) {
+		check_bytes(m[i], 4096, 40 + (unsigned)i);
+		ms_model_release(m[i]);
+	}
+	free(url);
+}
+END_TEST
+
+/* ---- hot reload ---- */
+
+typedef struct changes {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int count;
+	char version[64];
+	double at;
+} changes;
+
+static void on_change(void *payload, const char *name, const char *version)
+{
+	changes *c = payload;
+	(void)name;
+	pthread_mutex_lock(&c->mu);
+	c->count++;
+	snprintf(c->version, sizeof c->version, "%s", version);
+	c->at = now_s();
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+}
+
+static void changes_init(changes *c)
+{
+	memset(c, 0, sizeof *c);
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+}
+
+/* Wait until a change to @version was seen; returns its time or -1. */
+static double wait_change(changes *c, const char *version, double timeout)
+{
+	struct timespec dl;
+	double at = -1;
+	clock_gettime(CLOCK_REALTIME, &dl);
+	dl.tv_sec += (time_t)timeout;
+	pthread_mutex_lock(&c->mu);
+	while (strcmp(c->version, version) != 0)
+		if (pthread_cond_timedwait(&c->cv, &c->mu, &dl) != 0)
+			break;
+	if (strcmp(c->version, version) == 0)
+		at = c->at;
+	pthread_mutex_unlock(&c->mu);
+	return at;
+}
+
+/* Promote from another process; returns when it has committed. */
+static void promote_in_child(const char *url, const char *name,
+                             const char *version)
+{
+	pid_t pid = fork();
+	int status;
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		ms_store *s = NULL;
+		int rc = ms_store_open(&s, url, NULL) == MS_OK &&
+		         ms_store_promote(s, name, version, "test") == MS_OK;
+		ms_store_close(s);
+		_exit(rc ? 0 : 1);
+	}
+	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "promote in child failed");
+}
+
+static void watch_case(const char *db, ms_watch_mode mode)
+{
+	char *url = mt_migrated_db(db);
+	changes ch;
+	ms_loader *l;
+	ms_model *old = NULL, *m = NULL;
+	ms_loader_stats stats;
+	double t0, at;
+
+	changes_init(&ch);
+	push(url, "default", "w1", SMALL, 51, 1);
+	push(url, "default", "w2", SMALL, 52, 0);
+	l = open_loader(url, "/nonexistent", mode, on_change, &ch);
+	ck_assert_int_eq(ms_loader_get(l, &old, NULL, NULL), MS_OK);
+	ck_assert_str_eq(ms_model_version(old), "w1");
+	usleep(300000); /* the watcher is connected and listening */
+	t0 = now_s();
+	promote_in_child(url, "default", "w2");
+	at = wait_change(&ch, "w2", 5);
+	ck_assert_msg(at > 0, "promotion never reached the loader");
+	ck_assert_msg(at - t0 < 1.0, "promotion took %.3f s", at - t0);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_str_eq(ms_model_version(m), "w2");
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_CACHE);
+	check_bytes(m, SMALL, 52);
+	/* the old handle is intact */
+	check_bytes(old, SMALL, 51);
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_eq(stats.reloads, 1);
+	ms_model_release(m);
+	ms_model_release(old);
+	ms_loader_close(l);
+	free(url);
+}
+
+START_TEST(promotion_reaches_listening_loader)
+{
+	watch_case("ld_watch_notify", MS_WATCH_NOTIFY);
+}
+END_TEST
+
+START_TEST(promotion_reaches_polling_loader)
+{
+	watch_case("ld_watch_poll", MS_WATCH_POLL);
+}
+END_TEST
+
+typedef struct reader {
+	ms_loader *l;
+	atomic_bool *stop;
+	long gets, bad;
+} reader;
+
+static void *reader_main(void *arg)
+{
+	reader *r = arg;
+	unsigned char w1[64], w2[64];
+	mt_fill_random(w1, sizeof w1, 61);
+	mt_fill_random(w2, sizeof w2, 62);
+	while (!atomic_load(r->stop)) {
+		ms_model *m = NULL;
+		if (ms_loader_get(r->l, &m, NULL, NULL) != MS_OK) {
+			r->bad++;
+			continue;
+		}
+		const unsigned char *d = ms_model_data(m);
+		const char *v = ms_model_version(m);
+		if (!((strcmp(v, "t1") == 0 && memcmp(d, w1, 64) == 0) ||
+		      (strcmp(v, "t2") == 0 && memcmp(d, w2, 64) == 0)))
+			r->bad++;
+		r->gets++;
+		ms_model_release(m);
+	}
+	return NULL;
+}
+
+START_TEST(sixteen_threads_during_promotions)
+{
+	char *url = mt_migrated_db("ld_threads");
+	enum { N = 16 };
+	pthread_t t[N];
+	reader r[N];
+	atomic_bool stop;
+	changes ch;
+	ms_loader *l;
+	ms_store *s;
+	ms_model *m = NULL;
+	long total = 0;
+	int i;
+
+	changes_init(&ch);
+	atomic_init(&stop, false);
+	push(url, "default", "t1", SMALL, 61, 1);
+	push(url, "default", "t2", SMALL, 62, 0);
+	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
+	for (i = 0; i < N; i++) {
+		r[i] = (reader){ l, &stop, 0, 0 };
+		pthread_create(&t[i], NULL, reader_main, &r[i]);
+	}
+	s = open_store(url);
+	for (i = 0; i < 10; i++) {
+		usleep(100000);
+		ck_assert_int_eq(ms_store_promote(s, NULL, i % 2 ? "t1" : "t2",
+		                                  NULL), MS_OK);
+	}
+	ms_store_close(s);
+	ck_assert_msg(wait_change(&ch, "t1", 5) > 0, "last promotion unseen");
+	atomic_store(&stop, true);
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(r[i].bad, 0);
+		total += r[i].gets;
+	}
+	ck_assert_int_gt(total, N);
+	usleep(200000);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_str_eq(ms_model_version(m), "t1");
+	ms_model_release(m);
+	ms_loader_close(l);
+	free(url);
+}
+END_TEST
+
+START_TEST(recovers_after_server_restart)
+{
+	char *url = mt_migrated_db("ld_restart");
+	changes ch;
+	ms_loader *l;
+	ms_model *m = NULL;
+	ms_loader_stats stats;
+	double t0;
+	int rc;
+
+	changes_init(&ch);
+	push(url, "default", "k1", SMALL, 71, 1);
+	push(url, "default", "k2", SMALL, 72, 0);
+	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ms_model_release(m);
+	usleep(200000);
+
+	rc = mt_harness("kill");
+	ck_assert_int_eq(rc, 0);
+	/* the outage is noticed; cached production keeps being served */
+	t0 = now_s();
+	do {
+		usleep(50000);
+		ms_loader_stats_get(l, &stats);
+	} while (stats.outages == 0 && now_s() - t0 < 5);
+	t0 = now_s();
+	rc = ms_loader_get(l, &m, NULL, NULL);
+	ck_assert_msg(now_s() - t0 < 0.1, "cached get stalled");
+	rc = rc == MS_OK && strcmp(ms_model_version(m), "k1") == 0;
+	ms_model_release(m);
+	ck_assert_int_eq(mt_harness("restart"), 0);
+	ck_assert_msg(rc, "cached model not served during the outage");
+	ck_assert_uint_ge(stats.outages, 1);
+
+	/* back: the watcher reconnects and sees the next promotion */
+	t0 = now_s();
+	for (;;) {
+		char *ok = mt_sql(url, "SELECT 1");
+		if (ok) {
+			free(ok);
+			break;
+		}
+		ck_assert_msg(now_s() - t0 < 30, "server did not come back");
+		usleep(100000);
+	}
+	usleep(2500000); /* the watcher's backoff is at most 2 s */
+	promote(url, "default", "k2");
+	ck_assert_msg(wait_change(&ch, "k2", 10) > 0, "no reload after restart");
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_str_eq(ms_model_version(m), "k2");
+	ms_model_release(m);
+	ms_loader_close(l);
+	free(url);
+}
+END_TEST
+
+START_TEST(unwatched_fallback_recovers_on_its_own)
+{
+	/* a loader without a watcher that started on its fallback (the
+	 * database refused connections) serves the database's production
+	 * model again once connections are allowed, on its own */
+	char *url = mt_migrated_db("ld_unwatched");
+	char *dir = mt_tmpdir(), *admin = NULL, *r;
+	ms_loader *l;
+	ms_model *m = NULL;
+	double t0;
+
+	push(url, "default", "u1", SMALL, 81, 1);
+	export_to(url, "default", dir);
+	push(url, "default", "u2", SMALL, 82, 1); /* database moved on */
+	ck_assert_int_gt(asprintf(&admin, "postgresql://postgres@127.0.0.1:%s/"
+	                          "postgres", mt_env("PGPORT")), 0);
+	r = mt_sql(admin, "ALTER DATABASE ld_unwatched ALLOW_CONNECTIONS false");
+	ck_assert_ptr_nonnull(r);
+	free(r);
+	l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
+	ck_assert_str_eq(ms_model_version(m), "u1");
+	ms_model_release(m);
+	r = mt_sql(admin, "ALTER DATABASE ld_unwatched ALLOW_CONNECTIONS true");
+	ck_assert_ptr_nonnull(r);
+	free(r);
+	free(admin);
+	t0 = now_s();
+	for (;;) {
+		ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+		if (strcmp(ms_model_version(m), "u2") == 0)
+			break;
+		ms_model_release(m);
+		ck_assert_msg(now_s() - t0 < 10, "never went back to the database");
+		usleep(50000);
+	}
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_DATABASE);
+	ms_model_release(m);
+	ms_loader_close(l);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+START_TEST(cli_load_reports_source)
+{
+	char *dir = exported_tree("ld_cli");
+	char *bad = refused_url(), *out = NULL, *err = NULL, *url;
+	const char *argv1[] = { mt_cli(), "--db", bad, "--fallback-dir", dir,
+	                        "--json", "load", NULL };
+	int rc = mt_run(argv1, NULL, NULL, 0, &out, &err);
+	ck_assert_msg(rc == 0, "load: rc %d: %s", rc, err);
+	ck_assert_ptr_nonnull(strstr(out, "\"source\": \"fallback\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"model_version\": \"fv1\""));
+	ck_assert_ptr_nonnull(strstr(out, "\"verified\": true"));
+	free(out);
+	free(err);
+
+	/* not found: a reachable database without a production model */
+	url = mt_migrated_db("ld_cli_empty");
+	{
+		const char *argv2[] = { mt_cli(), "--db", url, "--fallback-dir", dir,
+		                        "load", NULL };
+		rc = mt_run(argv2, NULL, NULL, 0, &out, &err);
+		ck_assert_msg(rc == 3, "load: rc %d: %s", rc, err);
+		free(out);
+		free(err);
+	}
+	/* integrity: corrupt the fallback copy */
+	{
+		char *bin = NULL;
+		FILE *f;
+		const char *argv3[] = { mt_cli(), "--db", bad, "--fallback-dir", dir,
+		                        "load", NULL };
+		ck_assert_int_gt(asprintf(&bin, "%s/production/model.bin", dir), 0);
+		f = fopen(bin, "ab");
+		fputc('x', f);
+		fclose(f);
+		rc = mt_run(argv3, NULL, NULL, 0, &out, &err);
+		ck_assert_msg(rc == 5, "load: rc %d: %s", rc, err);
+		free(out);
+		free(err);
+		unlink(bin);
+		rc = mt_run(argv3, NULL, NULL, 0, &out, &err);
+		/* production/model.bin gone, model.json orphaned: unreachable */
+		ck_assert_msg(rc == 4, "load: rc %d: %s", rc, err);
+		free(out);
+		free(err);
+		free(bin);
+	}
+	mt_rmtree(dir);
+	free(dir);
+	free(bad);
+	free(url);
+}
+END_TEST
+
+Suite *db_loader_suite(void)
+{
+	Suite *s = suite_create("db_loader");
+	TCase *tc = tcase_create("loader");
+	TCase *fb = tcase_create("fallback");
+	TCase *hot = tcase_create("hot_reload");
+
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, db_get_then_cache_hits);
+	tcase_add_test(tc, concurrent_misses_fetch_once);
+	tcase_add_test(tc, preload_every_production_model);
+	tcase_add_test(tc, handles_outlive_eviction);
+	tcase_add_test(tc, refresh_fallback_after_db_load);
+	suite_add_tcase(s, tc);
+
+	tcase_set_timeout(fb, 120);
+	tcase_add_test(fb, fallback_when_refused);
+	tcase_add_test(fb, fallback_when_host_unknown);
+	tcase_add_test(fb, fallback_when_password_wrong);
+	tcase_add_test(fb, fallback_when_host_silent_is_bounded);
+	tcase_add_test(fb, corrupt_fallback_is_refused);
+	tcase_add_test(fb, hand_placed_file_served_unverified);
+	tcase_add_test(fb, no_database_no_fallback_is_unreachable);
+	tcase_add_test(fb, unwatched_fallback_recovers_on_its_own);
+	tcase_add_test(fb, cli_load_reports_source);
+	suite_add_tcase(s, fb);
+
+	tcase_set_timeout(hot, 180);
+	tcase_add_test(hot, promotion_reaches_listening_loader);
+	tcase_add_test(hot, promotion_reaches_polling_loader);
+	tcase_add_test(hot, sixteen_threads_during_promotions);
+	tcase_add_test(hot, recovers_after_server_restart);
+	suite_add_tcase(s, hot);
+	return s;
+}

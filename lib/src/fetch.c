@@ -3,8 +3,10 @@
  *
  * Shared by ms_store_pull/export/verify and the loader.  Bytes are read
  * in single-row mode, one chunk (or one slice of an inline value) per
- * row, in binary format, inside one REPEATABLE READ READ ONLY
- * transaction so that metadata and chunks are a consistent snapshot.
+ * row, in binary format.  Small inline values come back with the
+ * metadata in one round trip.  No transaction is needed: a committed
+ * artifact's bytes never change, and a concurrent prune is recognised
+ * (missing chunks plus a missing row) and reported as not found.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -48,7 +50,7 @@ ms_status ms__artifact_info_from_row(ms_artifact_info *info,
 	info->size = strtoll(PQgetvalue(res, row, 9), NULL, 10);
 	info->stored_size = strtoll(PQgetvalue(res, row, 10), NULL, 10);
 	info->chunk_count = (int32_t)strtol(PQgetvalue(res, row, 11), NULL, 10);
-	info->is_production = strcmp(PQgetvalue(res, row, 12), "t") == 0;
+	info->is_production = PQgetvalue(res, row, 12)[0] == 't';
 	info->accuracy = get_double(res, row, 13);
 	info->rmse = get_double(res, row, 14);
 	info->r2 = get_double(res, row, 15);
@@ -83,7 +85,9 @@ void ms_artifact_list_free(ms_artifact_info *list, size_t count)
 
 /* The one query that turns (name, selector, artifact) into a row. */
 static const char RESOLVE_SQL[] =
-	"SELECT " MS__ARTIFACT_COLUMNS " FROM model_artifacts a "
+	"SELECT " MS__ARTIFACT_COLUMNS ", CASE WHEN a.chunk_count = 0 AND"
+	" octet_length(a.model_binary) <= 4194304 THEN a.model_binary END"
+	" FROM model_artifacts a "
 	"WHERE a.model_name = $1 AND a.artifact = $2 AND a.model_version = "
 	"  CASE $3::text "
 	"  WHEN 'production' THEN (SELECT p.model_version FROM model_artifacts p"
@@ -93,16 +97,23 @@ static const char RESOLVE_SQL[] =
 	"       LIMIT 1) "
 	"  ELSE $3::text END";
 
+/* Resolve to one row.  Small inline artifacts come back in the same
+ * round trip: *res_out keeps the result alive for their bytes. */
 static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
                          const char *name, const char *selector,
-                         const char *artifact)
+                         const char *artifact, PGresult **res_out)
 {
 	const char *params[3] = { name, artifact, selector };
 	PGresult *res;
-	ms_status st = ms__exec(conn, e, &res, PGRES_TUPLES_OK, "resolve",
-	                        RESOLVE_SQL, 3, params);
-	if (st != MS_OK)
+	ms_status st;
+
+	*res_out = NULL;
+	res = PQexecParams(conn, RESOLVE_SQL, 3, NULL, params, NULL, NULL, 1);
+	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
+		st = ms__err_pg(e, conn, res, "resolve");
+		PQclear(res);
 		return st;
+	}
 	if (PQntuples(res) == 0) {
 		PQclear(res);
 		if (strcmp(selector, "production") == 0)
@@ -120,9 +131,11 @@ static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 		                   ? artifact : "");
 	}
 	st = ms__artifact_info_from_row(info, res, 0);
-	PQclear(res);
-	if (st != MS_OK)
+	if (st != MS_OK) {
+		PQclear(res);
 		return ms__err_set(e, st, "resolve: out of memory");
+	}
+	*res_out = res;
 	return MS_OK;
 }
 
@@ -251,11 +264,28 @@ static ms_status fetch_bytes(PGconn *conn, ms_err *e,
 	                 "SELECT data, seq FROM model_artifact_chunks"
 	                 " WHERE artifact_id = $1 ORDER BY seq",
 	                 1, params, true, &rows);
-	if (st == MS_OK && rows != info->chunk_count)
+	if (st == MS_OK && rows != info->chunk_count) {
+		/* chunks of a committed artifact never change; if some are
+		 * gone, either the artifact was pruned meanwhile or the
+		 * table was damaged */
+		PGresult *res;
+		const char *p[1] = { id };
+		if (ms__exec(conn, e, &res, PGRES_TUPLES_OK, "fetch",
+		             "SELECT 1 FROM model_artifacts WHERE id = $1", 1,
+		             p) == MS_OK) {
+			bool gone = PQntuples(res) == 0;
+			PQclear(res);
+			if (gone)
+				return ms__err_set(e, MS_ENOTFOUND,
+				                   "fetch: %s version %s was deleted "
+				                   "while being read", info->model_name,
+				                   info->model_version);
+		}
 		st = ms__err_set(e, MS_EINTEGRITY,
 		                 "fetch: %s version %s: %d of %d chunks present",
 		                 info->model_name, info->model_version, rows,
 		                 info->chunk_count);
+	}
 	return st;
 }
 
@@ -267,6 +297,7 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 {
 	ms_artifact_info local;
 	ms_artifact_info *inf = info ? info : &local;
+	PGresult *meta = NULL;
 	stream s;
 	unsigned char digest[32];
 	char hex[65];
@@ -290,11 +321,7 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 		return ms__err_set(e, MS_EINVAL, "invalid version: \"%.*s\"",
 		                   MS_VERSION_MAX, selector);
 
-	st = ms__exec(conn, e, NULL, PGRES_COMMAND_OK, "fetch",
-	              "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", 0, NULL);
-	if (st != MS_OK)
-		return st;
-	st = resolve(conn, e, inf, model_name, selector, artifact);
+	st = resolve(conn, e, inf, model_name, selector, artifact, &meta);
 	if (st != MS_OK)
 		goto out;
 
@@ -319,7 +346,11 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 			goto out;
 		}
 	}
-	st = fetch_bytes(conn, e, inf, &s);
+	if (!PQgetisnull(meta, 0, MS__ARTIFACT_NCOLUMNS))
+		st = feed(&s, e, PQgetvalue(meta, 0, MS__ARTIFACT_NCOLUMNS),
+		          (size_t)PQgetlength(meta, 0, MS__ARTIFACT_NCOLUMNS));
+	else
+		st = fetch_bytes(conn, e, inf, &s);
 	if (st == MS_OK && s.inflating && !s.z_done)
 		st = ms__err_set(e, MS_EINTEGRITY,
 		                 "%s version %s: compressed bytes are truncated",
@@ -352,9 +383,7 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 		inf->size = (int64_t)s.out_bytes;
 
 out:
-	if (PQtransactionStatus(conn) != PQTRANS_IDLE &&
-	    PQstatus(conn) == CONNECTION_OK)
-		PQclear(PQexec(conn, st == MS_OK ? "COMMIT" : "ROLLBACK"));
+	PQclear(meta);
 	if (s.inflating)
 		inflateEnd(&s.z);
 	ms__free(s.zout);

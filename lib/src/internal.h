@@ -97,14 +97,19 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
                              void *progress_payload, char *actual_hex);
 
 /* Fill @p info from a row of the standard artifact SELECT list. */
+/* Every column is text, so the list reads the same in text and binary
+ * result format (the fetch asks for binary to get its bytea raw). */
 #define MS__ARTIFACT_COLUMNS                                              \
-	"a.id, a.model_name, a.model_version, a.artifact, a.run_id, "       \
-	"a.model_type, coalesce(encode(a.sha256, 'hex'), ''), "             \
-	"a.compression, to_char(a.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS'), " \
-	"coalesce(a.model_size_bytes, -1), "                                \
-	"coalesce(a.stored_size_bytes, a.model_size_bytes, -1), "          \
-	"a.chunk_count, a.is_production, a.accuracy_score, a.rmse_score, "  \
-	"a.r2_score, a.metrics::text, a.params::text"
+	"a.id::text, a.model_name, a.model_version::text, a.artifact, "     \
+	"a.run_id::text, a.model_type::text, "                              \
+	"coalesce(encode(a.sha256, 'hex'), ''), a.compression, "            \
+	"to_char(a.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "              \
+	"coalesce(a.model_size_bytes, -1)::text, "                          \
+	"coalesce(a.stored_size_bytes, a.model_size_bytes, -1)::text, "    \
+	"a.chunk_count::text, a.is_production::text, "                      \
+	"a.accuracy_score::text, a.rmse_score::text, a.r2_score::text, "    \
+	"a.metrics::text, a.params::text"
+#define MS__ARTIFACT_NCOLUMNS 18
 ms_status ms__artifact_info_from_row(ms_artifact_info *info,
                                      const PGresult *res, int row);
 

@@ -1,0 +1,267 @@
+/*
+ * bench_artifacts.c - push and pull throughput beside plain libpq.
+ *
+ * For each size, in the same run and on the same server:
+ *   ceiling push: plain libpq, the fastest method measured here
+ *                 (1 MiB chunk rows as binary parameters of a prepared
+ *                 INSERT, one transaction; and COPY BINARY) - no hashing
+ *   ours push:    ms_store_push from memory (SHA-256 included)
+ *   ceiling pull: plain libpq single-row mode over the chunk rows, binary
+ *   ours pull:    ms_store_pull into a reused buffer (SHA-256 included)
+ * and prints MB/s and the ratio ours/ceiling.  Medians of N runs.
+ *
+ * usage: bench_artifacts [--sizes 1,25,200] [--runs 3]   (DATABASE_URL)
+ */
+#define _GNU_SOURCE
+#include <libpq-fe.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "modelstore.h"
+
+#define CHUNK (1u << 20)
+
+static double now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmp_d(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+	return x < y ? -1 : x > y;
+}
+
+static double median(double *v, int n)
+{
+	qsort(v, (size_t)n, sizeof *v, cmp_d);
+	return v[n / 2];
+}
+
+static void die(const char *what, PGconn *c)
+{
+	fprintf(stderr, "bench: %s: %s\n", what, c ? PQerrorMessage(c) : "");
+	exit(1);
+}
+
+static void exec_ok(PGconn *c, const char *sql)
+{
+	PGresult *r = PQexec(c, sql);
+	if (PQresultStatus(r) != PGRES_COMMAND_OK && PQresultStatus(r) != PGRES_TUPLES_OK)
+		die(sql, c);
+	PQclear(r);
+}
+
+/* ---- the plain-libpq ceilings, on a table shaped like ours ---- */
+
+static double raw_push_insert(PGconn *c, const unsigned char *data, size_t n)
+{
+	double t0 = now();
+	char id[16], seq[16];
+	exec_ok(c, "BEGIN");
+	exec_ok(c, "TRUNCATE raw_chunks");
+	for (size_t off = 0, k = 0; off < n || k == 0; off += CHUNK, k++) {
+		size_t len = n - off < CHUNK ? n - off : CHUNK;
+		const char *p[3] = { id, seq, (const char *)data + off };
+		int l[3] = { 0, 0, (int)len }, f[3] = { 0, 0, 1 };
+		snprintf(id, sizeof id, "1");
+		snprintf(seq, sizeof seq, "%zu", k);
+		PGresult *r = PQexecPrepared(c, "raw_ins", 3, p, l, f, 0);
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			die("raw insert", c);
+		PQclear(r);
+		if (off + len >= n)
+			break;
+	}
+	exec_ok(c, "COMMIT");
+	return now() - t0;
+}
+
+static void be(unsigned char *p, uint64_t v, int n)
+{
+	for (int i = n - 1; i >= 0; i--, v >>= 8)
+		p[i] = (unsigned char)v;
+}
+
+static double raw_push_copy(PGconn *c, const unsigned char *data, size_t n)
+{
+	double t0 = now();
+	exec_ok(c, "BEGIN");
+	exec_ok(c, "TRUNCATE raw_chunks");
+	PGresult *r = PQexec(c, "COPY raw_chunks (artifact_id, seq, data) FROM STDIN (FORMAT binary)");
+	if (PQresultStatus(r) != PGRES_COPY_IN)
+		die("raw copy", c);
+	PQclear(r);
+	PQputCopyData(c, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
+	for (size_t off = 0, k = 0; off < n || k == 0; off += CHUNK, k++) {
+		size_t len = n - off < CHUNK ? n - off : CHUNK;
+		unsigned char h[26];
+		be(h, 3, 2); be(h + 2, 8, 4); be(h + 6, 1, 8); be(h + 14, 4, 4);
+		be(h + 18, k, 4); be(h + 22, len, 4);
+		PQputCopyData(c, (const char *)h, 26);
+		PQputCopyData(c, (const char *)data + off, (int)len);
+		if (off + len >= n)
+			break;
+	}
+	PQputCopyData(c, "\377\377", 2);
+	PQputCopyEnd(c, NULL);
+	while ((r = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(r) != PGRES_COMMAND_OK)
+			die("raw copy end", c);
+		PQclear(r);
+	}
+	exec_ok(c, "COMMIT");
+	return now() - t0;
+}
+
+static double raw_pull(PGconn *c, unsigned char *dst, size_t n)
+{
+	double t0 = now();
+	size_t off = 0;
+	PGresult *r;
+	if (!PQsendQueryParams(c, "SELECT data FROM raw_chunks WHERE artifact_id = 1 ORDER BY seq",
+	                       0, NULL, NULL, NULL, NULL, 1))
+		die("raw pull", c);
+	PQsetSingleRowMode(c);
+	while ((r = PQgetResult(c)) != NULL) {
+		if (PQresultStatus(r) == PGRES_SINGLE_TUPLE) {
+			size_t len = (size_t)PQgetlength(r, 0, 0);
+			if (off + len <= n)
+				memcpy(dst + off, PQgetvalue(r, 0, 0), len);
+			off += len;
+		} else if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+			die("raw pull", c);
+		}
+		PQclear(r);
+	}
+	if (off != n) {
+		fprintf(stderr, "bench: raw pull got %zu of %zu bytes\n", off, n);
+		exit(1);
+	}
+	return now() - t0;
+}
+
+/* ---- ours ---- */
+
+typedef struct sink { unsigned char *p; size_t off, cap; } sink;
+static ms_status to_buf(void *pl, const void *d, size_t n)
+{
+	sink *s = pl;
+	if (s->off + n > s->cap)
+		return MS_EIO;
+	memcpy(s->p + s->off, d, n);
+	s->off += n;
+	return MS_OK;
+}
+
+int main(int argc, char **argv)
+{
+	const char *url = getenv("DATABASE_URL");
+	int sizes_mb[8] = { 1, 25, 200 }, nsizes = 3, runs = 3;
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
+			runs = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
+			char *s = argv[++i], *tok;
+			nsizes = 0;
+			while ((tok = strsep(&s, ",")) && nsizes < 8)
+				sizes_mb[nsizes++] = atoi(tok);
+		} else {
+			fprintf(stderr, "usage: bench_artifacts [--sizes 1,25,200] [--runs N]\n");
+			return 2;
+		}
+	}
+	if (runs < 1 || runs > 50)
+		runs = 3;
+	ms_store *s = NULL;
+	ms_store_options so = MS_STORE_OPTIONS_INIT;
+	so.check_schema = 0;
+	if (ms_store_open(&s, url, &so) != MS_OK || ms_store_migrate(s, NULL) != MS_OK) {
+		fprintf(stderr, "bench: %s\n", ms_store_errmsg(s));
+		return 1;
+	}
+	PGconn *c = PQconnectdb(url ? url : "");
+	if (PQstatus(c) != CONNECTION_OK)
+		die("connect", c);
+	exec_ok(c, "SET client_min_messages = warning");
+	exec_ok(c, "CREATE TABLE IF NOT EXISTS raw_chunks (artifact_id bigint, seq int, data bytea, PRIMARY KEY (artifact_id, seq))");
+	exec_ok(c, "ALTER TABLE raw_chunks ALTER COLUMN data SET STORAGE EXTERNAL");
+	PGresult *pr = PQprepare(c, "raw_ins", "INSERT INTO raw_chunks (artifact_id, seq, data) VALUES ($1, $2, $3)", 3, NULL);
+	if (PQresultStatus(pr) != PGRES_COMMAND_OK)
+		die("prepare", c);
+	PQclear(pr);
+
+	printf("%-6s %-5s %12s %12s %12s %7s\n", "size", "op", "ceiling MB/s", "ceiling2", "ours MB/s", "ratio");
+	for (int si = 0; si < nsizes; si++) {
+		size_t n = (size_t)sizes_mb[si] << 20;
+		unsigned char *data = malloc(n), *back = malloc(n);
+		double t_ins[50], t_copy[50], t_push[50], t_rawpull[50], t_pull[50];
+		if (!data || !back) {
+			fprintf(stderr, "bench: out of memory for %d MB\n", sizes_mb[si]);
+			return 1;
+		}
+		for (size_t i = 0; i < n; i += 8) {
+			uint64_t x = (i * 0x9E3779B97F4A7C15ull) ^ (i >> 7);
+			memcpy(data + i, &x, n - i < 8 ? n - i : 8);
+		}
+		memset(back, 0, n); /* touch: page faults are not the network's */
+		for (int r = 0; r < runs; r++) {
+			char ver[32];
+			ms_buf v = MS_BUF_INIT;
+			ms_push_options po;
+			ms_artifact_source src = { NULL, NULL, data, n };
+			sink sk = { back, 0, n };
+
+			t_ins[r] = raw_push_insert(c, data, n);
+			t_copy[r] = raw_push_copy(c, data, n);
+			t_rawpull[r] = raw_pull(c, back, n);
+
+			ms_push_options_init(&po, MS_PUSH_OPTIONS_VERSION);
+			po.model_name = "bench";
+			snprintf(ver, sizeof ver, "b%d_%d", sizes_mb[si], r);
+			po.model_version = ver;
+			double t0 = now();
+			if (ms_store_push(s, &v, &po, &src, 1) != MS_OK) {
+				fprintf(stderr, "bench: push: %s\n", ms_store_errmsg(s));
+				return 1;
+			}
+			t_push[r] = now() - t0;
+			t0 = now();
+			if (ms_store_pull(s, NULL, "bench", ver, NULL, to_buf, &sk, NULL, NULL) != MS_OK) {
+				fprintf(stderr, "bench: pull: %s\n", ms_store_errmsg(s));
+				return 1;
+			}
+			t_pull[r] = now() - t0;
+			if (sk.off != n || memcmp(back, data, n) != 0) {
+				fprintf(stderr, "bench: pulled bytes differ\n");
+				return 1;
+			}
+			ms_buf_dispose(&v);
+		}
+		double mb = (double)n / 1e6;
+		double ins = mb / median(t_ins, runs), copy = mb / median(t_copy, runs);
+		double ceil_push = ins > copy ? ins : copy;
+		double push = mb / median(t_push, runs);
+		double rawpull = mb / median(t_rawpull, runs), pull = mb / median(t_pull, runs);
+		printf("%4dMB %-5s %12.1f %12.1f %12.1f %7.2f\n", sizes_mb[si], "push",
+		       ins, copy, push, push / ceil_push);
+		printf("%4dMB %-5s %12.1f %12s %12.1f %7.2f\n", sizes_mb[si], "pull",
+		       rawpull, "-", pull, pull / rawpull);
+		fflush(stdout);
+		ms_buf del = MS_BUF_INIT;
+		ms_store_prune(s, &del, "bench", 0, 0);
+		ms_buf_dispose(&del);
+		free(data);
+		free(back);
+	}
+	printf("(push ceiling = faster of INSERT-per-1MiB-chunk and COPY BINARY; "
+	       "ceiling2 column = COPY; medians of %d runs; SHA-256 included in ours)\n", runs);
+	exec_ok(c, "DROP TABLE raw_chunks");
+	PQfinish(c);
+	ms_store_close(s);
+	return 0;
+}

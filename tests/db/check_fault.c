@@ -1,0 +1,230 @@
+/* check_fault.c - faults: the server dying mid-transfer, a silent host,
+ * allocation failures.  Runs on its own cluster, which it kills. */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "common.h"
+#include "internal.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+typedef struct tell { int fd; uint64_t after; bool told; } tell;
+static void progress_tell(void *p, uint64_t done, uint64_t total)
+{
+	tell *t = p;
+	(void)total;
+	if (!t->told && done >= t->after) {
+		t->told = true;
+		(void)!write(t->fd, "x", 1);
+		sleep(1); /* hold still while the parent kills the server */
+	}
+}
+
+START_TEST(server_killed_mid_push_leaves_nothing)
+{
+	char *url = mt_migrated_db("fault_push");
+	int pfd[2];
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		size_t n = 200u << 20;
+		unsigned char *data = malloc(n);
+		ms_store *s = NULL;
+		ms_push_options o;
+		ms_artifact_source src = { NULL, NULL, data, n };
+		tell t = { pfd[1], 40u << 20, false };
+		mt_fill_random(data, n, 5);
+		if (ms_store_open(&s, url, NULL) != MS_OK)
+			_exit(10);
+		ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+		o.model_version = "doomed";
+		o.progress = progress_tell;
+		o.progress_payload = &t;
+		ms_status st = ms_store_push(s, NULL, &o, &src, 1);
+		ms_store_close(s);
+		_exit(st == MS_EUNREACHABLE ? 0 : 20 + (int)st);
+	}
+	char c;
+	ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+	ck_assert_int_eq(mt_harness("kill"), 0);
+	int status;
+	waitpid(pid, &status, 0);
+	ck_assert_int_eq(mt_harness("restart"), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "push after kill: child exit %d", WEXITSTATUS(status));
+	char *n = mt_sql(url, "SELECT (SELECT count(*) FROM model_artifacts) || '/' || (SELECT count(*) FROM model_artifact_chunks)");
+	ck_assert_str_eq(n, "0/0");
+	free(n);
+	close(pfd[0]);
+	close(pfd[1]);
+	free(url);
+}
+END_TEST
+
+typedef struct slow { int fd; int calls; } slow;
+static ms_status slow_sink(void *p, const void *d, size_t n)
+{
+	slow *s = p;
+	(void)d; (void)n;
+	if (++s->calls == 5) {
+		(void)!write(s->fd, "x", 1);
+		sleep(1);
+	}
+	return MS_OK;
+}
+
+START_TEST(server_killed_mid_pull_is_unreachable_and_writes_nothing)
+{
+	char *url = mt_migrated_db("fault_pull");
+	char *dir = mt_tmpdir(), out[512];
+	ms_store *s = NULL;
+	size_t n = 64u << 20;
+	unsigned char *data = malloc(n);
+	ms_artifact_source src = { NULL, NULL, data, n };
+	ms_push_options o;
+	mt_fill_random(data, n, 6);
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.model_version = "big";
+	ck_assert_int_eq(ms_store_push(s, NULL, &o, &src, 1), MS_OK);
+	ms_store_close(s);
+	free(data);
+	snprintf(out, sizeof out, "%s/pulled.bin", dir);
+	int pfd[2];
+	ck_assert_int_eq(pipe(pfd), 0);
+	pid_t pid = fork();
+	if (pid == 0) {
+		slow sl = { pfd[1], 0 };
+		ms_store *c = NULL;
+		if (ms_store_open(&c, url, NULL) != MS_OK)
+			_exit(10);
+		ms_status st = ms_store_pull(c, NULL, NULL, "big", NULL, slow_sink, &sl, NULL, NULL);
+		ms_store_close(c);
+		_exit(st == MS_EUNREACHABLE ? 0 : 20 + (int)st);
+	}
+	char c;
+	ck_assert_int_eq(read(pfd[0], &c, 1), 1);
+	ck_assert_int_eq(mt_harness("kill"), 0);
+	int status;
+	waitpid(pid, &status, 0);
+	ck_assert_int_eq(mt_harness("restart"), 0);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	              "pull after kill: child exit %d", WEXITSTATUS(status));
+	/* and pull_file leaves no file when the server is gone */
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
+	ck_assert_int_eq(mt_harness("kill"), 0);
+	ck_assert_int_eq(ms_store_pull_file(s, NULL, NULL, "big", NULL, out, 0, NULL, NULL), MS_EUNREACHABLE);
+	ck_assert_int_ne(access(out, F_OK), 0);
+	ck_assert_int_eq(mt_harness("restart"), 0);
+	ms_store_close(s);
+	close(pfd[0]);
+	close(pfd[1]);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
+/* A TCP listener that accepts and never says a word. */
+static int silent_fd;
+static void *silent_accept(void *arg)
+{
+	(void)arg;
+	for (;;) {
+		int c = accept(silent_fd, NULL, NULL);
+		if (c < 0)
+			return NULL;
+		/* keep it open, never answer */
+	}
+}
+
+START_TEST(silent_host_is_bounded_by_connect_timeout)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t len = sizeof a;
+	pthread_t th;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	silent_fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(silent_fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(silent_fd, 8), 0);
+	ck_assert_int_eq(getsockname(silent_fd, (struct sockaddr *)&a, &len), 0);
+	pthread_create(&th, NULL, silent_accept, NULL);
+	char url[128];
+	snprintf(url, sizeof url, "postgresql://u@127.0.0.1:%d/x", ntohs(a.sin_port));
+	ms_store *s = NULL;
+	double t0 = now_s();
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_EUNREACHABLE);
+	double took = now_s() - t0;
+	ck_assert_msg(took >= 1.5 && took < 4.0, "silent host took %.2f s (bound: 2 s)", took);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "timeout"));
+	ms_store_close(s);
+	shutdown(silent_fd, SHUT_RDWR);
+	close(silent_fd);
+	pthread_join(th, NULL);
+}
+END_TEST
+
+START_TEST(allocation_failures_during_push_leave_nothing_half_written)
+{
+	char *url = mt_migrated_db("fault_alloc");
+	ms_store_options so = MS_STORE_OPTIONS_INIT;
+	ms_store *s = NULL;
+	unsigned char data[10000];
+	ms_artifact_source src[2] = { { NULL, NULL, data, sizeof data }, { "aux", NULL, "abc", 3 } };
+	ms_push_options o;
+	int n, enomem = 0;
+	so.chunk_size = 4096;
+	mt_fill_random(data, sizeof data, 8);
+	ck_assert_int_eq(ms_store_open(&s, url, &so), MS_OK);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.model_version = "alloc1";
+	o.compress_level = 1;
+	for (n = 1; n < 200; n++) {
+		ms__fault_alloc_after(n);
+		ms_status st = ms_store_push(s, NULL, &o, src, 2);
+		ms__fault_alloc_after(0);
+		char *cnt = mt_sql(url, "SELECT count(*) FROM model_artifacts");
+		if (st == MS_OK) {
+			ck_assert_str_eq(cnt, "2");
+			free(cnt);
+			break;
+		}
+		ck_assert_msg(st == MS_ENOMEM, "allocation %d: status %d (%s)", n, st, ms_store_errmsg(s));
+		ck_assert_str_eq(cnt, "0");
+		free(cnt);
+		enomem++;
+	}
+	ck_assert_int_ge(enomem, 2);
+	ck_assert_int_lt(n, 200);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+Suite *db_fault_suite(void)
+{
+	Suite *s = suite_create("db_fault");
+	TCase *tc = tcase_create("fault");
+	tcase_set_timeout(tc, 180);
+	tcase_add_test(tc, server_killed_mid_push_leaves_nothing);
+	tcase_add_test(tc, server_killed_mid_pull_is_unreachable_and_writes_nothing);
+	tcase_add_test(tc, silent_host_is_bounded_by_connect_timeout);
+	tcase_add_test(tc, allocation_failures_during_push_leave_nothing_half_written);
+	suite_add_tcase(s, tc);
+	return s;
+}

@@ -253,7 +253,7 @@ static void cold(const char *name, int reps)
 
 /* ---- 3. fallback cold start ---- */
 
-static void fallback_cold(int reps)
+static void fallback_cold(const char *name, int reps)
 {
 	char dir[] = "/tmp/bench-loader.XXXXXX", *bad = NULL, path[512];
 	double a[16], b[16];
@@ -265,7 +265,7 @@ static void fallback_cold(int reps)
 
 	if (mkdtemp(dir) == NULL)
 		die("mkdtemp", dir);
-	if (ms_store_export(s, NULL, "bench_loader_25", "production", dir, NULL,
+	if (ms_store_export(s, NULL, name, "production", dir, NULL,
 	                    NULL) != MS_OK)
 		die("export", ms_store_errmsg(s));
 	ms_store_close(s);
@@ -277,8 +277,7 @@ static void fallback_cold(int reps)
 	if (asprintf(&bad, "postgresql://x@127.0.0.1:%d/x", ntohs(sa.sin_port))
 	    < 0)
 		die("asprintf", "");
-	snprintf(path, sizeof path, "%s/production/bench_loader_25/model.bin",
-	         dir);
+	snprintf(path, sizeof path, "%s/production/%s/model.bin", dir, name);
 	for (int i = 0; i < reps; i++) {
 		ms_loader *l;
 		ms_model *m = NULL;
@@ -286,7 +285,7 @@ static void fallback_cold(int reps)
 		char *buf;
 		struct stat st;
 		l = loader(bad, dir, MS_WATCH_OFF, NULL, NULL);
-		if (ms_loader_get(l, &m, "bench_loader_25", NULL) != MS_OK)
+		if (ms_loader_get(l, &m, name, NULL) != MS_OK)
 			die("fallback", "get");
 		size = ms_model_size(m);
 		ms_model_release(m);
@@ -308,8 +307,8 @@ static void fallback_cold(int reps)
 	}
 	qsort(a, (size_t)reps, sizeof *a, cmp_d);
 	qsort(b, (size_t)reps, sizeof *b, cmp_d);
-	printf("fallback cold start, DB refusing, %.0f MB file: ours %.1f ms  "
-	       "plain read() %.1f ms  overhead %.1f ms\n", size / 1e6,
+	printf("fallback cold start, DB refusing, %4.1f MB file: ours %5.1f ms"
+	       "  plain read() %5.1f ms  overhead %5.1f ms\n", size / 1e6,
 	       a[reps / 2] * 1e3, b[reps / 2] * 1e3,
 	       (a[reps / 2] - b[reps / 2]) * 1e3);
 	snprintf(path, sizeof path, "rm -rf '%s'", dir);
@@ -384,10 +383,8 @@ int main(int argc, char **argv)
 	url = getenv("DATABASE_URL");
 	if (url == NULL || !url[0])
 		die("DATABASE_URL", "not set");
-	s = store();
 	{
 		ms_store_options o = MS_STORE_OPTIONS_INIT;
-		ms_store_close(s);
 		o.check_schema = 0;
 		s = NULL;
 		if (ms_store_open(&s, url, &o) != MS_OK ||
@@ -418,7 +415,8 @@ int main(int argc, char **argv)
 	cold("bench_loader_25", quick ? 1 : 3);
 	if (!quick)
 		cold("bench_loader_200", 3);
-	fallback_cold(quick ? 3 : 7);
+	fallback_cold("bench_loader_small", quick ? 3 : 7);
+	fallback_cold("bench_loader_25", quick ? 3 : 7);
 	promotion(quick ? 6 : 20);
 	return 0;
 }

@@ -307,6 +307,7 @@ struct ms_loader {
 
 	pthread_mutex_t db_mu;           /* the callers' connection */
 	PGconn *conn;
+	bool conn_fresh;                 /* made by the current holder */
 
 	pthread_mutex_t refresh_mu;      /* fallback rewrites */
 
@@ -687,9 +688,32 @@ static ms_status db_acquire(ms_loader *l, ms_err *e)
 			return st;
 		}
 		l->conn = c;
+		l->conn_fresh = true;
 		note_reachable(l);
+	} else {
+		l->conn_fresh = false;
 	}
 	return MS_OK;
+}
+
+/* db_mu held: a statement failed on a connection made before this call
+ * (say, to a server that restarted since).  Reconnect once, quietly;
+ * true when the caller should run its statements again. */
+static bool db_retry_stale(ms_loader *l, ms_err *e, ms_status st)
+{
+	PGconn *c = NULL;
+	if (st == MS_OK || l->conn_fresh || l->conn == NULL ||
+	    (st != MS_EUNREACHABLE && PQstatus(l->conn) == CONNECTION_OK))
+		return false;
+	PQfinish(l->conn);
+	l->conn = NULL;
+	if (ms__connect(&c, e, l->conninfo, l->connect_timeout) != MS_OK) {
+		PQfinish(c);
+		return false;
+	}
+	l->conn = c;
+	l->conn_fresh = true;
+	return true;
 }
 
 /* After a failed statement: drop the connection when the server is gone. */
@@ -1183,6 +1207,10 @@ static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
 	memset(&info, 0, sizeof info);
 	if (st == MS_OK) {
 		st = db_fetch(l, l->conn, e, name, version, &info, &p);
+		if (db_retry_stale(l, e, st)) {
+			ms_artifact_info_dispose(&info);
+			st = db_fetch(l, l->conn, e, name, version, &info, &p);
+		}
 		if (st != MS_OK)
 			db_failed(l, &l->conn, st, e);
 		pthread_mutex_unlock(&l->db_mu);
@@ -1221,13 +1249,20 @@ static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
 	MS_UNUSED(unused);
 	memset(&info, 0, sizeof info);
 	if (st == MS_OK) {
-		st = resolve_version(l->conn, e, name, "production", version);
-		if (st == MS_OK) {
-			p = cache_lookup(l, K_VERSION, name, version);
-			if (p)
-				s = MS_SOURCE_CACHE;
-			else
-				st = db_fetch(l, l->conn, e, name, version, &info, &p);
+		int attempt;
+		for (attempt = 0; attempt < 2; attempt++) {
+			st = resolve_version(l->conn, e, name, "production", version);
+			if (st == MS_OK) {
+				p = cache_lookup(l, K_VERSION, name, version);
+				if (p)
+					s = MS_SOURCE_CACHE;
+				else
+					st = db_fetch(l, l->conn, e, name, version, &info,
+					              &p);
+			}
+			if (attempt > 0 || !db_retry_stale(l, e, st))
+				break;
+			ms_artifact_info_dispose(&info);
 		}
 		if (st != MS_OK)
 			db_failed(l, &l->conn, st, e);
@@ -1643,6 +1678,9 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 		st = db_acquire(l, &e);
 		if (st == MS_OK) {
 			st = resolve_version(l->conn, &e, name, "latest", version);
+			if (db_retry_stale(l, &e, st))
+				st = resolve_version(l->conn, &e, name, "latest",
+				                     version);
 			if (st != MS_OK)
 				db_failed(l, &l->conn, st, &e);
 			pthread_mutex_unlock(&l->db_mu);
@@ -1740,9 +1778,15 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	st = db_acquire(l, &e);
 	if (st == MS_OK) {
 		PGresult *res;
-		st = ms__exec(l->conn, &e, &res, PGRES_TUPLES_OK, "preload",
-		              "SELECT DISTINCT model_name FROM model_artifacts"
-		              " WHERE is_production ORDER BY 1", 0, NULL);
+		int attempt;
+		for (attempt = 0; attempt < 2; attempt++) {
+			st = ms__exec(l->conn, &e, &res, PGRES_TUPLES_OK, "preload",
+			              "SELECT DISTINCT model_name FROM"
+			              " model_artifacts WHERE is_production"
+			              " ORDER BY 1", 0, NULL);
+			if (attempt > 0 || !db_retry_stale(l, &e, st))
+				break;
+		}
 		if (st == MS_OK) {
 			int r;
 			names = ms__calloc((size_t)PQntuples(res) + 1, sizeof *names);

@@ -275,6 +275,140 @@ START_TEST(roles_apply_twice_and_restrict)
 }
 END_TEST
 
+static int run_cli(char **out, char **err, const char *a1, const char *a2,
+                   const char *a3, const char *a4)
+{
+	const char *argv[10] = { mt_cli(), "--db", g_url };
+	const char *rest[] = { a1, a2, a3, a4 };
+	int n = 3;
+	for (int i = 0; i < 4 && rest[i]; i++)
+		argv[n++] = rest[i];
+	argv[n] = NULL;
+	return mt_run(argv, NULL, NULL, 0, out, err);
+}
+
+START_TEST(report_json_and_html)
+{
+	char *out = NULL, *err = NULL, *html = NULL, *page;
+	json_t *doc, *versions, *v;
+	size_t i;
+	int seen = 0;
+	const char *hostile = "<script>alert('x')</script>&\"";
+
+	fixture_data();
+	push("v3", hostile, 0.5, 0);
+	{
+		const char *argv[] = { mt_cli(), "--json", "--db", g_url, "report", NULL };
+		ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 0);
+	}
+	doc = json_loads(out, 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", out);
+	versions = json_object_get(doc, "versions");
+	ck_assert(json_is_array(versions));
+	json_array_foreach(versions, i, v) {
+		const char *ver = json_string_value(json_object_get(v, "model_version"));
+		if (strcmp(ver, "v1") == 0) {
+			seen |= 1;
+			ck_assert_int_eq(json_integer_value(json_object_get(v, "prediction_count")), 4);
+			ck_assert_int_eq(json_integer_value(json_object_get(v, "predictions_with_actual")), 3);
+			ck_assert(fabs(json_real_value(json_object_get(v, "mean_absolute_error")) - 5.0 / 3) < 1e-9);
+			ck_assert(json_is_false(json_object_get(v, "is_production")));
+		} else if (strcmp(ver, "v2") == 0) {
+			seen |= 2;
+			ck_assert(json_is_true(json_object_get(v, "is_production")));
+			ck_assert(json_is_null(json_object_get(v, "mean_absolute_error")));
+		} else if (strcmp(ver, "v3") == 0) {
+			seen |= 4;
+			ck_assert_str_eq(json_string_value(json_object_get(v, "model_type")), hostile);
+		}
+	}
+	ck_assert_int_eq(seen, 7);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "promotions")), 1);
+	json_decref(doc);
+	free(out); free(err);
+
+	/* --since 1: the 2024 predictions of v1 fall outside the window */
+	{
+		const char *argv[] = { mt_cli(), "--json", "--db", g_url, "report", "--since", "1", NULL };
+		ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 0);
+	}
+	doc = json_loads(out, 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", out);
+	json_array_foreach(json_object_get(doc, "versions"), i, v) {
+		const char *ver = json_string_value(json_object_get(v, "model_version"));
+		long long want = strcmp(ver, "v2") == 0 ? 2 : 0;
+		ck_assert_int_eq(json_integer_value(json_object_get(v, "prediction_count")), want);
+	}
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "since_days")), 1);
+	json_decref(doc);
+	free(out); free(err);
+
+	/* text: a table per model name, control characters neutralised */
+	ck_assert_int_eq(run_cli(&out, &err, "report", NULL, NULL, NULL), 0);
+	ck_assert_ptr_nonnull(strstr(out, "GradientBoosting"));
+	ck_assert_ptr_nonnull(strstr(out, "recent promotions"));
+	free(out); free(err);
+
+	/* HTML: every value escaped, the file replaced atomically */
+	ck_assert_int_gt(asprintf(&html, "%s/report.html", g_dir), 0);
+	ck_assert_int_eq(run_cli(&out, &err, "report", "--html", html, NULL), 0);
+	free(out); free(err);
+	page = read_file(html);
+	ck_assert_ptr_nonnull(strstr(page, "<!DOCTYPE html>"));
+	ck_assert_ptr_null(strstr(page, "<script"));
+	ck_assert_ptr_null(strstr(page, "src="));
+	ck_assert_ptr_null(strstr(page, "href="));
+	ck_assert_ptr_nonnull(strstr(page,
+		"&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;&amp;&quot;"));
+	ck_assert_ptr_nonnull(strstr(page, "GradientBoosting"));
+	free(page);
+	ck_assert_int_eq(run_cli(&out, &err, "report", "--html", html, NULL), 0);
+	free(out); free(err);
+	{
+		char *cmd = NULL;
+		ck_assert_int_gt(asprintf(&cmd, "test $(ls '%s' | wc -l) -eq 1", g_dir), 0);
+		ck_assert_int_eq(system(cmd), 0); /* no temp file left behind */
+		free(cmd);
+	}
+	/* a directory that does not exist: exit 1, nothing written */
+	{
+		char *bad = NULL;
+		ck_assert_int_gt(asprintf(&bad, "%s/no/such/dir/r.html", g_dir), 0);
+		ck_assert_int_eq(run_cli(&out, &err, "report", "--html", bad, NULL), 1);
+		ck_assert_ptr_nonnull(strstr(err, "modelstore: report: "));
+		free(out); free(err); free(bad);
+	}
+	free(html);
+}
+END_TEST
+
+START_TEST(report_usage_and_unreachable)
+{
+	char *out = NULL, *err = NULL;
+	ck_assert_int_eq(run_cli(&out, &err, "report", "--since", "-3", NULL), 2);
+	ck_assert_ptr_nonnull(strstr(err, "--since"));
+	free(out); free(err);
+	ck_assert_int_eq(run_cli(&out, &err, "report", "extra", NULL, NULL), 2);
+	free(out); free(err);
+	{
+		const char *argv[] = { mt_cli(), "--db",
+		                       "postgresql://u:Sup3rS3cret@127.0.0.1:1/db",
+		                       "report", NULL };
+		ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 4);
+		ck_assert_ptr_null(strstr(err, "Sup3rS3cret"));
+		free(out); free(err);
+	}
+	/* an unmigrated database: a schema error, exit 1 */
+	{
+		char *fresh = mt_fresh_db("views_tests_empty");
+		const char *argv[] = { mt_cli(), "--db", fresh, "report", NULL };
+		ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 1);
+		ck_assert_ptr_nonnull(strstr(err, "migrate"));
+		free(out); free(err); free(fresh);
+	}
+}
+END_TEST
+
 Suite *db_views_suite(void)
 {
 	Suite *s = suite_create("db_views");
@@ -284,6 +418,8 @@ Suite *db_views_suite(void)
 	tcase_add_test(tc, view_figures);
 	tcase_add_test(tc, view_uses_version_index);
 	tcase_add_test(tc, roles_apply_twice_and_restrict);
+	tcase_add_test(tc, report_json_and_html);
+	tcase_add_test(tc, report_usage_and_unreachable);
 	suite_add_tcase(s, tc);
 	return s;
 }

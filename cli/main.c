@@ -936,20 +936,38 @@ static int cmd_verify(cli *c, int argc, char **argv, bool name_given)
 	int rc;
 	ms_status st;
 
+	bool backfill = false;
+	size_t filled = 0;
 	if (cli_wants_help(argc, argv)) {
-		puts("usage: modelstore [--name NAME] verify\n\n"
+		puts("usage: modelstore [--name NAME] verify [--backfill]\n\n"
 		     "Re-hash every stored artifact (of --name, or all), streaming, and\n"
-		     "compare with the recorded SHA-256.  Exit 5 if any mismatch.");
+		     "compare with the recorded SHA-256.  Exit 5 if any mismatch.\n"
+		     "--backfill first records the hash of rows that have none\n"
+		     "(rows written the seed's way).");
 		json_decref(v.arr);
 		return 0;
 	}
-	if (argc > 1) {
+	if (argc == 2 && strcmp(argv[1], "--backfill") == 0)
+		backfill = true;
+	else if (argc > 1) {
 		json_decref(v.arr);
 		return cli_usage(c, "unexpected argument \"%s\"", argv[1]);
 	}
 	if ((rc = cli_open_store(c, &s, true)) != 0) {
 		json_decref(v.arr);
 		return rc;
+	}
+	if (backfill) {
+		st = ms_store_backfill_hashes(s, name_given ? c->name : NULL, &filled);
+		if (st != MS_OK) {
+			rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+			json_decref(v.arr);
+			ms_store_close(s);
+			return rc;
+		}
+		if (!c->json)
+			printf("recorded a SHA-256 for %zu artifact%s that had none\n",
+			       filled, filled == 1 ? "" : "s");
 	}
 	st = ms_store_verify(s, name_given ? c->name : NULL, verify_cb, &v,
 	                     &checked, &bad);
@@ -958,8 +976,9 @@ static int cmd_verify(cli *c, int argc, char **argv, bool name_given)
 		json_decref(v.arr);
 	} else {
 		if (c->json)
-			cli_print_json(json_pack("{s:i,s:i,s:o}", "checked", (int)checked,
-			                         "mismatched", (int)bad, "artifacts", v.arr));
+			cli_print_json(json_pack("{s:i,s:i,s:i,s:o}", "checked", (int)checked,
+			                         "mismatched", (int)bad, "backfilled", (int)filled,
+			                         "artifacts", v.arr));
 		else {
 			json_decref(v.arr);
 			printf("checked %zu artifact%s, %zu mismatched\n", checked,

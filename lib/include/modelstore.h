@@ -428,6 +428,17 @@ MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
                                      size_t *checked, size_t *bad);
 
 /**
+ * Compute and record the SHA-256 of every artifact that has none (rows
+ * written the seed's way), streaming each one.  Only rows whose hash is
+ * still NULL are updated, so concurrent runs are harmless.  @p updated
+ * (may be NULL) receives how many rows got a hash.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
+                                              const char *model_name,
+                                              size_t *updated);
+
+/**
  * Write the artifact selected by @p selector as `model.bin` plus the
  * sidecar `model.json` under @p dir (the fallback layout: dir/production/
  * model.bin for "default", dir/production/<name>/model.bin otherwise),

@@ -1226,6 +1226,55 @@ ms_status ms_store_verify(ms_store *s, const char *name, ms_verify_fn cb,
 	return MS_OK;
 }
 
+ms_status ms_store_backfill_hashes(ms_store *s, const char *name,
+                                   size_t *updated)
+{
+	PGresult *res;
+	const char *p[1] = { name };
+	size_t n_upd = 0;
+	ms_status st;
+	int i;
+
+	REQUIRE_CONN(s);
+	if (updated)
+		*updated = 0;
+	if (name && (st = check_name(s, &name)) != MS_OK)
+		return st;
+	st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "backfill",
+	              "SELECT id::text, model_name, model_version, artifact FROM"
+	              " model_artifacts WHERE sha256 IS NULL AND"
+	              " ($1::text IS NULL OR model_name = $1) ORDER BY id", 1, p);
+	if (st != MS_OK)
+		return st;
+	for (i = 0; i < PQntuples(res) && st == MS_OK; i++) {
+		char hex[65];
+		unsigned char digest[32];
+		const char *q[2];
+		int len[2] = { 0, 32 }, fmt[2] = { 0, 1 };
+		PGresult *u;
+		st = ms__artifact_fetch(s->conn, &s->err, NULL, PQgetvalue(res, i, 1),
+		                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
+		                        NULL, NULL, NULL, NULL, hex);
+		if (st != MS_OK)
+			break;
+		ms__unhex32(digest, hex);
+		q[0] = PQgetvalue(res, i, 0);
+		q[1] = (const char *)digest;
+		u = PQexecParams(s->conn, "UPDATE model_artifacts SET sha256 = $2"
+		                 " WHERE id = $1 AND sha256 IS NULL", 2, NULL, q, len,
+		                 fmt, 0);
+		if (PQresultStatus(u) != PGRES_COMMAND_OK)
+			st = ms__err_pg(&s->err, s->conn, u, "backfill");
+		else if (strcmp(PQcmdTuples(u), "1") == 0)
+			n_upd++;
+		PQclear(u);
+	}
+	PQclear(res);
+	if (updated)
+		*updated = n_upd;
+	return st;
+}
+
 ms_status ms_store_record_actual(ms_store *s, const char *prediction_id,
                                  double actual)
 {

@@ -70,6 +70,7 @@ struct ms_atomic_file {
 	char tmp[PATH_MAX];
 	ms_err *e;
 	bool failed;
+	bool overwrite;
 };
 
 ms_status ms__atomic_open(ms_atomic_file **out, ms_err *e, const char *path,
@@ -97,6 +98,7 @@ ms_status ms__atomic_open(ms_atomic_file **out, ms_err *e, const char *path,
 		return ms__err_set(e, MS_ENOMEM, "out of memory");
 	af->e = e;
 	af->fd = -1;
+	af->overwrite = overwrite != 0;
 	if ((size_t)snprintf(af->path, sizeof af->path, "%s", path) >=
 	    sizeof af->path) {
 		ms__free(af);
@@ -185,9 +187,12 @@ ms_status ms__atomic_commit(ms_atomic_file *af, ms_err *e)
 	if (close(af->fd) != 0 && st == MS_OK)
 		st = ms__err_set(e, MS_EIO, "%s: close: %s", af->tmp, strerror(errno));
 	af->fd = -1;
-	if (st == MS_OK && rename(af->tmp, af->path) != 0)
-		st = ms__err_set(e, MS_EIO, "%s: rename: %s", af->path,
-		                 strerror(errno));
+	/* without overwrite, a file that appeared meanwhile is not replaced */
+	if (st == MS_OK &&
+	    renameat2(AT_FDCWD, af->tmp, AT_FDCWD, af->path,
+	              af->overwrite ? 0 : RENAME_NOREPLACE) != 0)
+		st = ms__err_set(e, errno == EEXIST ? MS_EEXISTS : MS_EIO,
+		                 "%s: rename: %s", af->path, strerror(errno));
 	if (st == MS_OK)
 		st = fsync_dir_of(e, af->path);
 	if (st != MS_OK) {

@@ -384,6 +384,127 @@ START_TEST(fallback_when_host_silent_is_bounded)
 }
 END_TEST
 
+/* A TCP proxy to the test server that cuts the connection after
+ * @cut bytes came back from the server, then refuses everyone: the
+ * server "dies" in the middle of a query. */
+typedef struct proxy {
+	int fd, port, upstream;
+	long cut;
+	atomic_bool stop;
+	pthread_t t;
+} proxy;
+
+static int connect_local(int port)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	a.sin_port = htons((uint16_t)port);
+	if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) {
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void *proxy_main(void *arg)
+{
+	proxy *p = arg;
+	long down = 0;
+	bool dead = false;
+	while (!atomic_load(&p->stop)) {
+		struct pollfd lp = { p->fd, POLLIN, 0 };
+		int c, u;
+		if (poll(&lp, 1, 50) <= 0)
+			continue;
+		c = accept(p->fd, NULL, NULL);
+		if (c < 0)
+			continue;
+		if (dead || (u = connect_local(p->upstream)) < 0) {
+			close(c);
+			continue;
+		}
+		while (!atomic_load(&p->stop) && !dead) {
+			struct pollfd pf[2] = { { c, POLLIN, 0 }, { u, POLLIN, 0 } };
+			char buf[65536];
+			ssize_t n;
+			if (poll(pf, 2, 50) <= 0)
+				continue;
+			if (pf[0].revents) {
+				n = read(c, buf, sizeof buf);
+				if (n <= 0 || write(u, buf, (size_t)n) != n)
+					break;
+			}
+			if (pf[1].revents) {
+				n = read(u, buf, sizeof buf);
+				if (n <= 0 || write(c, buf, (size_t)n) != n)
+					break;
+				down += n;
+				if (down >= p->cut)
+					dead = true;
+			}
+		}
+		close(c);
+		close(u);
+	}
+	return NULL;
+}
+
+static void proxy_start(proxy *p, long cut)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	p->fd = socket(AF_INET, SOCK_STREAM, 0);
+	ck_assert_int_eq(bind(p->fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(listen(p->fd, 16), 0);
+	ck_assert_int_eq(getsockname(p->fd, (struct sockaddr *)&a, &al), 0);
+	p->port = ntohs(a.sin_port);
+	p->upstream = atoi(mt_env("PGPORT"));
+	p->cut = cut;
+	atomic_init(&p->stop, false);
+	pthread_create(&p->t, NULL, proxy_main, p);
+}
+
+static void proxy_stop(proxy *p)
+{
+	atomic_store(&p->stop, true);
+	pthread_join(p->t, NULL);
+	close(p->fd);
+}
+
+START_TEST(fallback_when_server_dies_mid_query)
+{
+	char *url = mt_migrated_db("ld_fb_midquery"), *dir = mt_tmpdir();
+	char *via = NULL;
+	ms_loader *l;
+	ms_model *m = NULL;
+	ms_loader_stats stats;
+	proxy p;
+
+	push(url, "default", "d1", 8u << 20, 91, 1);
+	export_to(url, "default", dir);
+	proxy_start(&p, 2 << 20); /* 2 MB into the 8 MB model */
+	ck_assert_int_gt(asprintf(&via, "postgresql://postgres@127.0.0.1:%d/"
+	                          "ld_fb_midquery", p.port), 0);
+	l = open_loader(via, dir, MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
+	ck_assert_int_eq(ms_model_verified(m), 1);
+	check_bytes(m, 8u << 20, 91);
+	ms_model_release(m);
+	ms_loader_stats_get(l, &stats);
+	ck_assert_uint_eq(stats.outages, 1);
+	ck_assert_uint_eq(stats.db_loads, 0);
+	ms_loader_close(l);
+	proxy_stop(&p);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+	free(via);
+}
+END_TEST
+
 START_TEST(corrupt_fallback_is_refused)
 {
 	char *dir = exported_tree("ld_fb_corrupt");
@@ -938,6 +1059,7 @@ Suite *db_loader_suite(void)
 	tcase_add_test(fb, fallback_when_host_unknown);
 	tcase_add_test(fb, fallback_when_password_wrong);
 	tcase_add_test(fb, fallback_when_host_silent_is_bounded);
+	tcase_add_test(fb, fallback_when_server_dies_mid_query);
 	tcase_add_test(fb, corrupt_fallback_is_refused);
 	tcase_add_test(fb, hand_placed_file_served_unverified);
 	tcase_add_test(fb, no_database_no_fallback_is_unreachable);

@@ -10,7 +10,8 @@
  *   ours pull:    ms_store_pull into a reused buffer (SHA-256 included)
  * and prints MB/s and the ratio ours/ceiling.  Medians of N runs.
  *
- * usage: bench_artifacts [--sizes 1,25,200] [--runs 3]   (DATABASE_URL)
+ * usage: bench_artifacts [--sizes 1,25,200] [--runs 3] [--chunk-mib 1]
+ *        (DATABASE_URL; our chunk size is --chunk-mib, the ceiling's 1 MiB)
  */
 #define _GNU_SOURCE
 #include <libpq-fe.h>
@@ -161,17 +162,19 @@ static ms_status to_buf(void *pl, const void *d, size_t n)
 int main(int argc, char **argv)
 {
 	const char *url = getenv("DATABASE_URL");
-	int sizes_mb[8] = { 1, 25, 200 }, nsizes = 3, runs = 3;
+	int sizes_mb[8] = { 1, 25, 200 }, nsizes = 3, runs = 3, chunk_mib = 1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--runs") == 0 && i + 1 < argc) {
 			runs = atoi(argv[++i]);
+		} else if (strcmp(argv[i], "--chunk-mib") == 0 && i + 1 < argc) {
+			chunk_mib = atoi(argv[++i]);
 		} else if (strcmp(argv[i], "--sizes") == 0 && i + 1 < argc) {
 			char *s = argv[++i], *tok;
 			nsizes = 0;
 			while ((tok = strsep(&s, ",")) && nsizes < 8)
 				sizes_mb[nsizes++] = atoi(tok);
 		} else {
-			fprintf(stderr, "usage: bench_artifacts [--sizes 1,25,200] [--runs N]\n");
+			fprintf(stderr, "usage: bench_artifacts [--sizes 1,25,200] [--runs N] [--chunk-mib N]\n");
 			return 2;
 		}
 	}
@@ -180,6 +183,7 @@ int main(int argc, char **argv)
 	ms_store *s = NULL;
 	ms_store_options so = MS_STORE_OPTIONS_INIT;
 	so.check_schema = 0;
+	so.chunk_size = (size_t)chunk_mib << 20;
 	if (ms_store_open(&s, url, &so) != MS_OK || ms_store_migrate(s, NULL) != MS_OK) {
 		fprintf(stderr, "bench: %s\n", ms_store_errmsg(s));
 		return 1;

@@ -333,7 +333,7 @@ static void html_esc(FILE *f, const char *s)
 
 static const char CSS[] =
 	"body{font:14px/1.45 system-ui,-apple-system,'Segoe UI',sans-serif;"
-	"margin:2em auto;max-width:1200px;padding:0 1em;color:#1d2430;"
+	"margin:2em auto;max-width:1400px;padding:0 1em;color:#1d2430;"
 	"background:#fff}"
 	"h1{font-size:1.5em;margin:0 0 .2em}"
 	"h2{font-size:1.15em;margin:1.8em 0 .5em;border-bottom:1px solid #d8dde6;"
@@ -341,7 +341,7 @@ static const char CSS[] =
 	".meta{color:#5b6576;margin:0 0 1em}"
 	"table{border-collapse:collapse;width:100%;font-variant-numeric:"
 	"tabular-nums}"
-	"th,td{padding:.35em .6em;border-bottom:1px solid #e6e9ef;text-align:left;"
+	"th,td{padding:.35em .5em;border-bottom:1px solid #e6e9ef;text-align:left;"
 	"white-space:nowrap}"
 	"th{background:#f3f5f8;font-weight:600;font-size:.85em;text-transform:"
 	"uppercase;letter-spacing:.03em;color:#3c4657}"
@@ -350,17 +350,26 @@ static const char CSS[] =
 	".badge{display:inline-block;padding:0 .45em;border-radius:.6em;"
 	"background:#2f8f46;color:#fff;font-size:.8em;font-weight:600}"
 	".muted{color:#8a93a3}"
-	"td.wrap{white-space:normal}"
+	"td.wrap{white-space:normal;overflow-wrap:break-word;max-width:16em}"
+	".scroll{overflow-x:auto}"
 	"footer{margin-top:2em;color:#8a93a3;font-size:.85em}";
 
-static void html_td(FILE *f, const char *text, int numeric)
+static void html_td_class(FILE *f, const char *text, const char *cls)
 {
-	fputs(numeric ? "<td class=\"n\">" : "<td>", f);
+	if (cls)
+		fprintf(f, "<td class=\"%s\">", cls);
+	else
+		fputs("<td>", f);
 	if (text == NULL || strcmp(text, "-") == 0)
 		fputs("<span class=\"muted\">&ndash;</span>", f);
 	else
 		html_esc(f, text);
 	fputs("</td>", f);
+}
+
+static void html_td(FILE *f, const char *text, int numeric)
+{
+	html_td_class(f, text, numeric ? "n" : NULL);
 }
 
 static void write_html(FILE *f, const PGresult *vr, const PGresult *pr,
@@ -389,7 +398,7 @@ static void write_html(FILE *f, const PGresult *vr, const PGresult *pr,
 		const char *name = val(vr, i, V_NAME);
 		fputs("<h2>", f);
 		html_esc(f, name);
-		fputs("</h2>\n<table>\n<thead><tr>", f);
+		fputs("</h2>\n<div class=\"scroll\"><table>\n<thead><tr>", f);
 		for (int j = 0; j < NCELLS; j++) {
 			fputs(cell_numeric(j) ? "<th class=\"n\">" : "<th>", f);
 			html_esc(f, VHEAD[j]);
@@ -409,12 +418,14 @@ static void write_html(FILE *f, const PGresult *vr, const PGresult *pr,
 					             "</span></td>" : "<td></td>", f);
 					continue;
 				}
-				html_td(f, j == 2 ? val(vr, i, V_TYPE) : row.cell[j],
-				        cell_numeric(j));
+				if (j == 2)
+					html_td_class(f, val(vr, i, V_TYPE), "wrap");
+				else
+					html_td(f, row.cell[j], cell_numeric(j));
 			}
 			fputs("</tr>\n", f);
 		}
-		fputs("</tbody>\n</table>\n", f);
+		fputs("</tbody>\n</table></div>\n", f);
 	}
 	fputs("<h2>Recent promotions</h2>\n", f);
 	if (PQntuples(pr) == 0) {

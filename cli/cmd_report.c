@@ -531,7 +531,7 @@ int cmd_report(cli *c, int argc, char **argv)
 	};
 	const char *html = NULL;
 	long since = -1;
-	char sincebuf[16], target[256], generated[32];
+	char sincebuf[32], target[256], generated[32];
 	const char *params[1] = { NULL };
 	PGconn *conn = NULL;
 	PGresult *vr = NULL, *pr = NULL;

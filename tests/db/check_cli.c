@@ -220,6 +220,95 @@ START_TEST(every_command_has_help)
 }
 END_TEST
 
+
+START_TEST(predictions_import_and_actual)
+{
+	char *spool = path_in("spool"), *out = NULL, *err = NULL;
+	const char *in =
+		"{\"model_version\": \"v1\", \"input_features\": {\"year\": 2020}, \"predicted_value\": 10.5, \"confidence_score\": 0.9}\n"
+		"{\"model_version\": \"v1\", \"input_features\": {\"year\": 2021}, \"predicted_value\": 11}\n"
+		"{\"model_version\": \"v1\", \"input_features\": \"not an object\", \"predicted_value\": 1}\n"
+		"this is not json\n"
+		"{\"model_name\": \"fraud\", \"model_version\": \"v2\", \"input_features\": {}, \"predicted_value\": 0, \"actual_value\": 1}\n";
+	const char *argv[] = { mt_cli(), "--json", "--db", g_url, "predictions", "import", "--spool-dir", spool, NULL };
+	int rc = mt_run(argv, NULL, in, strlen(in), &out, &err);
+	ck_assert_msg(rc == 1, "import with bad lines: exit %d (%s)", rc, err);
+	json_t *doc = json_loads(out, 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", out);
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "accepted")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(doc, "rejected")), 2);
+	json_t *rej = json_object_get(doc, "rejections");
+	ck_assert_int_eq(json_array_size(rej), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(rej, 0), "line")), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(json_array_get(rej, 1), "line")), 4);
+	json_decref(doc);
+	free(out); free(err);
+	char *n = mt_sql(g_url, "SELECT count(*) || '/' || count(prediction_id) || '/' || count(actual_value) FROM model_predictions");
+	ck_assert_str_eq(n, "3/3/1");
+	free(n);
+	char *id = mt_sql(g_url, "SELECT prediction_id FROM model_predictions WHERE predicted_value = 10.5");
+	ck_assert_int_eq(strlen(id), 36);
+	ck_assert_int_eq(cli(&out, &err, "predictions", "actual", id, "12.25", NULL, NULL), 0);
+	free(out); free(err);
+	char *sql = NULL;
+	ck_assert_int_gt(asprintf(&sql, "SELECT actual_value FROM model_predictions WHERE prediction_id = '%s'", id), 0);
+	n = mt_sql(g_url, sql);
+	ck_assert_str_eq(n, "12.25");
+	free(n); free(sql);
+	/* the seed's accuracy query sees it */
+	n = mt_sql(g_url, "SELECT AVG(ABS(predicted_value - actual_value)) FROM model_predictions WHERE actual_value IS NOT NULL AND model_version = 'v1'");
+	ck_assert_str_eq(n, "1.75");
+	free(n);
+	ck_assert_int_eq(cli(&out, &err, "predictions", "actual", "0190f5c4-0000-7000-8000-000000000000", "1", NULL, NULL), 3);
+	free(out); free(err);
+	ck_assert_int_eq(cli(&out, &err, "predictions", "actual", "not-a-uuid", "1", NULL, NULL), 2);
+	free(out); free(err);
+	ck_assert_int_eq(cli(&out, &err, "predictions", "actual", id, "abc", NULL, NULL), 2);
+	free(out); free(err);
+	/* everything went to the database: nothing left in the spool */
+	const char *rargv[] = { mt_cli(), "--db", g_url, "predictions", "import", "--spool-dir", spool, NULL };
+	ck_assert_int_eq(mt_run(rargv, NULL, NULL, 0, &out, &err), 0);
+	free(out); free(err);
+	n = mt_sql(g_url, "SELECT count(*) FROM model_predictions");
+	ck_assert_str_eq(n, "3");
+	free(n);
+	free(id);
+	free(spool);
+}
+END_TEST
+
+START_TEST(export_then_load_from_fallback)
+{
+	char *model = path_in("fb.bin"), *fb = path_in("models"), *out = NULL, *err = NULL;
+	ck_assert_int_eq(mt_write_random(model, 5000, 11), 0);
+	ck_assert_int_eq(cli(&out, &err, "push", "--production", "--version", "fb1", model, NULL), 0);
+	free(out); free(err);
+	ck_assert_int_eq(cli(&out, &err, "export", "--dir", fb, NULL, NULL, NULL), 0);
+	free(out); free(err);
+	/* the database is gone: load serves the exported copy, verified */
+	const char *argv[] = { mt_cli(), "--json", "--db", "postgresql://u@127.0.0.1:1/x", "--fallback-dir", fb, "load", NULL };
+	int rc = mt_run(argv, NULL, NULL, 0, &out, &err);
+	ck_assert_msg(rc == 0, "load from fallback: exit %d (%s)", rc, err);
+	json_t *doc = json_loads(out, 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", out);
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "source")), "fallback");
+	ck_assert_str_eq(json_string_value(json_object_get(doc, "model_version")), "fb1");
+	ck_assert(json_is_true(json_object_get(doc, "verified")));
+	json_decref(doc);
+	free(out); free(err);
+	/* corrupt the exported copy: exit 5, never served */
+	char *bin = NULL;
+	ck_assert_int_gt(asprintf(&bin, "%s/production/model.bin", fb), 0);
+	FILE *f = fopen(bin, "r+b");
+	ck_assert_ptr_nonnull(f);
+	fputc('!', f);
+	fclose(f);
+	ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 5);
+	free(out); free(err);
+	free(bin); free(model); free(fb);
+}
+END_TEST
+
 Suite *db_cli_suite(void)
 {
 	Suite *s = suite_create("db_cli");
@@ -232,6 +321,8 @@ Suite *db_cli_suite(void)
 	tcase_add_test(tc, unreachable_database_and_no_password_leak);
 	tcase_add_test(tc, corrupt_pull_exits_5_and_writes_nothing);
 	tcase_add_test(tc, every_command_has_help);
+	tcase_add_test(tc, predictions_import_and_actual);
+	tcase_add_test(tc, export_then_load_from_fallback);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -157,6 +157,8 @@ typedef struct stream {
 
 static ms_status emit(stream *s, const void *data, size_t n)
 {
+	if (n == 0)
+		return MS_OK; /* sinks never see empty writes */
 	ms__sha256_update(s->hash, data, n);
 	s->out_bytes += n;
 	return s->sink ? s->sink(s->payload, data, n) : MS_OK;

@@ -26,7 +26,7 @@ if [ "${MS_SKIP_SANITIZERS:-0}" != 1 ]; then
   ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1 \
     run_suite build-asan -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=address,undefined -- -E 'install_consumer|stress'
   echo "== ThreadSanitizer (threaded suites)"
-  TSAN_OPTIONS=halt_on_error=1 \
+  TSAN_OPTIONS=halt_on_error=1 MS_TEST_KILL_ROWS=100000 \
     run_suite build-tsan -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=thread -- -L thread
 fi
 echo "all test runs passed"

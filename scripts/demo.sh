@@ -46,8 +46,19 @@ ms show production
 ms pull production -o "$work/pulled.bin" --force
 cmp "$work/pulled.bin" "$work/model_v2.bin" && echo "pulled bytes identical to what was pushed" >&2
 ms export --dir "$work/models"
-ms --fallback-dir "$work/models" load || true
+ms --fallback-dir "$work/models" load
+echo "# the same load with the database unreachable: served from the fallback copy" >&2
+ms --db "postgresql://nobody@127.0.0.1:1/none" --fallback-dir "$work/models" load
 ms verify
-ms --fallback-dir "$work/models" doctor || true
+# predictions: NDJSON through the logger, an actual value later, the report
+for i in $(seq 1 200); do
+  printf '{"model_version":"%s","input_features":{"year":%d,"mileage":%d},"predicted_value":%d,"confidence_score":0.9}\n' \
+    "$v2" $((2000 + i % 20)) $((i * 1000)) $((20000 + i * 10))
+done | ms predictions import --spool-dir "$work/spool"
+id=$(psql -XAtq "$DATABASE_URL" -c "SELECT prediction_id FROM model_predictions ORDER BY prediction_time LIMIT 1" 2>/dev/null || true)
+[ -n "$id" ] && ms predictions actual "$id" 20500
+ms report --html "$work/report.html"
+ms report
+ms --fallback-dir "$work/models" doctor
 rm -rf "$work"
 echo "demo finished" >&2

@@ -909,6 +909,8 @@ static void verify_cb(void *p, const ms_artifact_info *info, ms_status r,
                       const char *actual)
 {
 	verify_out *v = p;
+	if (g_progress.shown) /* clear the progress line first */
+		fputs("\r\033[K", stderr);
 	const char *state = r == MS_OK ? (info->sha256[0] ? "ok" : "unverified")
 	                               : "MISMATCH";
 	if (v->c->json) {
@@ -957,6 +959,7 @@ static int cmd_verify(cli *c, int argc, char **argv, bool name_given)
 		json_decref(v.arr);
 		return rc;
 	}
+	ms_store_set_progress(s, cli_progress, c);
 	if (backfill) {
 		st = ms_store_backfill_hashes(s, name_given ? c->name : NULL, &filled);
 		if (st != MS_OK) {
@@ -971,6 +974,7 @@ static int cmd_verify(cli *c, int argc, char **argv, bool name_given)
 	}
 	st = ms_store_verify(s, name_given ? c->name : NULL, verify_cb, &v,
 	                     &checked, &bad);
+	cli_progress_end(c);
 	if (st != MS_OK && st != MS_EINTEGRITY) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		json_decref(v.arr);

@@ -414,6 +414,15 @@ MS_EXTERN(ms_status) ms_store_prune(ms_store *store, ms_buf *deleted_out,
                                     const char *model_name, unsigned keep,
                                     int dry_run);
 
+/**
+ * Report byte progress of ms_store_verify() and ms_store_backfill_hashes()
+ * (over all the artifacts they read) to @p fn; NULL turns it off.  The
+ * other operations take their own progress argument.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(void) ms_store_set_progress(ms_store *store, ms_progress_fn fn,
+                                      void *payload);
+
 /** Called by ms_store_verify() once per artifact checked. */
 typedef void (*ms_verify_fn)(void *payload, const ms_artifact_info *info,
                              ms_status result, const char *actual_sha256);

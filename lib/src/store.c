@@ -24,7 +24,31 @@ struct ms_store {
 	size_t chunk_size;
 	unsigned char *chunk_buf; /* reused by every push: no fresh pages */
 	bool chunk_stmt_ready;    /* "ms_chunk_insert" prepared */
+	ms_progress_fn progress;  /* ms_store_set_progress: verify, backfill */
+	void *progress_payload;
 };
+
+void ms_store_set_progress(ms_store *s, ms_progress_fn fn, void *payload)
+{
+	if (s == NULL)
+		return;
+	s->progress = fn;
+	s->progress_payload = payload;
+}
+
+/* Progress over many artifacts: the fetch reports bytes of the current
+ * one; this adds what the earlier ones moved. */
+typedef struct multi_progress {
+	ms_store *s;
+	uint64_t base, total;
+} multi_progress;
+
+static void multi_progress_fn(void *p, uint64_t done, uint64_t total)
+{
+	multi_progress *m = p;
+	(void)total;
+	m->s->progress(m->s->progress_payload, m->base + done, m->total);
+}
 
 /* ------------------------------------------------------------------ */
 /* open / close / errors                                               */
@@ -1181,21 +1205,30 @@ ms_status ms_store_verify(ms_store *s, const char *name, ms_verify_fn cb,
 	REQUIRE_CONN(s);
 	if (name && (st = check_name(s, &name)) != MS_OK)
 		return st;
+	multi_progress mp = { s, 0, 0 };
+
 	st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "verify",
-	              "SELECT model_name, model_version, artifact FROM"
-	              " model_artifacts WHERE ($1::text IS NULL OR model_name = $1)"
+	              "SELECT model_name, model_version, artifact,"
+	              " coalesce(stored_size_bytes, model_size_bytes, 0),"
+	              " sum(coalesce(stored_size_bytes, model_size_bytes, 0))"
+	              " OVER () FROM model_artifacts"
+	              " WHERE ($1::text IS NULL OR model_name = $1)"
 	              " ORDER BY model_name, created_at, id", 1, p);
 	if (st != MS_OK)
 		return st;
 	n = PQntuples(res);
+	if (n > 0)
+		mp.total = strtoull(PQgetvalue(res, 0, 4), NULL, 10);
 	for (i = 0; i < n; i++) {
 		ms_artifact_info info;
 		char actual[65] = "";
 		ms_err save;
 		st = ms__artifact_fetch(s->conn, &s->err, &info,
 		                        PQgetvalue(res, i, 0), PQgetvalue(res, i, 1),
-		                        PQgetvalue(res, i, 2), NULL, NULL, NULL, NULL,
+		                        PQgetvalue(res, i, 2), NULL, NULL,
+		                        s->progress ? multi_progress_fn : NULL, &mp,
 		                        actual);
+		mp.base += strtoull(PQgetvalue(res, i, 3), NULL, 10);
 		if (st == MS_EUNREACHABLE || st == MS_ENOMEM) {
 			ms_artifact_info_dispose(&info);
 			PQclear(res);
@@ -1254,7 +1287,8 @@ ms_status ms_store_backfill_hashes(ms_store *s, const char *name,
 		PGresult *u;
 		st = ms__artifact_fetch(s->conn, &s->err, NULL, PQgetvalue(res, i, 1),
 		                        PQgetvalue(res, i, 2), PQgetvalue(res, i, 3),
-		                        NULL, NULL, NULL, NULL, hex);
+		                        NULL, NULL, s->progress, s->progress_payload,
+		                        hex);
 		if (st != MS_OK)
 			break;
 		ms__unhex32(digest, hex);

@@ -5,8 +5,9 @@
  * key=value strings, PG* variables, service files, .pgpass, multi-host
  * lists and target_session_attrs all work.  We add two defaults *before*
  * it in the keyword arrays, so anything the user wrote wins:
- * connect_timeout (unless PGCONNECT_TIMEOUT is set) and
- * fallback_application_name.
+ * connect_timeout (unless PGCONNECT_TIMEOUT is set),
+ * fallback_application_name, and TCP keepalive / user-timeout settings
+ * that bound how long a host that dies mid-conversation can stall us.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -38,7 +39,7 @@ static void quiet_notices(void *arg, const char *message)
 ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
                       int connect_timeout)
 {
-	const char *kw[4], *val[4];
+	const char *kw[10], *val[10];
 	char timeout[16];
 	int i = 0;
 	PGconn *conn;
@@ -53,6 +54,17 @@ ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
 	}
 	kw[i] = "fallback_application_name";
 	val[i++] = "modelstore";
+	/* A host that goes silent after connecting: keepalives notice an
+	 * idle dead peer in ~20 s, tcp_user_timeout fails unacknowledged
+	 * sends after 10 s.  All overridable in the connection string. */
+	kw[i] = "keepalives_idle";
+	val[i++] = "10";
+	kw[i] = "keepalives_interval";
+	val[i++] = "5";
+	kw[i] = "keepalives_count";
+	val[i++] = "2";
+	kw[i] = "tcp_user_timeout";
+	val[i++] = "10000";
 	if (conninfo && conninfo[0]) {
 		kw[i] = "dbname";
 		val[i++] = conninfo;

@@ -572,6 +572,70 @@ START_TEST(million_rows_through_two_server_kills)
 }
 END_TEST
 
+
+/* Fail the Nth allocation (N = 1, 2, ...) anywhere in the logger, the
+ * writer thread included: every call returns MS_OK or MS_ENOMEM, and
+ * every row that got MS_OK ends up in the table exactly once (after a
+ * clean replay of whatever was spooled). */
+START_TEST(allocation_failures_never_lose_an_accepted_row)
+{
+	char *url = mt_migrated_db("predlog_alloc");
+	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
+	long accepted = 0;
+	int n, clean = 0, injected = 0;
+
+	for (n = 1; n < 400 && clean < 3; n++) {
+		ms_predlog_options o;
+		ms_predlog *pl = NULL;
+		char id[MS_UUID_STRLEN];
+		int failures = 0;
+		ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
+		o.spool_dir = sp;
+		o.flush_interval_ms = 20;
+		ms__fault_alloc_after(n);
+		ms_status st = ms_predlog_open(&pl, url, &o);
+		if (st != MS_OK) {
+			ck_assert_msg(st == MS_ENOMEM, "open at %d: %d", n, st);
+			injected++;
+			ms_predlog_close(pl);
+			ms__fault_alloc_after(0);
+			continue;
+		}
+		for (long i = 0; i < 20; i++) {
+			st = log_one(pl, id, n * 100 + i);
+			if (st == MS_OK)
+				accepted++;
+			else {
+				ck_assert_msg(st == MS_ENOMEM, "log at %d: %d", n, st);
+				failures++;
+				injected++;
+			}
+		}
+		ms_predlog_flush(pl, 10000);
+		ms_predlog_close(pl);
+		ms__fault_alloc_after(0);
+		if (failures == 0)
+			clean++;
+	}
+	/* replay anything spooled along the way, with allocation working */
+	ms_predlog *pl = open_log(url, sp, 0, 0, 20, 0);
+	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
+	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
+	ck_assert_int_gt(accepted, 0);
+	ck_assert_msg(injected >= 3, "only %d allocation failures reached a caller", injected);
+	fprintf(stderr, "allocation loop: %d iterations, %d failures seen, %ld rows accepted\n",
+	        n - 1, injected, accepted);
+	ck_assert_int_eq(count_rows(url, NULL), accepted);
+	char *v = mt_sql(url, "SELECT count(DISTINCT prediction_id) FROM model_predictions");
+	ck_assert_int_eq(atol(v), accepted);
+	free(v);
+	mt_rmtree(tmp);
+	free(sp);
+	free(tmp);
+	free(url);
+}
+END_TEST
+
 Suite *db_predlog_suite(void)
 {
 	Suite *s = suite_create("db_predlog");
@@ -584,6 +648,7 @@ Suite *db_predlog_suite(void)
 	tcase_add_test(tc, spool_full_is_an_error_never_a_silent_drop);
 	tcase_add_test(tc, torn_and_corrupt_spool_records);
 	tcase_add_test(tc, sigkill_child_spool_is_replayed);
+	tcase_add_test(tc, allocation_failures_never_lose_an_accepted_row);
 	suite_add_tcase(s, tc);
 	tc = tcase_create("kill");
 	tcase_set_timeout(tc, 400);

@@ -32,4 +32,14 @@ libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -n 1)
 PKG_CONFIG_PATH="$libdir" cc -o "$tmp/app/pc" "$tmp/app/main.c" \
   $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs modelstore)
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/app/pc"
-echo "consumer built both ways"
+# the shared library exports the public ms_ API and nothing else
+lib=$(ls "$(dirname "$libdir")"/libmodelstore.so.* | head -n 1)
+bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | grep -v '^ms_[a-z]' || true)
+if [ -n "$bad" ]; then
+  echo "symbols exported beyond the ms_ API:" >&2
+  echo "$bad" >&2
+  exit 1
+fi
+internal=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep '^ms__' || true)
+[ -z "$internal" ] || { echo "internal ms__ symbols exported: $internal" >&2; exit 1; }
+echo "consumer built both ways; $(nm -D --defined-only "$lib" | grep -c ' T ms_') ms_ functions exported, nothing else"

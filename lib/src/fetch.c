@@ -107,7 +107,17 @@ static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	PGresult *res;
 	ms_status st;
 
-	*res_out = NULL;
+	if (res_out)
+		*res_out = NULL;
+	if (ms_name_check(name) != MS_OK)
+		return ms__err_set(e, MS_EINVAL, "invalid model name: \"%.*s\"",
+		                   MS_NAME_MAX, name);
+	if (ms_name_check(artifact) != MS_OK)
+		return ms__err_set(e, MS_EINVAL, "invalid artifact name: \"%.*s\"",
+		                   MS_NAME_MAX, artifact);
+	if (!ms__is_selector_word(selector) && ms_version_check(selector) != MS_OK)
+		return ms__err_set(e, MS_EINVAL, "invalid version: \"%.*s\"",
+		                   MS_VERSION_MAX, selector);
 	res = PQexecParams(conn, RESOLVE_SQL, 3, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		st = ms__err_pg(e, conn, res, "resolve");
@@ -135,8 +145,21 @@ static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 		PQclear(res);
 		return ms__err_set(e, st, "resolve: out of memory");
 	}
-	*res_out = res;
+	if (res_out)
+		*res_out = res;
+	else
+		PQclear(res);
 	return MS_OK;
+}
+
+ms_status ms__artifact_resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
+                               const char *model_name, const char *selector,
+                               const char *artifact)
+{
+	memset(info, 0, sizeof *info);
+	return resolve(conn, e, info, model_name ? model_name : MS_DEFAULT_NAME,
+	               selector ? selector : "production",
+	               artifact ? artifact : MS_PRIMARY_ARTIFACT, NULL);
 }
 
 /* Where stored bytes go: through zlib or straight to the hash + sink. */
@@ -313,16 +336,6 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 		selector = "production";
 	if (artifact == NULL)
 		artifact = MS_PRIMARY_ARTIFACT;
-	if (ms_name_check(model_name) != MS_OK)
-		return ms__err_set(e, MS_EINVAL, "invalid model name: \"%.*s\"",
-		                   MS_NAME_MAX, model_name);
-	if (ms_name_check(artifact) != MS_OK)
-		return ms__err_set(e, MS_EINVAL, "invalid artifact name: \"%.*s\"",
-		                   MS_NAME_MAX, artifact);
-	if (!ms__is_selector_word(selector) && ms_version_check(selector) != MS_OK)
-		return ms__err_set(e, MS_EINVAL, "invalid version: \"%.*s\"",
-		                   MS_VERSION_MAX, selector);
-
 	st = resolve(conn, e, inf, model_name, selector, artifact, &meta);
 	if (st != MS_OK)
 		goto out;

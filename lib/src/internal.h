@@ -96,6 +96,13 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
                              void *payload, ms_progress_fn progress,
                              void *progress_payload, char *actual_hex);
 
+/* Resolve (name, selector, artifact) to its metadata; NULLs mean
+ * "default", "production", the primary.  MS_ENOTFOUND names what is
+ * missing.  Dispose @p info. */
+ms_status ms__artifact_resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
+                               const char *model_name, const char *selector,
+                               const char *artifact);
+
 /* Fill @p info from a row of the standard artifact SELECT list. */
 /* Every column is text, so the list reads the same in text and binary
  * result format (the fetch asks for binary to get its bytea raw). */

@@ -954,52 +954,8 @@ ms_status ms_store_show(ms_store *s, ms_artifact_info *out, const char *name,
 	REQUIRE_CONN(s);
 	if (out == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "show: no output");
-	/* fetch with no sink would read the bytes; resolve only */
-	{
-		const char *p[3];
-		PGresult *res;
-		ms_status st;
-		memset(out, 0, sizeof *out);
-		if ((st = check_name(s, &name)) != MS_OK)
-			return st;
-		if (selector == NULL)
-			selector = "production";
-		if (artifact == NULL)
-			artifact = MS_PRIMARY_ARTIFACT;
-		if (!ms__is_selector_word(selector) &&
-		    (st = check_version(s, selector)) != MS_OK)
-			return st;
-		p[0] = name;
-		p[1] = artifact;
-		p[2] = selector;
-		st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "show",
-		              "SELECT " MS__ARTIFACT_COLUMNS " FROM model_artifacts a"
-		              " WHERE a.model_name = $1 AND a.artifact = $2 AND"
-		              " a.model_version = CASE $3::text"
-		              " WHEN 'production' THEN (SELECT model_version FROM"
-		              "  model_artifacts WHERE model_name = $1 AND"
-		              "  is_production LIMIT 1)"
-		              " WHEN 'latest' THEN (SELECT model_version FROM"
-		              "  model_artifacts WHERE model_name = $1"
-		              "  ORDER BY created_at DESC, id DESC LIMIT 1)"
-		              " ELSE $3::text END", 3, p);
-		if (st != MS_OK)
-			return st;
-		if (PQntuples(res) == 0) {
-			PQclear(res);
-			return ms__err_set(&s->err, MS_ENOTFOUND,
-			                   "%s: %s%s not found", name,
-			                   strcmp(selector, "production") == 0
-			                   ? "production model" : "version ",
-			                   strcmp(selector, "production") == 0
-			                   ? "" : selector);
-		}
-		st = ms__artifact_info_from_row(out, res, 0);
-		PQclear(res);
-		if (st != MS_OK)
-			return ms__err_set(&s->err, st, "show: out of memory");
-		return MS_OK;
-	}
+	return ms__artifact_resolve(s->conn, &s->err, out, name, selector,
+	                            artifact);
 }
 
 ms_status ms_store_pull(ms_store *s, ms_artifact_info *info, const char *name,

@@ -342,7 +342,7 @@ MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
  * Resolve @p selector ("production", "latest" or a version) for
  * @p model_name (NULL: "default") and fill @p out with the metadata of
  * @p artifact (NULL: the primary).  Dispose @p out with
- * ms_artifact_info_dispose().  MS_ENOTFOUND when nothing matches.
+ * ms_artifact_info_dispose() on any outcome.  MS_ENOTFOUND when nothing matches.
  */
 MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
                                    const char *model_name,
@@ -368,6 +368,7 @@ MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
  * Pull into the file @p path: written to a temporary file beside it,
  * fsync'd, verified, then renamed.  Nothing appears at @p path unless the
  * SHA-256 matched.  MS_EEXISTS when @p path exists and @p overwrite is 0.
+ * @p info (may be NULL) as for ms_store_pull(): dispose it on any outcome.
  */
 MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
                                         ms_artifact_info *info,
@@ -452,7 +453,9 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
  * sidecar `model.json` under @p dir (the fallback layout: dir/production/
  * model.bin for "default", dir/production/<name>/model.bin otherwise),
  * atomically: temp file (O_EXCL, no symlinks followed), fsync, rename,
- * fsync of the directory.
+ * fsync of the directory.  @p info (may be NULL) receives the metadata,
+ * with the SHA-256 computed during the export when the row had none;
+ * dispose it on any outcome.
  */
 MS_EXTERN(ms_status) ms_store_export(ms_store *store, ms_artifact_info *info,
                                      const char *model_name,

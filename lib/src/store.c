@@ -951,6 +951,8 @@ out:
 ms_status ms_store_show(ms_store *s, ms_artifact_info *out, const char *name,
                         const char *selector, const char *artifact)
 {
+	if (out)
+		memset(out, 0, sizeof *out); /* safe to dispose on any path */
 	REQUIRE_CONN(s);
 	if (out == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "show: no output");
@@ -963,6 +965,8 @@ ms_status ms_store_pull(ms_store *s, ms_artifact_info *info, const char *name,
                         ms_write_fn sink, void *payload,
                         ms_progress_fn progress, void *progress_payload)
 {
+	if (info)
+		memset(info, 0, sizeof *info); /* safe to dispose on any path */
 	REQUIRE_CONN(s);
 	return ms__artifact_fetch(s->conn, &s->err, info, name, selector,
 	                          artifact, sink, payload, progress,
@@ -977,6 +981,8 @@ ms_status ms_store_pull_file(ms_store *s, ms_artifact_info *info,
 {
 	ms_atomic_file *af = NULL;
 	ms_status st;
+	if (info)
+		memset(info, 0, sizeof *info); /* safe to dispose on any path */
 	REQUIRE_CONN(s);
 	if (path == NULL || path[0] == '\0')
 		return ms__err_set(&s->err, MS_EINVAL, "pull: no output file");
@@ -1003,6 +1009,7 @@ ms_status ms_store_export(ms_store *s, ms_artifact_info *info,
 	ms_atomic_file *af = NULL;
 	ms_status st;
 
+	memset(inf, 0, sizeof *inf); /* safe to dispose on any path */
 	REQUIRE_CONN(s);
 	if ((st = check_name(s, &name)) != MS_OK)
 		return st;

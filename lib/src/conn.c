@@ -45,6 +45,29 @@ ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
 	PGconn *conn;
 
 	*out = NULL;
+	/* A malformed string is the caller's mistake, not an outage: say so
+	 * before trying the network. */
+	if (conninfo && conninfo[0]) {
+		char *perr = NULL;
+		PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
+		if (parsed == NULL) {
+			ms_status st;
+			if (perr == NULL)
+				return ms__err_set(e, MS_ENOMEM, "connect: out of memory");
+			perr[strcspn(perr, "\n")] = '\0';
+			/* libpq quotes the whole URI component that failed to
+			 * decode, which may be the password: drop the quote */
+			bool redact = strstr(perr, "percent-encoded") && strchr(perr, '"');
+			if (redact)
+				*strchr(perr, '"') = '\0';
+			st = ms__err_set(e, MS_EINVAL,
+			                 "connect: invalid connection string: %s%s", perr,
+			                 redact ? "(value not shown)" : "");
+			PQfreemem(perr);
+			return st;
+		}
+		PQconninfoFree(parsed);
+	}
 	if (connect_timeout <= 0)
 		connect_timeout = 2;
 	snprintf(timeout, sizeof timeout, "%d", connect_timeout);

@@ -119,8 +119,8 @@ ms_status ms__atomic_open(ms_atomic_file **out, ms_err *e, const char *path,
 		if (af->fd < 0 && errno != EEXIST) {
 			ms_status st2 = ms__err_set(e, errno == ENOENT ? MS_ENOTFOUND
 			                                               : MS_EIO,
-			                            "%s: cannot create: %s", af->tmp,
-			                            strerror(errno));
+			                            "%s: cannot create a file there: %s",
+			                            path, strerror(errno));
 			ms__free(af);
 			return st2;
 		}

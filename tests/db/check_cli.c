@@ -187,6 +187,22 @@ START_TEST(unreachable_database_and_no_password_leak)
 }
 END_TEST
 
+START_TEST(malformed_connection_strings_are_usage_errors)
+{
+	const char *urls[] = { "postgresql://u:Sup3r%zzS3cret@127.0.0.1/db",
+	                       "host=127.0.0.1 port=notaport password=Sup3rS3cret",
+	                       "host=127.0.0.1 password=Sup3rS3cret bogus_option=1" };
+	for (int i = 0; i < 3; i++) {
+		char *out = NULL, *err = NULL;
+		const char *argv[] = { mt_cli(), "--db", urls[i], "list", NULL };
+		ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 2);
+		ck_assert_ptr_nonnull(strstr(err, "invalid connection string"));
+		ck_assert_msg(strstr(err, "Sup3r") == NULL, "password echoed: %s", err);
+		free(out); free(err);
+	}
+}
+END_TEST
+
 START_TEST(corrupt_pull_exits_5_and_writes_nothing)
 {
 	char *model = path_in("c.bin"), *pulled = path_in("c.out"), *out = NULL, *err = NULL;
@@ -320,6 +336,7 @@ Suite *db_cli_suite(void)
 	tcase_add_test(tc, unreadable_file);
 	tcase_add_test(tc, unreachable_database_and_no_password_leak);
 	tcase_add_test(tc, corrupt_pull_exits_5_and_writes_nothing);
+	tcase_add_test(tc, malformed_connection_strings_are_usage_errors);
 	tcase_add_test(tc, every_command_has_help);
 	tcase_add_test(tc, predictions_import_and_actual);
 	tcase_add_test(tc, export_then_load_from_fallback);

@@ -16,8 +16,18 @@ run_suite() { # build-dir cmake-args... -- ctest-args...
   targs=("$@")
   cmake -S . -B "$dir" -DENABLE_WERROR=ON -DBUILD_BENCH=ON "${cargs[@]}" >/dev/null
   cmake --build "$dir" -j"$jobs" >/dev/null
-  (cd "$dir" && ctest --output-on-failure -j2 "${targs[@]}")
+  local log="$dir/ctest-summary.log"
+  (cd "$dir" && ctest --output-on-failure -j2 "${targs[@]}") | tee "$log"
+  # "NN% tests passed, F tests failed out of T"
+  local line f t
+  line=$(grep -E 'tests failed out of [0-9]+' "$log" | tail -n 1)
+  f=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\1/' <<<"$line")
+  t=$(sed -E 's/.* ([0-9]+) tests failed out of ([0-9]+).*/\2/' <<<"$line")
+  total_failed=$((total_failed + f))
+  total_run=$((total_run + t))
 }
+total_failed=0
+total_run=0
 
 echo "== build and test (RelWithDebInfo)"
 run_suite build -DCMAKE_BUILD_TYPE=RelWithDebInfo
@@ -29,4 +39,5 @@ if [ "${MS_SKIP_SANITIZERS:-0}" != 1 ]; then
   TSAN_OPTIONS=halt_on_error=1 MS_TEST_KILL_ROWS=100000 \
     run_suite build-tsan -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=thread -- -L thread
 fi
-echo "all test runs passed"
+echo "test runs: plain$([ "${MS_SKIP_SANITIZERS:-0}" = 1 ] || echo ", ASan+UBSan, TSan")"
+echo "$((total_run - total_failed)) passed, $total_failed failed"

@@ -735,6 +735,28 @@ static void db_failed(ms_loader *l, PGconn **c, ms_status st, ms_err *e)
 	note_unreachable(l, e->msg);
 }
 
+/* A unit of work on the callers' connection; may run twice (see db_run),
+ * so it must start from scratch each time. */
+typedef ms_status (*db_op)(ms_loader *l, ms_err *e, void *ctx);
+
+/* Acquire the callers' connection, run @op, run it once more on a fresh
+ * connection when the first failure came from a stale one (a server that
+ * restarted since), drop the connection when the server is gone, and
+ * release.  The one place that knows this protocol. */
+static ms_status db_run(ms_loader *l, ms_err *e, db_op op, void *ctx)
+{
+	ms_status st = db_acquire(l, e);
+	if (st != MS_OK)
+		return st;
+	st = op(l, e, ctx);
+	if (db_retry_stale(l, e, st))
+		st = op(l, e, ctx);
+	if (st != MS_OK)
+		db_failed(l, &l->conn, st, e);
+	pthread_mutex_unlock(&l->db_mu);
+	return st;
+}
+
 /* Resolve "production"/"latest" to a version string. */
 static ms_status resolve_version(PGconn *c, ms_err *e, const char *name,
                                  const char *selector,
@@ -1201,28 +1223,55 @@ static ms_status flight(ms_loader *l, ms_err *e, int kind, const char *name,
 	return st;
 }
 
+typedef struct fetch_ctx {
+	const char *name;
+	const char *version;  /* NULL: resolve the production pointer */
+	payload *p;
+	ms_source src;
+	bool resolved;
+	char resolved_version[MS_VERSION_MAX + 1];
+	ms_artifact_info info;
+} fetch_ctx;
+
+/* db_op: fetch @version (or the production version, reusing a cached
+ * copy of it) into f->p. */
+static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
+{
+	fetch_ctx *f = ctx;
+	const char *version = f->version;
+	ms_status st;
+
+	ms_artifact_info_dispose(&f->info);
+	f->src = MS_SOURCE_DATABASE;
+	if (version == NULL) {
+		st = resolve_version(l->conn, e, f->name, "production",
+		                     f->resolved_version);
+		if (st != MS_OK)
+			return st;
+		version = f->resolved_version;
+		f->p = cache_lookup(l, K_VERSION, f->name, version);
+		if (f->p) {
+			f->src = MS_SOURCE_CACHE;
+			return MS_OK;
+		}
+	}
+	return db_fetch(l, l->conn, e, f->name, version, &f->info, &f->p);
+}
+
 /* Load a given version: cache, database, then (if the database is out)
  * a fallback copy whose sidecar names that version. */
 static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
                               const char *version, payload **out,
                               ms_source *src)
 {
-	ms_artifact_info info;
-	payload *p = NULL;
-	ms_status st = db_acquire(l, e);
+	fetch_ctx f = { .name = name, .version = version };
+	payload *p;
+	ms_status st;
 
-	memset(&info, 0, sizeof info);
-	if (st == MS_OK) {
-		st = db_fetch(l, l->conn, e, name, version, &info, &p);
-		if (db_retry_stale(l, e, st)) {
-			ms_artifact_info_dispose(&info);
-			st = db_fetch(l, l->conn, e, name, version, &info, &p);
-		}
-		if (st != MS_OK)
-			db_failed(l, &l->conn, st, e);
-		pthread_mutex_unlock(&l->db_mu);
-	}
-	ms_artifact_info_dispose(&info);
+	memset(&f.info, 0, sizeof f.info);
+	st = db_run(l, e, op_fetch, &f);
+	ms_artifact_info_dispose(&f.info);
+	p = f.p;
 	if (st == MS_OK) {
 		*out = cache_install(l, p, false, false, l->pt);
 		*src = MS_SOURCE_DATABASE;
@@ -1246,35 +1295,19 @@ static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
                                  const char *unused, payload **out,
                                  ms_source *src)
 {
-	ms_artifact_info info;
-	char version[MS_VERSION_MAX + 1];
+	fetch_ctx f = { .name = name, .version = NULL };
 	uint64_t seq = atomic_load(&l->notify_seq);
-	payload *p = NULL;
-	ms_source s = MS_SOURCE_DATABASE;
-	ms_status st = db_acquire(l, e);
+	ms_artifact_info info;
+	payload *p;
+	ms_source s;
+	ms_status st;
 
 	MS_UNUSED(unused);
-	memset(&info, 0, sizeof info);
-	if (st == MS_OK) {
-		int attempt;
-		for (attempt = 0; attempt < 2; attempt++) {
-			st = resolve_version(l->conn, e, name, "production", version);
-			if (st == MS_OK) {
-				p = cache_lookup(l, K_VERSION, name, version);
-				if (p)
-					s = MS_SOURCE_CACHE;
-				else
-					st = db_fetch(l, l->conn, e, name, version, &info,
-					              &p);
-			}
-			if (attempt > 0 || !db_retry_stale(l, e, st))
-				break;
-			ms_artifact_info_dispose(&info);
-		}
-		if (st != MS_OK)
-			db_failed(l, &l->conn, st, e);
-		pthread_mutex_unlock(&l->db_mu);
-	}
+	memset(&f.info, 0, sizeof f.info);
+	st = db_run(l, e, op_fetch, &f);
+	info = f.info; /* disposed below */
+	p = f.p;
+	s = f.src;
 	if (st == MS_OK) {
 		payload *mine = payload_retain(p);
 		payload *cached = cache_install(l, p, true, false, l->pt);
@@ -1615,6 +1648,18 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	return MS_OK;
 }
 
+typedef struct latest_ctx {
+	const char *name;
+	char version[MS_VERSION_MAX + 1];
+} latest_ctx;
+
+/* db_op: resolve "latest" for lc->name. */
+static ms_status op_latest(ms_loader *l, ms_err *e, void *ctx)
+{
+	latest_ctx *lc = ctx;
+	return resolve_version(l->conn, e, lc->name, "latest", lc->version);
+}
+
 ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
                         const char *selector)
 {
@@ -1681,17 +1726,9 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 		            &p, &src);
 		tl_retry = false;
 	} else if (strcmp(selector, "latest") == 0) {
-		char version[MS_VERSION_MAX + 1];
-		st = db_acquire(l, &e);
-		if (st == MS_OK) {
-			st = resolve_version(l->conn, &e, name, "latest", version);
-			if (db_retry_stale(l, &e, st))
-				st = resolve_version(l->conn, &e, name, "latest",
-				                     version);
-			if (st != MS_OK)
-				db_failed(l, &l->conn, st, &e);
-			pthread_mutex_unlock(&l->db_mu);
-		}
+		latest_ctx lc = { name, "" };
+		const char *version = lc.version;
+		st = db_run(l, &e, op_latest, &lc);
 		if (st == MS_OK) {
 			st = flight(l, &e, K_VERSION, name, version, load_version, true,
 			            &p, &src);
@@ -1770,6 +1807,21 @@ static size_t fallback_names(ms_loader *l, char ***out)
 	return n;
 }
 
+typedef struct names_ctx {
+	PGresult *res;
+} names_ctx;
+
+/* db_op: the names that have a production model. */
+static ms_status op_production_names(ms_loader *l, ms_err *e, void *ctx)
+{
+	names_ctx *nc = ctx;
+	PQclear(nc->res);
+	nc->res = NULL;
+	return ms__exec(l->conn, e, &nc->res, PGRES_TUPLES_OK, "preload",
+	                "SELECT DISTINCT model_name FROM model_artifacts"
+	                " WHERE is_production ORDER BY 1", 0, NULL);
+}
+
 ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 {
 	char **names = NULL;
@@ -1782,31 +1834,19 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	if (l == NULL)
 		return MS_EINVAL;
 	ms__err_clear(&e);
-	st = db_acquire(l, &e);
-	if (st == MS_OK) {
-		PGresult *res;
-		int attempt;
-		for (attempt = 0; attempt < 2; attempt++) {
-			st = ms__exec(l->conn, &e, &res, PGRES_TUPLES_OK, "preload",
-			              "SELECT DISTINCT model_name FROM"
-			              " model_artifacts WHERE is_production"
-			              " ORDER BY 1", 0, NULL);
-			if (attempt > 0 || !db_retry_stale(l, &e, st))
-				break;
-		}
+	{
+		names_ctx nc = { NULL };
+		st = db_run(l, &e, op_production_names, &nc);
 		if (st == MS_OK) {
 			int r;
-			names = ms__calloc((size_t)PQntuples(res) + 1, sizeof *names);
-			for (r = 0; names && r < PQntuples(res); r++)
-				if ((names[n] = ms__strdup(PQgetvalue(res, r, 0))) != NULL)
+			names = ms__calloc((size_t)PQntuples(nc.res) + 1, sizeof *names);
+			for (r = 0; names && r < PQntuples(nc.res); r++)
+				if ((names[n] = ms__strdup(PQgetvalue(nc.res, r, 0))) != NULL)
 					n++;
-			PQclear(res);
 			if (names == NULL)
 				st = ms__err_set(&e, MS_ENOMEM, "preload: out of memory");
-		} else {
-			db_failed(l, &l->conn, st, &e);
 		}
-		pthread_mutex_unlock(&l->db_mu);
+		PQclear(nc.res);
 	}
 	if (st == MS_EUNREACHABLE)
 		n = fallback_names(l, &names);

@@ -284,6 +284,17 @@ static void fmt_metric(char *buf, size_t n, double v)
 /* commands                                                            */
 /* ------------------------------------------------------------------ */
 
+/* Bad versions are usage errors, reported before any connection. */
+static int check_selector(const cli *c, const char *sel, bool words_ok)
+{
+	bool word = strcmp(sel, "production") == 0 || strcmp(sel, "latest") == 0;
+	if ((word && words_ok) || ms_version_check(sel) == MS_OK)
+		return 0;
+	return cli_usage(c, "invalid version: \"%.*s\" (1-%d of A-Z a-z 0-9 . _ -%s)",
+	                 MS_VERSION_MAX + 8, sel, MS_VERSION_MAX,
+	                 words_ok ? ", or production/latest" : "");
+}
+
 static int cmd_migrate(cli *c, int argc, char **argv)
 {
 	ms_store *s;
@@ -439,6 +450,8 @@ static int cmd_push(cli *c, int argc, char **argv)
 		rc = cli_usage(c, "no model file given");
 		goto out;
 	}
+	if (o.model_version && (rc = check_selector(c, o.model_version, false)) != 0)
+		goto out;
 	src = calloc((size_t)(argc - optind), sizeof *src);
 	if (src == NULL) {
 		rc = cli_fail(c, MS_ENOMEM, "out of memory");
@@ -567,6 +580,8 @@ static int cmd_pull(cli *c, int argc, char **argv)
 	if (optind != argc - 1)
 		return cli_usage(c, "expected one VERSION, \"production\" or \"latest\"");
 	sel = argv[optind];
+	if ((rc = check_selector(c, sel, true)) != 0)
+		return rc;
 	if (out == NULL) {
 		if (isatty(1))
 			return cli_usage(c, "refusing to write model bytes to a terminal; use -o FILE or -o -");
@@ -697,6 +712,8 @@ static int cmd_show(cli *c, int argc, char **argv)
 	}
 	if (optind != argc - 1)
 		return cli_usage(c, "expected one VERSION, \"production\" or \"latest\"");
+	if ((rc = check_selector(c, argv[optind], true)) != 0)
+		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
 	st = ms_store_show(s, &info, c->name, argv[optind], artifact);
@@ -763,6 +780,8 @@ static int cmd_promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 		return cli_usage(c, "expected one VERSION");
 	if (!promote && optind != argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
+	if (promote && (rc = check_selector(c, argv[optind], false)) != 0)
+		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
 	if (promote)
@@ -816,6 +835,8 @@ static int cmd_export(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind + 1]);
 	if (optind == argc - 1)
 		sel = argv[optind];
+	if ((rc = check_selector(c, sel, true)) != 0)
+		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
 	memset(&info, 0, sizeof info);

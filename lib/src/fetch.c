@@ -109,15 +109,10 @@ static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 
 	if (res_out)
 		*res_out = NULL;
-	if (ms_name_check(name) != MS_OK)
-		return ms__err_set(e, MS_EINVAL, "invalid model name: \"%.*s\"",
-		                   MS_NAME_MAX, name);
-	if (ms_name_check(artifact) != MS_OK)
-		return ms__err_set(e, MS_EINVAL, "invalid artifact name: \"%.*s\"",
-		                   MS_NAME_MAX, artifact);
-	if (!ms__is_selector_word(selector) && ms_version_check(selector) != MS_OK)
-		return ms__err_set(e, MS_EINVAL, "invalid version: \"%.*s\"",
-		                   MS_VERSION_MAX, selector);
+	if ((st = ms__name_arg(e, "model name", name)) != MS_OK ||
+	    (st = ms__name_arg(e, "artifact name", artifact)) != MS_OK ||
+	    (st = ms__selector_arg(e, selector)) != MS_OK)
+		return st;
 	res = PQexecParams(conn, RESOLVE_SQL, 3, NULL, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		st = ms__err_pg(e, conn, res, "resolve");

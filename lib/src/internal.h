@@ -78,8 +78,13 @@ ms_status ms__buf_set(ms_buf *b, const char *s, size_t n);
 /* true when @p text is a JSON object */
 bool ms__json_is_object(const char *text);
 
-/* ---- selectors ---- */
+/* ---- selectors and argument checks ---- */
 bool ms__is_selector_word(const char *s);
+/* MS_OK, or MS_EINVAL with one message shape naming the value and the
+ * allowed alphabet.  @what: "model name", "artifact name". */
+ms_status ms__name_arg(ms_err *e, const char *what, const char *name);
+/* A version, "production" or "latest". */
+ms_status ms__selector_arg(ms_err *e, const char *selector);
 
 /* ---- time ---- */
 uint64_t ms__now_ns(void);      /* CLOCK_MONOTONIC */

@@ -1679,20 +1679,12 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 	if (selector == NULL)
 		selector = "production";
 	ms__err_clear(&e);
-	if (ms_name_check(name) != MS_OK) {
-		ms__err_set(&e, MS_EINVAL, "invalid model name: \"%.*s\"",
-		            MS_NAME_MAX, name);
+	if (ms__name_arg(&e, "model name", name) != MS_OK ||
+	    ms__selector_arg(&e, selector) != MS_OK) {
 		set_err(l, &e);
 		return MS_EINVAL;
 	}
 	kind = strcmp(selector, "production") == 0 ? K_PROD : K_VERSION;
-	if (kind == K_VERSION && strcmp(selector, "latest") != 0 &&
-	    ms_version_check(selector) != MS_OK) {
-		ms__err_set(&e, MS_EINVAL, "invalid version: \"%.*s\"",
-		            MS_VERSION_MAX, selector);
-		set_err(l, &e);
-		return MS_EINVAL;
-	}
 
 	/* hot path */
 	if (kind == K_PROD || strcmp(selector, "latest") != 0) {

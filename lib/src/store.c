@@ -190,22 +190,16 @@ static ms_status check_name(ms_store *s, const char **name)
 {
 	if (*name == NULL)
 		*name = MS_DEFAULT_NAME;
-	if (ms_name_check(*name) != MS_OK)
-		return ms__err_set(&s->err, MS_EINVAL,
-		                   "invalid model name: \"%.*s\" (use 1-%d of "
-		                   "A-Z a-z 0-9 . _ -)", MS_NAME_MAX, *name,
-		                   MS_NAME_MAX);
-	return MS_OK;
+	return ms__name_arg(&s->err, "model name", *name);
 }
 
 static ms_status check_version(ms_store *s, const char *v)
 {
-	if (ms_version_check(v) != MS_OK)
+	if (ms__is_selector_word(v))
 		return ms__err_set(&s->err, MS_EINVAL,
-		                   "invalid version: \"%.*s\" (use 1-%d of "
-		                   "A-Z a-z 0-9 . _ -, not production/latest)",
-		                   MS_VERSION_MAX + 8, v, MS_VERSION_MAX);
-	return MS_OK;
+		                   "invalid version: \"%s\" is a selector word, "
+		                   "not a version", v);
+	return ms__selector_arg(&s->err, v);
 }
 
 /* ------------------------------------------------------------------ */
@@ -836,10 +830,8 @@ static ms_status validate_push(ms_store *s, const ms_push_options *o,
 	*primary = n;
 	for (i = 0; i < n; i++) {
 		const char *a = src[i].name ? src[i].name : MS_PRIMARY_ARTIFACT;
-		if (ms_name_check(a) != MS_OK)
-			return ms__err_set(&s->err, MS_EINVAL,
-			                   "invalid artifact name: \"%.*s\"",
-			                   MS_NAME_MAX, a);
+		if (ms__name_arg(&s->err, "artifact name", a) != MS_OK)
+			return MS_EINVAL;
 		for (j = 0; j < i; j++) {
 			const char *b = src[j].name ? src[j].name : MS_PRIMARY_ARTIFACT;
 			if (strcmp(a, b) == 0)

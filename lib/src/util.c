@@ -224,6 +224,26 @@ ms_status ms_version_check(const char *v)
 	return MS_OK;
 }
 
+ms_status ms__name_arg(ms_err *e, const char *what, const char *name)
+{
+	if (ms_name_check(name) == MS_OK)
+		return MS_OK;
+	return ms__err_set(e, MS_EINVAL,
+	                   "invalid %s: \"%.*s\" (use 1-%d of A-Z a-z 0-9 . _ -, "
+	                   "not starting with . or -)", what, MS_NAME_MAX + 8,
+	                   name ? name : "", MS_NAME_MAX);
+}
+
+ms_status ms__selector_arg(ms_err *e, const char *selector)
+{
+	if (ms__is_selector_word(selector) || ms_version_check(selector) == MS_OK)
+		return MS_OK;
+	return ms__err_set(e, MS_EINVAL,
+	                   "invalid version: \"%.*s\" (use 1-%d of A-Z a-z 0-9 "
+	                   ". _ -, or production/latest)", MS_VERSION_MAX + 8,
+	                   selector, MS_VERSION_MAX);
+}
+
 /* ------------------------------------------------------------------ */
 /* hashing                                                             */
 /* ------------------------------------------------------------------ */

@@ -50,6 +50,10 @@ void cli_print_json(json_t *doc);
 void cli_progress(void *payload, uint64_t done, uint64_t total);
 void cli_progress_end(const cli *c);
 
+/* A byte count for people: "512 B", "12.5 KiB", "3.1 GiB"; "?" when
+ * negative (unknown). */
+void cli_fmt_size(char *buf, size_t n, int64_t v);
+
 /* true when --help/-h is among argv[1..] before "--". */
 bool cli_wants_help(int argc, char **argv);
 

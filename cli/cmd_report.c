@@ -162,19 +162,14 @@ static json_t *rows_json(const PGresult *r, const column *cols, int ncols)
 	return arr;
 }
 
+/* "-" for an unknown (NULL) size */
 static void fmt_size(char *buf, size_t n, const char *v)
 {
 	long long b = v ? strtoll(v, NULL, 10) : -1;
 	if (b < 0)
 		snprintf(buf, n, "-");
-	else if (b < 10 * 1024)
-		snprintf(buf, n, "%lld B", b);
-	else if (b < 10ll * 1024 * 1024)
-		snprintf(buf, n, "%.1f KiB", b / 1024.0);
-	else if (b < 10ll * 1024 * 1024 * 1024)
-		snprintf(buf, n, "%.1f MiB", b / 1048576.0);
 	else
-		snprintf(buf, n, "%.1f GiB", b / 1073741824.0);
+		cli_fmt_size(buf, n, b);
 }
 
 static void fmt_num(char *buf, size_t n, const char *v)

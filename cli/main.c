@@ -258,7 +258,7 @@ static json_t *info_json(const ms_artifact_info *i)
 	return o;
 }
 
-static void fmt_size(char *buf, size_t n, int64_t v)
+void cli_fmt_size(char *buf, size_t n, int64_t v)
 {
 	if (v < 0)
 		snprintf(buf, n, "?");
@@ -670,7 +670,7 @@ static int cmd_list(cli *c, int argc, char **argv, bool name_given)
 		       "SHA256", "CREATED");
 		for (i = 0; i < n; i++) {
 			char sz[32], a[16], r[16], r2[16];
-			fmt_size(sz, sizeof sz, list[i].size);
+			cli_fmt_size(sz, sizeof sz, list[i].size);
 			fmt_metric(a, sizeof a, list[i].accuracy);
 			fmt_metric(r, sizeof r, list[i].rmse);
 			fmt_metric(r2, sizeof r2, list[i].r2);
@@ -726,8 +726,8 @@ static int cmd_show(cli *c, int argc, char **argv)
 		cli_print_json(info_json(&info));
 	} else {
 		char sz[32], ssz[32];
-		fmt_size(sz, sizeof sz, info.size);
-		fmt_size(ssz, sizeof ssz, info.stored_size);
+		cli_fmt_size(sz, sizeof sz, info.size);
+		cli_fmt_size(ssz, sizeof ssz, info.stored_size);
 		printf("model_name:     %s\nmodel_version:  %s\nartifact:       %s\n"
 		       "run_id:         %s\nmodel_type:     %s\nis_production:  %s\n"
 		       "size:           %s (%lld bytes)\nstored:         %s, %s, %s\n"

@@ -68,6 +68,8 @@ void ms__sha256_update(ms_sha256 *h, const void *data, size_t n);
 void ms__sha256_final(ms_sha256 *h, unsigned char out[32]);
 void ms__sha256_free(ms_sha256 *h);
 void ms__hex(char *out, const unsigned char *in, size_t n);
+/* value of one hex digit, or -1 */
+int ms__hexval(char c);
 /* parse 64 hex chars into 32 bytes; false when malformed */
 bool ms__unhex32(unsigned char out[32], const char *hex);
 

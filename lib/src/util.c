@@ -297,7 +297,7 @@ void ms__hex(char *out, const unsigned char *in, size_t n)
 	out[2 * n] = '\0';
 }
 
-static int hexval(char c)
+int ms__hexval(char c)
 {
 	if (c >= '0' && c <= '9') return c - '0';
 	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
@@ -311,7 +311,7 @@ bool ms__unhex32(unsigned char out[32], const char *hex)
 	if (hex == NULL || strlen(hex) != 64)
 		return false;
 	for (i = 0; i < 32; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = ms__hexval(hex[2 * i]), lo = ms__hexval(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out[i] = (unsigned char)(hi << 4 | lo);

@@ -142,14 +142,6 @@ void ms__uuid_format(char out[MS_UUID_STRLEN], const unsigned char in[16])
 	out[o] = '\0';
 }
 
-static int hexv(char c)
-{
-	if (c >= '0' && c <= '9') return c - '0';
-	if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F') return c - 'A' + 10;
-	return -1;
-}
-
 bool ms__uuid_parse(unsigned char out[16], const char *s)
 {
 	int o = 0;
@@ -161,8 +153,8 @@ bool ms__uuid_parse(unsigned char out[16], const char *s)
 				return false;
 			continue;
 		}
-		int hi = hexv(s[i]);
-		int lo = hi < 0 ? -1 : hexv(s[i + 1]);
+		int hi = ms__hexval(s[i]);
+		int lo = hi < 0 ? -1 : ms__hexval(s[i + 1]);
 		if (hi < 0 || lo < 0)
 			return false;
 		out[o++] = (unsigned char)(hi << 4 | lo);

@@ -97,18 +97,23 @@ static const char RESOLVE_SQL[] =
 	"       LIMIT 1) "
 	"  ELSE $3::text END";
 
-/* Resolve to one row.  Small inline artifacts come back in the same
- * round trip: *res_out keeps the result alive for their bytes. */
+/* Resolve to one row; NULLs mean "default", "production", the primary.
+ * Small inline artifacts come back in the same round trip: *res_out (may
+ * be NULL) keeps the result alive for their bytes. */
 static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
                          const char *name, const char *selector,
                          const char *artifact, PGresult **res_out)
 {
-	const char *params[3] = { name, artifact, selector };
+	const char *params[3];
 	PGresult *res;
 	ms_status st;
 
 	if (res_out)
 		*res_out = NULL;
+	memset(info, 0, sizeof *info);
+	params[0] = name = name ? name : MS_DEFAULT_NAME;
+	params[1] = artifact = artifact ? artifact : MS_PRIMARY_ARTIFACT;
+	params[2] = selector = selector ? selector : "production";
 	if ((st = ms__name_arg(e, "model name", name)) != MS_OK ||
 	    (st = ms__name_arg(e, "artifact name", artifact)) != MS_OK ||
 	    (st = ms__selector_arg(e, selector)) != MS_OK)
@@ -151,10 +156,7 @@ ms_status ms__artifact_resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
                                const char *model_name, const char *selector,
                                const char *artifact)
 {
-	memset(info, 0, sizeof *info);
-	return resolve(conn, e, info, model_name ? model_name : MS_DEFAULT_NAME,
-	               selector ? selector : "production",
-	               artifact ? artifact : MS_PRIMARY_ARTIFACT, NULL);
+	return resolve(conn, e, info, model_name, selector, artifact, NULL);
 }
 
 /* Where stored bytes go: through zlib or straight to the hash + sink. */
@@ -325,12 +327,6 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 
 	memset(inf, 0, sizeof *inf);
 	memset(&s, 0, sizeof s);
-	if (model_name == NULL)
-		model_name = MS_DEFAULT_NAME;
-	if (selector == NULL)
-		selector = "production";
-	if (artifact == NULL)
-		artifact = MS_PRIMARY_ARTIFACT;
 	st = resolve(conn, e, inf, model_name, selector, artifact, &meta);
 	if (st != MS_OK)
 		goto out;

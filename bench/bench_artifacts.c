@@ -20,28 +20,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "modelstore.h"
 
 #define CHUNK (1u << 20)
-
-static double now(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
-static int cmp_d(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-	return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n)
-{
-	qsort(v, (size_t)n, sizeof *v, cmp_d);
-	return v[n / 2];
-}
 
 static void die(const char *what, PGconn *c)
 {
@@ -61,7 +43,7 @@ static void exec_ok(PGconn *c, const char *sql)
 
 static double raw_push_insert(PGconn *c, const unsigned char *data, size_t n)
 {
-	double t0 = now();
+	double t0 = now_s();
 	char id[16], seq[16];
 	exec_ok(c, "BEGIN");
 	exec_ok(c, "TRUNCATE raw_chunks");
@@ -79,7 +61,7 @@ static double raw_push_insert(PGconn *c, const unsigned char *data, size_t n)
 			break;
 	}
 	exec_ok(c, "COMMIT");
-	return now() - t0;
+	return now_s() - t0;
 }
 
 static void be(unsigned char *p, uint64_t v, int n)
@@ -90,7 +72,7 @@ static void be(unsigned char *p, uint64_t v, int n)
 
 static double raw_push_copy(PGconn *c, const unsigned char *data, size_t n)
 {
-	double t0 = now();
+	double t0 = now_s();
 	exec_ok(c, "BEGIN");
 	exec_ok(c, "TRUNCATE raw_chunks");
 	PGresult *r = PQexec(c, "COPY raw_chunks (artifact_id, seq, data) FROM STDIN (FORMAT binary)");
@@ -116,12 +98,12 @@ static double raw_push_copy(PGconn *c, const unsigned char *data, size_t n)
 		PQclear(r);
 	}
 	exec_ok(c, "COMMIT");
-	return now() - t0;
+	return now_s() - t0;
 }
 
 static double raw_pull(PGconn *c, unsigned char *dst, size_t n)
 {
-	double t0 = now();
+	double t0 = now_s();
 	size_t off = 0;
 	PGresult *r;
 	if (!PQsendQueryParams(c, "SELECT data FROM raw_chunks WHERE artifact_id = 1 ORDER BY seq",
@@ -143,7 +125,7 @@ static double raw_pull(PGconn *c, unsigned char *dst, size_t n)
 		fprintf(stderr, "bench: raw pull got %zu of %zu bytes\n", off, n);
 		exit(1);
 	}
-	return now() - t0;
+	return now_s() - t0;
 }
 
 /* ---- ours ---- */
@@ -228,18 +210,18 @@ int main(int argc, char **argv)
 			po.model_name = "bench";
 			snprintf(ver, sizeof ver, "b%d_%d", sizes_mb[si], r);
 			po.model_version = ver;
-			double t0 = now();
+			double t0 = now_s();
 			if (ms_store_push(s, &v, &po, &src, 1) != MS_OK) {
 				fprintf(stderr, "bench: push: %s\n", ms_store_errmsg(s));
 				return 1;
 			}
-			t_push[r] = now() - t0;
-			t0 = now();
+			t_push[r] = now_s() - t0;
+			t0 = now_s();
 			if (ms_store_pull(s, NULL, "bench", ver, NULL, to_buf, &sk, NULL, NULL) != MS_OK) {
 				fprintf(stderr, "bench: pull: %s\n", ms_store_errmsg(s));
 				return 1;
 			}
-			t_pull[r] = now() - t0;
+			t_pull[r] = now_s() - t0;
 			if (sk.off != n || memcmp(back, data, n) != 0) {
 				fprintf(stderr, "bench: pulled bytes differ\n");
 				return 1;
@@ -247,10 +229,10 @@ int main(int argc, char **argv)
 			ms_buf_dispose(&v);
 		}
 		double mb = (double)n / 1e6;
-		double ins = mb / median(t_ins, runs), copy = mb / median(t_copy, runs);
+		double ins = mb / median_d(t_ins, runs), copy = mb / median_d(t_copy, runs);
 		double ceil_push = ins > copy ? ins : copy;
-		double push = mb / median(t_push, runs);
-		double rawpull = mb / median(t_rawpull, runs), pull = mb / median(t_pull, runs);
+		double push = mb / median_d(t_push, runs);
+		double rawpull = mb / median_d(t_rawpull, runs), pull = mb / median_d(t_pull, runs);
 		printf("%4dMB %-5s %12.1f %12.1f %12.1f %7.2f\n", sizes_mb[si], "push",
 		       ins, copy, push, push / ceil_push);
 		printf("%4dMB %-5s %12.1f %12s %12.1f %7.2f\n", sizes_mb[si], "pull",

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench.h"
 #include "modelstore.h"
 
 #define SCHEMA "ms_bench_predlog"
@@ -32,20 +33,6 @@ typedef struct brow {
 	char features[320];
 	double pred, conf;
 } brow;
-
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
 
 static PGconn *conn_or_die(const char *url)
 {

@@ -23,7 +23,10 @@
 #include <time.h>
 
 #include "cli.h"
-#include "internal.h"
+#include "conn.h"
+#include "errbuf.h"
+#include "fallback.h"
+#include "schema.h"
 
 /* ------------------------------------------------------------------ */
 /* queries                                                             */

@@ -10,7 +10,9 @@
  * that bound how long a host that dies mid-conversation can stall us.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "conn.h"
+
+#include "errbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -144,4 +146,57 @@ ms_status ms__exec(PGconn *conn, ms_err *e, PGresult **out,
 	else
 		PQclear(res);
 	return MS_OK;
+}
+
+bool ms__pg_is_unreachable(PGconn *conn, const PGresult *res)
+{
+	if (conn == NULL || PQstatus(conn) == CONNECTION_BAD)
+		return true;
+	if (res) {
+		const char *ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+		if (ss == NULL || ss[0] == '\0')
+			return PQstatus(conn) != CONNECTION_OK;
+		/* 08xxx connection exception, 57P01..03 admin/crash shutdown */
+		if (strncmp(ss, "08", 2) == 0 || strncmp(ss, "57P0", 4) == 0)
+			return true;
+	}
+	return false;
+}
+
+/* Strip the trailing newline libpq puts on messages. */
+static void chomp(char *s)
+{
+	size_t n = strlen(s);
+	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
+		s[--n] = '\0';
+}
+
+ms_status ms__err_pg(ms_err *e, PGconn *conn, const PGresult *res,
+                     const char *what)
+{
+	const char *m = res ? PQresultErrorMessage(res) : NULL;
+	const char *ss = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	ms_status st = MS_ERROR;
+	char target[256];
+
+	if (m == NULL || m[0] == '\0')
+		m = conn ? PQerrorMessage(conn) : "no connection";
+	if (ms__pg_is_unreachable(conn, res)) {
+		st = MS_EUNREACHABLE;
+		ms__conn_target(conn, target, sizeof target);
+		snprintf(e->msg, sizeof e->msg, "%s: database %s unreachable: %s",
+		         what, target, m);
+	} else {
+		if (ss && strcmp(ss, "23505") == 0)
+			st = MS_EEXISTS;
+		else if (ss && (strcmp(ss, "22P02") == 0 || strcmp(ss, "22023") == 0 ||
+		                strncmp(ss, "22", 2) == 0))
+			st = MS_EINVAL;
+		else if (ss && (strcmp(ss, "42P01") == 0 || strcmp(ss, "42703") == 0))
+			st = MS_ESCHEMA;
+		snprintf(e->msg, sizeof e->msg, "%s: %s", what, m);
+	}
+	chomp(e->msg);
+	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", ss ? ss : "");
+	return st;
 }

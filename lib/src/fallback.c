@@ -12,7 +12,11 @@
  * worst a stray ".tmp" file that the next writer ignores.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "fallback.h"
+
+#include "alloc.h"
+#include "errbuf.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

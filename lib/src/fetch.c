@@ -9,7 +9,13 @@
  * (missing chunks plus a missing row) and reported as not found.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "fetch.h"
+
+#include "alloc.h"
+#include "conn.h"
+#include "errbuf.h"
+#include "hash.h"
+#include "names.h"
 
 #include <math.h>
 #include <stdio.h>

@@ -53,7 +53,14 @@
  * (fetching bytes first, outside the lock).
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "alloc.h"
+#include "conn.h"
+#include "errbuf.h"
+#include "fallback.h"
+#include "fetch.h"
+#include "hash.h"
+#include "names.h"
+#include "util.h"
 
 #include <dirent.h>
 #include <errno.h>

@@ -32,9 +32,16 @@
  * something; a file is unlinked once all its rows are committed.
  */
 #define _GNU_SOURCE
-#include "predlog_internal.h"
+#include "alloc.h"
+#include "conn.h"
+#include "errbuf.h"
+#include "json_check.h"
+#include "spool.h"
+#include "util.h"
+#include "uuid.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>

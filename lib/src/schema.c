@@ -1,7 +1,10 @@
 /*
  * schema.c - embedded migrations: apply, and check the version on open.
  */
-#include "internal.h"
+#include "schema.h"
+
+#include "conn.h"
+#include "errbuf.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -9,7 +9,12 @@
  * skipped by resynchronising on the next record magic whose CRC checks.
  */
 #define _GNU_SOURCE
-#include "predlog_internal.h"
+#include "spool.h"
+
+#include "alloc.h"
+#include "errbuf.h"
+#include "fallback.h"
+#include "uuid.h"
 
 #include <dirent.h>
 #include <errno.h>

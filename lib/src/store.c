@@ -2,7 +2,15 @@
  * store.c - ms_store: connection and registry operations.
  */
 #define _GNU_SOURCE
-#include "internal.h"
+#include "alloc.h"
+#include "conn.h"
+#include "errbuf.h"
+#include "fallback.h"
+#include "fetch.h"
+#include "hash.h"
+#include "names.h"
+#include "schema.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -17,7 +17,9 @@
  * child never repeats its parent's bits.
  */
 #define _GNU_SOURCE
-#include "predlog_internal.h"
+#include "uuid.h"
+
+#include "hash.h"
 
 #include <errno.h>
 #include <pthread.h>

@@ -14,7 +14,9 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "internal.h"
+#include "alloc.h"
+
+#include <stdbool.h>
 
 static double now_s(void)
 {

@@ -18,7 +18,7 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "predlog_internal.h"
+#include "alloc.h"
 
 #define DOWN_URL "postgresql://postgres@127.0.0.1:1/x"
 

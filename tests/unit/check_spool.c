@@ -2,7 +2,12 @@
  * features JSON scanner (no server needed). */
 #define _GNU_SOURCE
 #include "common.h"
-#include "predlog_internal.h"
+#include "alloc.h"
+#include "errbuf.h"
+#include "json_check.h"
+#include "spool.h"
+#include "util.h"
+#include "uuid.h"
 
 #include <fcntl.h>
 #include <jansson.h>

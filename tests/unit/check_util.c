@@ -7,7 +7,11 @@
 #include <unistd.h>
 
 #include "common.h"
-#include "internal.h"
+#include "alloc.h"
+#include "errbuf.h"
+#include "fallback.h"
+#include "hash.h"
+#include "util.h"
 
 START_TEST(names)
 {

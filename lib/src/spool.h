@@ -1,42 +1,6 @@
 /*
- * predlog_internal.h - pieces of the prediction logger shared between
- * predlog.c, spool.c, uuid.c and the unit tests (ms__ names).  Not
+ * spool.h - the prediction logger's on-disk spool (ms__ names).  Not
  * installed.
- */
-#ifndef MS_PREDLOG_INTERNAL_H
-#define MS_PREDLOG_INTERNAL_H
-
-#include "internal.h"
-
-#include <stdbool.h>
-#include <stddef.h>
-#include <stdint.h>
-
-/* ---- UUIDv7 (uuid.c) ---- */
-
-/* A new UUIDv7 (RFC 9562): 48-bit Unix milliseconds, then a 12-bit
- * counter in rand_a (method 1), then 62 random bits.  Strictly increasing
- * within a process, from any thread.  Random bits come from getrandom()
- * through a per-thread buffer, refilled after fork().  Thread-safe. */
-void ms__uuid7(unsigned char out[16]);
-/* Canonical 8-4-4-4-12 lowercase text plus NUL (MS_UUID_STRLEN). */
-void ms__uuid_format(char out[MS_UUID_STRLEN], const unsigned char in[16]);
-/* Parse canonical text (either case); false when malformed. */
-bool ms__uuid_parse(unsigned char out[16], const char *s);
-/* Milliseconds since the Unix epoch encoded in a v7 id. */
-uint64_t ms__uuid7_ms(const unsigned char in[16]);
-
-/* ---- features JSON (predlog.c) ---- */
-
-/* Strict RFC 8259 check that @p s (length @p n) is one JSON object, plus
- * what PostgreSQL's jsonb refuses: \u0000, unpaired surrogates, invalid
- * UTF-8, numbers beyond numeric's range (131072 digits before the
- * point, 16383 after).  Nesting deeper than 512 is refused.
- * On failure *where receives the byte offset and *why a static reason. */
-bool ms__features_valid(const char *s, size_t n, size_t *where,
-                        const char **why);
-
-/* ---- spool files (spool.c) ----
  *
  * A spool directory holds append-only files named pl-<uuid7>.spool (their
  * names sort by creation time).  A file is
@@ -53,6 +17,15 @@ bool ms__features_valid(const char *s, size_t n, size_t *where,
  * take LOCK_EX|LOCK_NB and skip files they cannot lock.  A process killed
  * with SIGKILL loses its locks, so the next process replays its files.
  */
+#ifndef MS_SPOOL_H
+#define MS_SPOOL_H
+
+#include "errbuf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
 #define MS__SPOOL_MAGIC "MSPOOL1\n"
 #define MS__SPOOL_MAGIC_LEN 8
 #define MS__SPOOL_REC_MAGIC 0x5250534dU

@@ -1,0 +1,21 @@
+/*
+ * alloc.h - the library's allocator (ms__ names).  Every allocation goes
+ * through these, so that a test build can fail the Nth call.  Not
+ * installed.
+ */
+#ifndef MS_ALLOC_H
+#define MS_ALLOC_H
+
+#include <stddef.h>
+
+void *ms__malloc(size_t n);
+void *ms__calloc(size_t n, size_t size);
+void *ms__realloc(void *p, size_t n);
+char *ms__strdup(const char *s);
+void ms__free(void *p);
+
+/* Test hook: fail the Nth allocation from now (0 disables).  Only
+ * compiled in with MS_FAULT_INJECTION. */
+void ms__fault_alloc_after(long n);
+
+#endif

@@ -1,0 +1,16 @@
+/*
+ * schema.h - the embedded migrations and the schema version check
+ * (ms__ names).  Not installed.
+ */
+#ifndef MS_SCHEMA_H
+#define MS_SCHEMA_H
+
+#include "errbuf.h"
+
+#include <libpq-fe.h>
+
+int ms__schema_known_version(void);
+ms_status ms__schema_check(PGconn *conn, ms_err *e);
+ms_status ms__schema_migrate(PGconn *conn, ms_err *e, int *applied);
+
+#endif

@@ -1,0 +1,22 @@
+/*
+ * util.h - buffers, JSON and clocks (ms__ names).  Not installed.
+ */
+#ifndef MS_UTIL_H
+#define MS_UTIL_H
+
+#include "modelstore.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MS_UNUSED(x) (void)(x)
+
+ms_status ms__buf_set(ms_buf *b, const char *s, size_t n);
+
+/* true when @p text is a JSON object */
+bool ms__json_is_object(const char *text);
+
+uint64_t ms__now_ns(void);      /* CLOCK_MONOTONIC */
+uint64_t ms__wall_ms(void);     /* CLOCK_REALTIME in ms */
+
+#endif

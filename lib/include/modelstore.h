@@ -666,6 +666,59 @@ MS_EXTERN(ms_status) ms_predlog_last_error(ms_predlog *log, ms_buf *out);
  */
 MS_EXTERN(ms_status) ms_predlog_close(ms_predlog *log);
 
+/* ------------------------------------------------------------------ */
+/* Logging                                                             */
+/* ------------------------------------------------------------------ */
+
+/** Severity of a log event. */
+typedef enum ms_log_level {
+	MS_LOG_ERROR = 0, /**< an operation failed and nobody was told */
+	MS_LOG_WARN = 1,  /**< degraded: database lost, fallback served */
+	MS_LOG_INFO = 2,  /**< back to normal, model swapped, spool replayed */
+	MS_LOG_DEBUG = 3  /**< detail for investigations */
+} ms_log_level;
+
+/**
+ * Receives the library's log events.
+ *
+ * @param payload the pointer given to ms_set_log_fn()
+ * @param level   the event's severity
+ * @param message one line, no trailing newline, never a password;
+ *                borrowed for the duration of the call
+ *
+ * Called from whichever thread had the event (often a loader's watcher or
+ * a logger's writer thread), so it must be thread-safe itself; it must not
+ * call ms_set_log_fn().
+ */
+typedef void (*ms_log_fn)(void *payload, ms_log_level level,
+                          const char *message);
+
+/**
+ * Install the process-wide log callback; NULL (the default) drops events.
+ *
+ * The library never writes to stdout or stderr: events that no call
+ * returns (a lost watch connection, a fallback served, a model swapped)
+ * go to this callback and nowhere else.
+ *
+ * @param fn      the callback, or NULL to silence the library
+ * @param payload passed to every call of @p fn; borrowed until @p fn is
+ *                replaced: when this function returns, no thread is still
+ *                inside the previous callback, so its payload may be freed
+ *
+ * Thread-safety: safe from any thread, but not from inside the callback.
+ */
+MS_EXTERN(void) ms_set_log_fn(ms_log_fn fn, void *payload);
+
+/**
+ * Static text naming a level ("error", "warning", "info", "debug").
+ *
+ * @param level a level
+ * @return static text; "unknown" for a value outside the enum
+ *
+ * Thread-safety: safe.
+ */
+MS_EXTERN(const char *) ms_log_level_str(ms_log_level level);
+
 #ifdef __cplusplus
 }
 #endif

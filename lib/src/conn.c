@@ -13,6 +13,7 @@
 #include "conn.h"
 
 #include "errbuf.h"
+#include "util.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -163,14 +164,6 @@ bool ms__pg_is_unreachable(PGconn *conn, const PGresult *res)
 	return false;
 }
 
-/* Strip the trailing newline libpq puts on messages. */
-static void chomp(char *s)
-{
-	size_t n = strlen(s);
-	while (n > 0 && (s[n - 1] == '\n' || s[n - 1] == '\r' || s[n - 1] == ' '))
-		s[--n] = '\0';
-}
-
 ms_status ms__err_pg(ms_err *e, PGconn *conn, const PGresult *res,
                      const char *what)
 {
@@ -196,7 +189,7 @@ ms_status ms__err_pg(ms_err *e, PGconn *conn, const PGresult *res,
 			st = MS_ESCHEMA;
 		snprintf(e->msg, sizeof e->msg, "%s: %s", what, m);
 	}
-	chomp(e->msg);
+	ms__fold_lines(e->msg);
 	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", ss ? ss : "");
 	return st;
 }

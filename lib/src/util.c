@@ -35,6 +35,26 @@ ms_status ms__buf_set(ms_buf *b, const char *s, size_t n)
 	return MS_OK;
 }
 
+void ms__fold_lines(char *s)
+{
+	char *w = s;
+	const char *r = s;
+
+	while (*r) {
+		if (*r == '\n' || *r == '\r') {
+			while (*r == '\n' || *r == '\r' || *r == ' ' || *r == '\t')
+				r++;
+			if (*r && w != s)
+				*w++ = ' ';
+			continue;
+		}
+		*w++ = *r++;
+	}
+	while (w > s && (w[-1] == ' ' || w[-1] == '\t'))
+		w--;
+	*w = '\0';
+}
+
 bool ms__json_is_object(const char *text)
 {
 	json_error_t err;

@@ -1,0 +1,84 @@
+/* check_log.c - pure code: the log callback and line folding. */
+#include <stdio.h>
+#include <string.h>
+
+#include "common.h"
+#include "log.h"
+#include "util.h"
+
+typedef struct seen {
+	int calls;
+	ms_log_level level;
+	char line[1024];
+} seen;
+
+static void record(void *payload, ms_log_level level, const char *message)
+{
+	seen *s = payload;
+	s->calls++;
+	s->level = level;
+	snprintf(s->line, sizeof s->line, "%s", message);
+}
+
+START_TEST(silent_without_callback)
+{
+	seen s = { 0 };
+	ms_set_log_fn(record, &s);
+	ms_set_log_fn(NULL, NULL);
+	ms__log(MS_LOG_WARN, "dropped %d", 1);
+	ck_assert_int_eq(s.calls, 0);
+}
+END_TEST
+
+START_TEST(events_reach_the_callback_as_one_line)
+{
+	seen s = { 0 };
+	ms_set_log_fn(record, &s);
+	ms__log(MS_LOG_WARN, "loader: %s", "connection to server failed: "
+	        "refused\n\tIs the server running?\n");
+	ms_set_log_fn(NULL, NULL);
+	ck_assert_int_eq(s.calls, 1);
+	ck_assert_int_eq(s.level, MS_LOG_WARN);
+	ck_assert_str_eq(s.line, "loader: connection to server failed: refused "
+	                 "Is the server running?");
+}
+END_TEST
+
+START_TEST(fold_lines)
+{
+	char a[] = "one\ntwo\r\n\t  three\n\n";
+	char b[] = "\n\nlead";
+	char c[] = "plain  ";
+	char d[] = "";
+	ms__fold_lines(a);
+	ms__fold_lines(b);
+	ms__fold_lines(c);
+	ms__fold_lines(d);
+	ck_assert_str_eq(a, "one two three");
+	ck_assert_str_eq(b, "lead");
+	ck_assert_str_eq(c, "plain");
+	ck_assert_str_eq(d, "");
+}
+END_TEST
+
+START_TEST(level_names)
+{
+	ck_assert_str_eq(ms_log_level_str(MS_LOG_ERROR), "error");
+	ck_assert_str_eq(ms_log_level_str(MS_LOG_WARN), "warning");
+	ck_assert_str_eq(ms_log_level_str(MS_LOG_INFO), "info");
+	ck_assert_str_eq(ms_log_level_str(MS_LOG_DEBUG), "debug");
+	ck_assert_str_eq(ms_log_level_str((ms_log_level)42), "unknown");
+}
+END_TEST
+
+Suite *unit_log_suite(void)
+{
+	Suite *s = suite_create("unit_log");
+	TCase *tc = tcase_create("Core");
+	tcase_add_test(tc, silent_without_callback);
+	tcase_add_test(tc, events_reach_the_callback_as_one_line);
+	tcase_add_test(tc, fold_lines);
+	tcase_add_test(tc, level_names);
+	suite_add_tcase(s, tc);
+	return s;
+}

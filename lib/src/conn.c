@@ -39,41 +39,42 @@ static void quiet_notices(void *arg, const char *message)
 	(void)message;
 }
 
-ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
-                      int connect_timeout)
+/* A malformed string is the caller's mistake, not an outage: say so
+ * before trying the network. */
+static ms_status check_conninfo(ms_err *e, const char *conninfo)
 {
-	const char *kw[10], *val[10];
-	char timeout[16];
-	int i = 0;
-	PGconn *conn;
+	char *perr = NULL;
+	PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
+	ms_status st;
+	bool redact;
 
-	*out = NULL;
-	/* A malformed string is the caller's mistake, not an outage: say so
-	 * before trying the network. */
-	if (conninfo && conninfo[0]) {
-		char *perr = NULL;
-		PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
-		if (parsed == NULL) {
-			ms_status st;
-			if (perr == NULL)
-				return ms__err_set(e, MS_ENOMEM, "connect: out of memory");
-			perr[strcspn(perr, "\n")] = '\0';
-			/* libpq quotes the whole URI component that failed to
-			 * decode, which may be the password: drop the quote */
-			bool redact = strstr(perr, "percent-encoded") && strchr(perr, '"');
-			if (redact)
-				*strchr(perr, '"') = '\0';
-			st = ms__err_set(e, MS_EINVAL,
-			                 "connect: invalid connection string: %s%s", perr,
-			                 redact ? "(value not shown)" : "");
-			PQfreemem(perr);
-			return st;
-		}
+	if (parsed != NULL) {
 		PQconninfoFree(parsed);
+		return MS_OK;
 	}
-	if (connect_timeout <= 0)
-		connect_timeout = 2;
-	snprintf(timeout, sizeof timeout, "%d", connect_timeout);
+	if (perr == NULL)
+		return ms__err_set(e, MS_ENOMEM, "connect: out of memory");
+	perr[strcspn(perr, "\n")] = '\0';
+	/* libpq quotes the whole URI component that failed to decode, which
+	 * may be the password: drop the quote */
+	redact = strstr(perr, "percent-encoded") && strchr(perr, '"');
+	if (redact)
+		*strchr(perr, '"') = '\0';
+	st = ms__err_set(e, MS_EINVAL, "connect: invalid connection string: %s%s",
+	                 perr, redact ? "(value not shown)" : "");
+	PQfreemem(perr);
+	return st;
+}
+
+#define MS_CONN_KEYWORDS 10
+
+/* Our defaults come before the user's string in the keyword arrays, so
+ * anything the user wrote wins. */
+static void default_keywords(const char **kw, const char **val,
+                             const char *timeout, const char *conninfo)
+{
+	int i = 0;
+
 	if (getenv("PGCONNECT_TIMEOUT") == NULL) {
 		kw[i] = "connect_timeout";
 		val[i++] = timeout;
@@ -97,35 +98,49 @@ ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
 	}
 	kw[i] = NULL;
 	val[i] = NULL;
+}
 
+/* A failed connection: a bad option is a usage error, anything else an
+ * outage.  libpq separates per-host messages with newlines. */
+static ms_status connect_failed(ms_err *e, PGconn *conn)
+{
+	char msg[768];
+
+	snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
+	ms__fold_lines(msg);
+	if (strstr(msg, "invalid connection option") ||
+	    strstr(msg, "invalid URI") || strstr(msg, "missing \"=\"") ||
+	    strstr(msg, "invalid integer value") ||
+	    strstr(msg, "definition of service"))
+		return ms__err_set(e, MS_EINVAL,
+		                   "connect: invalid connection string: %s", msg);
+	return ms__err_set(e, MS_EUNREACHABLE,
+	                   "connect: database unreachable: %s", msg);
+}
+
+ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
+                      int connect_timeout)
+{
+	const char *kw[MS_CONN_KEYWORDS], *val[MS_CONN_KEYWORDS];
+	char timeout[16];
+	PGconn *conn;
+	ms_status st;
+
+	*out = NULL;
+	if (conninfo == NULL)
+		conninfo = getenv("DATABASE_URL");
+	if (conninfo && conninfo[0] && (st = check_conninfo(e, conninfo)) != MS_OK)
+		return st;
+	snprintf(timeout, sizeof timeout, "%d",
+	         connect_timeout > 0 ? connect_timeout : MS_CONNECT_TIMEOUT_DEFAULT);
+	default_keywords(kw, val, timeout, conninfo);
 	conn = PQconnectdbParams(kw, val, 1);
 	if (conn == NULL)
 		return ms__err_set(e, MS_ENOMEM, "connect: out of memory");
 	*out = conn;
 	PQsetNoticeProcessor(conn, quiet_notices, NULL);
-	if (PQstatus(conn) != CONNECTION_OK) {
-		char msg[768];
-		const char *m = PQerrorMessage(conn);
-		snprintf(msg, sizeof msg, "%s", m);
-		{
-			size_t n = strlen(msg);
-			while (n && (msg[n - 1] == '\n' || msg[n - 1] == ' '))
-				msg[--n] = '\0';
-			/* libpq separates per-host messages with newlines */
-			for (char *p = msg; *p; p++)
-				if (*p == '\n')
-					*p = ';';
-		}
-		if (strstr(msg, "invalid connection option") ||
-		    strstr(msg, "invalid URI") || strstr(msg, "missing \"=\"") ||
-		    strstr(msg, "invalid integer value") ||
-		    strstr(msg, "definition of service"))
-			return ms__err_set(e, MS_EINVAL,
-			                   "connect: invalid connection string: %s",
-			                   msg);
-		return ms__err_set(e, MS_EUNREACHABLE,
-		                   "connect: database unreachable: %s", msg);
-	}
+	if (PQstatus(conn) != CONNECTION_OK)
+		return connect_failed(e, conn);
 	return MS_OK;
 }
 

@@ -10,7 +10,13 @@
 #include <libpq-fe.h>
 #include <stdbool.h>
 
+/* Seconds per host and address when neither the caller nor the
+ * connection string nor PGCONNECT_TIMEOUT sets one. */
+#define MS_CONNECT_TIMEOUT_DEFAULT 2
+
 /* Connect with expand_dbname, connect_timeout default, application name.
+ * @p conninfo NULL means $DATABASE_URL, and when that is unset (or ""),
+ * libpq's own environment (PGHOST, PGPORT, service files, .pgpass).
  * Returns MS_OK, MS_EUNREACHABLE or MS_ENOMEM; the error names the server
  * (never the password). */
 ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,

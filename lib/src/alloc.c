@@ -24,7 +24,6 @@ static bool fault_now(void)
 	return false;
 }
 #else
-void ms__fault_alloc_after(long n) { MS_UNUSED(n); }
 #define fault_now() false
 #endif
 

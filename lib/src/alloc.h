@@ -14,8 +14,9 @@ void *ms__realloc(void *p, size_t n);
 char *ms__strdup(const char *s);
 void ms__free(void *p);
 
-/* Test hook: fail the Nth allocation from now (0 disables).  Only
- * compiled in with MS_FAULT_INJECTION. */
+/* Test hook: fail the Nth allocation from now (0 disables).  Defined
+ * only in the modelstore_testing library (built with MS_FAULT_INJECTION),
+ * never in what is installed. */
 void ms__fault_alloc_after(long n);
 
 #endif

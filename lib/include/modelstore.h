@@ -56,8 +56,18 @@ extern "C" {
 #define MODELSTORE_HAS_LOADER 1
 #define MODELSTORE_HAS_PREDLOG 1
 
+/*
+ * MS_EXTERN(type) marks a public function.  On Windows the library's own
+ * build defines MS_BUILDING_LIBRARY and exports the symbols; everyone
+ * else imports them.  With GCC and Clang the library is built with
+ * -fvisibility=hidden and only these symbols are visible.
+ */
 #if defined(_WIN32)
+#if defined(MS_BUILDING_LIBRARY)
 #define MS_EXTERN(type) extern __declspec(dllexport) type
+#else
+#define MS_EXTERN(type) extern __declspec(dllimport) type
+#endif
 #elif defined(__GNUC__)
 #define MS_EXTERN(type) extern __attribute__((visibility("default"))) type
 #else

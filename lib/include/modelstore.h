@@ -9,22 +9,34 @@
  * -------------------
  * An `ms_store` is used by one thread at a time (it may move between
  * threads).  `ms_loader` lookups and `ms_predlog_log` are safe from any
- * thread.  `ms_model` is immutable; retain/release are atomic.  Every
- * function below carries a `Thread-safety:` line.
+ * thread.  `ms_model` is immutable; retain/release are atomic.  No
+ * `_close` may run while another call on the same handle is in progress.
+ * Every function below carries a `Thread-safety:` line.
  *
  * Errors
  * ------
  * Every fallible function returns an `ms_status`.  `MS_OK` is 0; the other
  * codes are append-only and are never renumbered.  The human-readable
- * detail lives on the handle (`ms_store_errmsg`, `ms_loader_errmsg`, ...):
- * it is borrowed, and valid until the next call on that handle.  Messages
- * name the culprit and never contain a password.
+ * detail of a store's last failure is `ms_store_errmsg()`: borrowed, and
+ * valid until the next call on that store.  A loader or a prediction
+ * logger keeps the last message recorded by any of its threads, its
+ * background thread included; `ms_loader_last_error()` and
+ * `ms_predlog_last_error()` copy it into an `ms_buf`.  Messages name the
+ * culprit and never contain a password.
+ *
+ * A failure reported by the server maps to a status by its SQLSTATE:
+ * connection lost or refused (class 08, or 57P0x) is MS_EUNREACHABLE,
+ * unique violation (23505) MS_EEXISTS, data exception (class 22)
+ * MS_EINVAL, undefined table or column (42P01, 42703) MS_ESCHEMA, and
+ * anything else MS_ERROR.  `ms_store_sqlstate()` gives the code.
  *
  * Ownership
  * ---------
  * A `const` pointer returned by a function is borrowed; its lifetime is
  * stated.  A pointer delivered through an `out` parameter is owned by the
  * caller and is released with the matching `ms_*_free`/`_close`/`_dispose`.
+ * An `ms_buf` passed to receive a string must be initialised (MS_BUF_INIT
+ * or an earlier result): what it held is freed when it is replaced.
  * Nobody calls free() on library memory.  All free functions accept NULL.
  */
 #ifndef MODELSTORE_H
@@ -56,8 +68,18 @@ extern "C" {
 #define MODELSTORE_HAS_LOADER 1
 #define MODELSTORE_HAS_PREDLOG 1
 
+/*
+ * MS_EXTERN(type) marks a public function.  On Windows the library's own
+ * build defines MS_BUILDING_LIBRARY and exports the symbols; everyone
+ * else imports them.  With GCC and Clang the library is built with
+ * -fvisibility=hidden and only these symbols are visible.
+ */
 #if defined(_WIN32)
+#if defined(MS_BUILDING_LIBRARY)
 #define MS_EXTERN(type) extern __declspec(dllexport) type
+#else
+#define MS_EXTERN(type) extern __declspec(dllimport) type
+#endif
 #elif defined(__GNUC__)
 #define MS_EXTERN(type) extern __attribute__((visibility("default"))) type
 #else
@@ -65,7 +87,10 @@ extern "C" {
 #endif
 
 /**
- * The library's version string, e.g. "0.1.0".  Static storage.
+ * The library's version string, e.g. "0.1.0".
+ *
+ * @return MS_VERSION of the library that is running (which may differ
+ *         from the header compiled against); static storage.
  * Thread-safety: safe.
  */
 MS_EXTERN(const char *) ms_version(void);
@@ -80,17 +105,23 @@ typedef enum ms_status {
 	MS_EINVAL = 2,       /**< invalid argument or option */
 	MS_ENOTFOUND = 3,    /**< no such model, version or file */
 	MS_EEXISTS = 4,      /**< already exists / conflicting write */
-	MS_EUNREACHABLE = 5, /**< database cannot be reached */
-	MS_EINTEGRITY = 6,   /**< SHA-256 or framing mismatch */
+	MS_EUNREACHABLE = 5, /**< database cannot be reached (a connect
+	                          timeout is this, not MS_ETIMEDOUT) */
+	MS_EINTEGRITY = 6,   /**< SHA-256, size or framing mismatch */
 	MS_EIO = 7,          /**< local file I/O failed */
 	MS_ENOMEM = 8,       /**< out of memory */
-	MS_ETIMEDOUT = 9,    /**< a deadline passed */
+	MS_ETIMEDOUT = 9,    /**< a caller's deadline passed
+	                          (ms_predlog_flush) */
 	MS_ESCHEMA = 10,     /**< schema missing, older or newer than known */
-	MS_EFULL = 11        /**< queue and spool are full */
+	MS_EFULL = 11        /**< queue and spool are full, or rows were
+	                          dropped at close */
 } ms_status;
 
 /**
  * Static text describing a status code ("not found", ...).
+ *
+ * @param status any value; one outside the enum gives "unknown status".
+ * @return static text, never NULL.
  * Thread-safety: safe.
  */
 MS_EXTERN(const char *) ms_status_str(ms_status status);
@@ -108,8 +139,10 @@ typedef struct ms_buf {
 #define MS_BUF_INIT { NULL, 0 }
 
 /**
- * Free what @p buf points to and reset it to MS_BUF_INIT.  The struct
- * itself belongs to the caller.  Accepts NULL.
+ * Free what a buffer points to and reset it to MS_BUF_INIT.
+ *
+ * @param buf the buffer (borrowed; the struct itself belongs to the
+ *            caller and is not freed).  NULL is accepted and ignored.
  * Thread-safety: safe on distinct buffers.
  */
 MS_EXTERN(void) ms_buf_dispose(ms_buf *buf);
@@ -126,27 +159,49 @@ MS_EXTERN(void) ms_buf_dispose(ms_buf *buf);
 #define MS_PRIMARY_ARTIFACT "model"
 
 /**
- * Check a model or artifact name: 1..MS_NAME_MAX characters from
- * [A-Za-z0-9._-], not starting with '.' or '-'.  Names become directory
- * names in the fallback tree, hence the strict alphabet.
- * Returns MS_OK or MS_EINVAL.  Thread-safety: safe.
+ * Check a model or artifact name.
+ *
+ * A valid name is 1..MS_NAME_MAX characters from [A-Za-z0-9._-], not
+ * starting with '.' or '-'.  Names become directory names in the
+ * fallback tree, hence the strict alphabet.
+ *
+ * @param name the name (borrowed); NULL is invalid.
+ * @return MS_OK when valid; MS_EINVAL otherwise (no message is kept).
+ * Thread-safety: safe.
  */
 MS_EXTERN(ms_status) ms_name_check(const char *name);
 
 /**
- * Check a version string: 1..MS_VERSION_MAX characters from
- * [A-Za-z0-9._-], not starting with '.' or '-', and not one of the
- * selector words "production" and "latest".
- * Returns MS_OK or MS_EINVAL.  Thread-safety: safe.
+ * Check a version string.
+ *
+ * A valid version is 1..MS_VERSION_MAX characters from [A-Za-z0-9._-],
+ * not starting with '.' or '-', and not one of the selector words
+ * "production" and "latest".
+ *
+ * @param version the version (borrowed); NULL is invalid.
+ * @return MS_OK when valid; MS_EINVAL otherwise (no message is kept).
+ * Thread-safety: safe.
  */
 MS_EXTERN(ms_status) ms_version_check(const char *version);
 
-/** Progress callback: @p done of @p total bytes (total 0 when unknown). */
+/**
+ * Progress callback, called on the thread of the operation that reports.
+ *
+ * @param payload the pointer given with the callback.
+ * @param done    bytes moved so far.
+ * @param total   bytes expected; 0 when unknown.  Each operation says
+ *                which bytes it counts.
+ */
 typedef void (*ms_progress_fn)(void *payload, uint64_t done, uint64_t total);
 
 /**
- * Sink for streamed artifact bytes.  Return MS_OK to continue; any other
- * status aborts the transfer and is returned by the caller.
+ * Sink for streamed artifact bytes, called on the streaming thread.
+ *
+ * @param payload the pointer given with the sink.
+ * @param data    the next bytes (borrowed, valid during the call only).
+ * @param len     their count; never 0.
+ * @return MS_OK to continue; any other status aborts the transfer and is
+ *         returned by the function that streams.
  */
 typedef ms_status (*ms_write_fn)(void *payload, const void *data, size_t len);
 
@@ -157,36 +212,51 @@ typedef ms_status (*ms_write_fn)(void *payload, const void *data, size_t len);
 /**
  * Metadata of one stored artifact, as read from `model_artifacts`.
  * Filled by the library; the strings are inline except the two JSON
- * documents, which ms_artifact_info_dispose() frees.
+ * documents, which ms_artifact_info_dispose() frees.  Text columns that
+ * are NULL in the row read as "".
  */
 typedef struct ms_artifact_info {
-	int64_t id;
+	int64_t id;               /**< model_artifacts.id */
 	char model_name[MS_NAME_MAX + 1];
 	char model_version[MS_VERSION_MAX + 1];
-	char artifact[MS_NAME_MAX + 1];
+	char artifact[MS_NAME_MAX + 1];   /**< "model" for the primary */
 	char run_id[MS_RUN_ID_MAX + 1];
 	char model_type[MS_TYPE_MAX + 1];
-	char sha256[65];          /**< hex; "" when the row has no hash */
+	char sha256[65];          /**< lowercase hex of the original bytes;
+	                               "" when the row has no hash */
 	char compression[16];     /**< "none" or "zlib" */
-	char created_at[40];      /**< ISO 8601 as the server prints it */
-	int64_t size;             /**< original (uncompressed) byte count */
-	int64_t stored_size;      /**< bytes as stored */
+	char created_at[40];      /**< "YYYY-MM-DDTHH:MM:SS": no fraction and
+	                               no zone (the column is a TIMESTAMP
+	                               without time zone) */
+	int64_t size;             /**< original (uncompressed) byte count;
+	                               -1 when the row records none (a pull
+	                               or export sets it to the bytes read) */
+	int64_t stored_size;      /**< bytes as stored; `size` when the row
+	                               records none; -1 when neither is */
 	int32_t chunk_count;      /**< 0: bytes inline in model_binary */
-	int is_production;
+	int is_production;        /**< 1 for the production version, else 0 */
 	double accuracy, rmse, r2; /**< NAN when NULL */
 	char *metrics_json;       /**< owned; "{}" when none */
 	char *params_json;        /**< owned; "{}" when none */
 } ms_artifact_info;
 
 /**
- * Free the JSON strings of @p info (not the struct).  Accepts NULL.
+ * Free the two JSON strings of an artifact info, not the struct.
+ *
+ * @param info the struct (borrowed; it belongs to the caller); its JSON
+ *             pointers are set to NULL, so disposing twice is harmless.
+ *             NULL is accepted and ignored.
  * Thread-safety: safe on distinct structs.
  */
 MS_EXTERN(void) ms_artifact_info_dispose(ms_artifact_info *info);
 
 /**
  * Free an array returned by ms_store_list(), with its elements.
- * Accepts NULL.  Thread-safety: safe on distinct arrays.
+ *
+ * @param list  the array (owned by the caller; freed here).  NULL is
+ *              accepted and ignored.
+ * @param count the element count ms_store_list() gave with it.
+ * Thread-safety: safe on distinct arrays.
  */
 MS_EXTERN(void) ms_artifact_list_free(ms_artifact_info *list, size_t count);
 
@@ -196,18 +266,27 @@ MS_EXTERN(void) ms_artifact_list_free(ms_artifact_info *list, size_t count);
 
 typedef struct ms_store ms_store;
 
-/** Options for ms_store_open().  Zero values mean defaults. */
+/**
+ * Options for ms_store_open().  Initialise with MS_STORE_OPTIONS_INIT or
+ * ms_store_options_init(), which set check_schema to 1; in a struct
+ * zeroed any other way, check_schema 0 turns the check off.  The other
+ * fields mean "default" when 0.
+ */
 typedef struct ms_store_options {
 	unsigned int version;     /**< MS_STORE_OPTIONS_VERSION */
-	/** Seconds per host and per resolved address; used only when the
-	 *  connection string sets none.  0 means 2.  libpq 15 raises values
+	/** Seconds per host and per resolved address; 0 or negative means
+	 *  2.  Used only when neither the connection string nor
+	 *  PGCONNECT_TIMEOUT sets a connect_timeout.  libpq 15 raises values
 	 *  below 2 to 2. */
 	int connect_timeout;
-	/** Check the schema version on open (default 1; `migrate` sets 0). */
+	/** Non-zero: ms_store_open() fails with MS_ESCHEMA unless the
+	 *  database's schema version is the one this library knows.  0:
+	 *  no check (what ms_store_migrate() callers need). */
 	int check_schema;
-	/** Chunk size for large artifacts in bytes; 0 means the default
-	 *  (MS_CHUNK_SIZE_DEFAULT).  Artifacts whose stored size is at most
-	 *  this are kept inline in `model_binary`. */
+	/** Chunk size for large artifacts, in bytes: 1 KiB to 256 MiB, or 0
+	 *  for MS_CHUNK_SIZE_DEFAULT (1 MiB).  An artifact whose stored size
+	 *  is at most this is kept inline in `model_binary`.  The store keeps
+	 *  one buffer of this size for its pushes. */
 	size_t chunk_size;
 } ms_store_options;
 
@@ -216,8 +295,12 @@ typedef struct ms_store_options {
 #define MS_CHUNK_SIZE_DEFAULT ((size_t)1 << 20)
 
 /**
- * Initialise @p opts to the defaults of @p version.
- * Returns MS_EINVAL for an unknown version.  Thread-safety: safe.
+ * Initialise store options to the defaults of a version.
+ *
+ * @param opts    the struct to fill (borrowed); must not be NULL.
+ * @param version MS_STORE_OPTIONS_VERSION.
+ * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
+ * Thread-safety: safe.
  */
 MS_EXTERN(ms_status) ms_store_options_init(ms_store_options *opts,
                                            unsigned int version);
@@ -225,56 +308,125 @@ MS_EXTERN(ms_status) ms_store_options_init(ms_store_options *opts,
 /**
  * Connect to PostgreSQL.
  *
- * @param out      receives the handle, even on failure (NULL only on
- *                 MS_ENOMEM), so that ms_store_errmsg() can explain; the
- *                 caller always calls ms_store_close().
- * @param conninfo a libpq URL or key=value string, or NULL/"" for libpq's
- *                 environment (PGHOST, PGPORT, service files, .pgpass).
- *                 Passed to libpq as is (expand_dbname), plus
- *                 `connect_timeout` when it sets none and
- *                 `fallback_application_name=modelstore`.
- * @param opts     NULL for defaults.
- * @return MS_OK, MS_EUNREACHABLE (refused, unknown host, timeout,
- *         authentication failure), MS_ESCHEMA (schema older or newer than
- *         this library), MS_EINVAL, MS_ENOMEM.
+ * @param out      receives the handle, owned by the caller, even on
+ *                 failure, so that ms_store_errmsg() can explain; the
+ *                 caller always calls ms_store_close().  It is NULL only
+ *                 on MS_ENOMEM, or when @p out itself is NULL (then
+ *                 MS_EINVAL and nothing is allocated).
+ * @param conninfo a libpq URL ("postgresql://...") or key=value string
+ *                 (borrowed, not kept).  It is parsed first: a malformed
+ *                 string fails with MS_EINVAL before any network I/O, as
+ *                 does a plain word (it is not taken as a database
+ *                 name).  It then goes to libpq as the expanded dbname,
+ *                 after our defaults, so anything it sets wins: our
+ *                 defaults are connect_timeout (see the options; none
+ *                 when PGCONNECT_TIMEOUT is set),
+ *                 fallback_application_name=modelstore,
+ *                 keepalives_idle=10, keepalives_interval=5,
+ *                 keepalives_count=2 and tcp_user_timeout=10000.
+ *                 NULL and "" behave the same: no string is passed, so
+ *                 libpq takes everything from its environment (PGHOST,
+ *                 PGPORT, PGDATABASE, PGUSER, PGSERVICE, .pgpass, ...)
+ *                 and its compiled defaults.  $DATABASE_URL is not read.
+ * @param opts     options (borrowed, not kept); NULL for the defaults of
+ *                 MS_STORE_OPTIONS_INIT.
+ * @return
+ *   - MS_OK: connected (and, with check_schema, the schema is current);
+ *   - MS_EINVAL: @p out is NULL, unknown options version, chunk_size out
+ *     of range, or a malformed connection string or unknown service;
+ *   - MS_EUNREACHABLE: connection refused, unknown host, timeout,
+ *     authentication failure, no such database, or (with check_schema)
+ *     the connection was lost;
+ *   - MS_ESCHEMA: with check_schema, no schema, or one older or newer
+ *     than this library's;
+ *   - MS_ERROR: with check_schema, the schema query failed otherwise;
+ *   - MS_ENOMEM: no handle could be allocated.
  * Thread-safety: safe (creates a new handle).
  */
 MS_EXTERN(ms_status) ms_store_open(ms_store **out, const char *conninfo,
                                    const ms_store_options *opts);
 
-/** Close the connection and free the handle.  Accepts NULL. */
+/**
+ * Close the connection and free the handle.
+ *
+ * @param store the handle (owned by the caller; freed here).  NULL is
+ *              accepted and ignored.  Strings borrowed from it become
+ *              invalid.
+ * Thread-safety: not while another call on @p store runs.
+ */
 MS_EXTERN(void) ms_store_close(ms_store *store);
 
 /**
- * The message of the last failure on @p store ("" when none).  Borrowed;
- * valid until the next call on @p store.  Never contains a password.
- * Thread-safety: same thread as the failing call.
+ * The message of the last failure on a store.
+ *
+ * @param store the handle; NULL (what ms_store_open() leaves on
+ *              MS_ENOMEM) gives "out of memory".
+ * @return the message, "" after a call that succeeded.  Borrowed; valid
+ *         until the next call on @p store.  Never contains a password.
+ * Thread-safety: on the thread using @p store, before its next call.
  */
 MS_EXTERN(const char *) ms_store_errmsg(const ms_store *store);
 
 /**
- * SQLSTATE of the last server error on @p store ("" when none).
- * Borrowed, as ms_store_errmsg().
+ * The SQLSTATE of the last failure on a store, when the server gave one.
+ *
+ * @param store the handle; NULL gives "".
+ * @return five characters, or "" when the last failure did not come from
+ *         the server.  Borrowed; valid until the next call on @p store.
+ * Thread-safety: on the thread using @p store, before its next call.
  */
 MS_EXTERN(const char *) ms_store_sqlstate(const ms_store *store);
 
 /**
- * "host:port/db" of the connection, for display.  Never the password.
- * Borrowed; valid until ms_store_close().
+ * Where a store is connected, for display.
+ *
+ * @param store the handle; NULL gives "".
+ * @return "host:port/db", or "\"socket dir\" port P db D" for a Unix
+ *         socket, from libpq's view of the connection; never the
+ *         password.  Set by ms_store_open(), best effort when it failed.
+ *         Borrowed; valid until ms_store_close().
+ * Thread-safety: safe once ms_store_open() has returned.
  */
 MS_EXTERN(const char *) ms_store_target(const ms_store *store);
 
 /**
- * Apply pending migrations in one transaction under an advisory lock.
- * Idempotent; concurrent callers serialise.  @p applied (may be NULL)
- * receives how many were applied.
+ * Apply pending schema migrations.
+ *
+ * All pending migrations run in one transaction under an advisory lock:
+ * idempotent, and concurrent callers serialise.  Open the store with
+ * check_schema 0 to migrate a database that is behind.
+ *
+ * @param store   the handle.
+ * @param applied receives how many migrations were applied (0 on
+ *                failure); may be NULL.
+ * @return
+ *   - MS_OK: the schema is current;
+ *   - MS_EINVAL: @p store is NULL;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ESCHEMA: the database's schema is newer than this library's;
+ *   - MS_ERROR, or the status of the failure's SQLSTATE (see Errors
+ *     above): a migration failed on the server (e.g. permission
+ *     denied); nothing was applied.
  * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_migrate(ms_store *store, int *applied);
 
 /**
- * Schema version recorded in the database (0 when never migrated) and
- * the one this library knows.  Either out pointer may be NULL.
+ * The schema version recorded in the database and the one this library
+ * knows.
+ *
+ * @param store       the handle.
+ * @param db_version  receives the database's version, 0 when it was
+ *                    never migrated; set only on MS_OK; may be NULL.
+ * @param lib_version receives this library's version (set even when the
+ *                    query fails, unless @p store is NULL or not
+ *                    connected); may be NULL.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store is NULL;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ERROR: the query failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_schema_version(ms_store *store, int *db_version,
                                              int *lib_version);
@@ -284,27 +436,46 @@ typedef struct ms_artifact_source {
 	/** Artifact name; NULL means MS_PRIMARY_ARTIFACT.  Each push must
 	 *  include the primary artifact exactly once. */
 	const char *name;
-	/** A file to stream from, or NULL to use @p data/@p size. */
+	/** A file to stream from (opened read-only, read once, never held
+	 *  whole in memory), or NULL to use @p data/@p size. */
 	const char *path;
+	/** The bytes when @p path is NULL (borrowed, never copied whole);
+	 *  may be NULL only when @p size is 0. */
 	const void *data;
+	/** Byte count of @p data; ignored with @p path. */
 	uint64_t size;
 } ms_artifact_source;
 
-/** Options for ms_store_push(). */
+/**
+ * Options for ms_store_push().  The pointers are borrowed for the call.
+ * accuracy, rmse, r2: NAN means absent; a present one is stored in the
+ * row's score column and merged into the metrics JSON (keys "accuracy",
+ * "rmse", "r2").
+ */
 typedef struct ms_push_options {
 	unsigned int version;     /**< MS_PUSH_OPTIONS_VERSION */
 	const char *model_name;   /**< NULL: "default" */
-	const char *model_version;/**< NULL: generated YYYYMMDD_HHMMSS[_n] */
-	const char *run_id;       /**< NULL: the version */
-	const char *model_type;   /**< NULL: "unknown" */
+	const char *model_version;/**< NULL: generated YYYYMMDD_HHMMSS[_n]
+	                               (UTC) */
+	const char *run_id;       /**< NULL: the version; else 1 to
+	                               MS_RUN_ID_MAX characters */
+	const char *model_type;   /**< NULL: "unknown"; else 1 to
+	                               MS_TYPE_MAX characters */
 	double accuracy, rmse, r2;/**< NAN: absent */
-	const char *metrics_json; /**< object of extra metrics, or NULL */
-	const char *params_json;  /**< object of params, or NULL */
-	int production;           /**< promote in the same transaction */
-	int compress_level;       /**< 0: store as is; 1..9: zlib level */
-	const char *reason;       /**< promotion reason when production */
+	const char *metrics_json; /**< object of extra metrics, or NULL;
+	                               stored with each artifact, and its
+	                               numeric members in model_metrics */
+	const char *params_json;  /**< object of params, or NULL; stored
+	                               with each artifact, and for the run
+	                               unless the run already exists */
+	int production;           /**< non-zero: promote in the same
+	                               transaction */
+	int compress_level;       /**< 0: store as is; 1..9: zlib level;
+	                               other values: MS_EINVAL */
+	const char *reason;       /**< promotion reason when production;
+	                               NULL: "push --production" */
 	ms_progress_fn progress;  /**< NULL: none */
-	void *progress_payload;
+	void *progress_payload;   /**< passed to progress */
 } ms_push_options;
 
 #define MS_PUSH_OPTIONS_VERSION 1
@@ -313,24 +484,58 @@ typedef struct ms_push_options {
 #define MS_PUSH_OPTIONS_INIT { MS_PUSH_OPTIONS_VERSION, NULL, NULL, NULL, \
 	NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL }
 
-/** Initialise @p opts (metrics set to NAN).  MS_EINVAL on bad version. */
+/**
+ * Initialise push options to the defaults of a version, with the three
+ * metrics set to NAN (absent).
+ *
+ * @param opts    the struct to fill (borrowed); must not be NULL.
+ * @param version MS_PUSH_OPTIONS_VERSION.
+ * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
+ * Thread-safety: safe.
+ */
 MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
                                           unsigned int version);
 
 /**
- * Store @p count artifacts under one version, all or nothing.
+ * Store artifacts under one version, all or nothing.
  *
- * Bytes travel as binary (never hex text): small artifacts inline in
- * `model_binary`, larger ones streamed as chunk rows with COPY BINARY, in
- * constant memory.  SHA-256 of the original bytes is computed while
- * streaming.  On any failure the transaction is rolled back: no row and
- * no chunk remains.
+ * Bytes travel as binary parameters (never hex text).  An artifact whose
+ * stored bytes fit in one chunk (ms_store_options.chunk_size) goes inline
+ * into `model_binary`; a larger one is written to
+ * `model_artifact_chunks` by a prepared INSERT with a binary parameter,
+ * one chunk row at a time, in the push's transaction and in constant
+ * memory.  With compress_level, the stored bytes are zlib-deflated.  The
+ * SHA-256 of the original bytes is computed while streaming.  The
+ * primary artifact is inserted first, then the others, then the metrics
+ * and the run, and (with production) the promotion.  On any failure the
+ * transaction is rolled back: no row and no chunk remains.  If the
+ * connection is lost during COMMIT, MS_EUNREACHABLE is returned and the
+ * outcome is unknown (ms_store_show() tells).
  *
- * @param version_out receives the version (generated or given); may be
- *        NULL.  Dispose with ms_buf_dispose().
- * @return MS_OK, MS_EINVAL (bad name/version/JSON, no primary artifact),
- *         MS_ENOTFOUND / MS_EIO (source file), MS_EEXISTS (version
- *         already stored for this name), MS_EUNREACHABLE, MS_ENOMEM.
+ * @param store       the handle.
+ * @param version_out receives the version (generated or given) on MS_OK;
+ *                    an initialised ms_buf; may be NULL.  Dispose with
+ *                    ms_buf_dispose().
+ * @param opts        options (borrowed for the call); NULL for the
+ *                    defaults of ms_push_options_init().
+ * @param sources     @p count sources (borrowed for the call).
+ * @param count       number of sources; 0 is MS_EINVAL.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL, unknown options version, invalid model
+ *     name, version, run id, type, compression level or metrics/params
+ *     JSON (must be objects), no sources, an invalid or repeated artifact
+ *     name, no primary artifact, NULL data with a non-zero size, a
+ *     directory as path, or a value the server rejects (class 22);
+ *   - MS_ENOTFOUND: a source file does not exist;
+ *   - MS_EIO: a source file could not be opened or read, or grew while
+ *     being read;
+ *   - MS_EEXISTS: that version already has an artifact of that name;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM (when only @p version_out could not be filled, the
+ *     version was stored);
+ *   - MS_ESCHEMA: a table or column is missing;
+ *   - MS_ERROR: compression failed, or another server error.
  * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
@@ -339,10 +544,26 @@ MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
                                    size_t count);
 
 /**
- * Resolve @p selector ("production", "latest" or a version) for
- * @p model_name (NULL: "default") and fill @p out with the metadata of
- * @p artifact (NULL: the primary).  Dispose @p out with
- * ms_artifact_info_dispose() on any outcome.  MS_ENOTFOUND when nothing matches.
+ * Look up the metadata of one artifact.
+ *
+ * @param store      the handle.
+ * @param out        receives the metadata; zeroed on entry, so dispose it
+ *                   with ms_artifact_info_dispose() on any outcome.  NULL
+ *                   is MS_EINVAL.
+ * @param model_name NULL means "default".
+ * @param selector   "production", "latest" (newest created) or a
+ *                   version; NULL means "production".
+ * @param artifact   NULL means the primary artifact.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store or @p out NULL, or an invalid name, selector
+ *     or artifact;
+ *   - MS_ENOTFOUND: no production version, or no such version or
+ *     artifact;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
                                    const char *model_name,
@@ -350,11 +571,39 @@ MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
                                    const char *artifact);
 
 /**
- * Stream the original bytes of an artifact to @p sink, decompressing
- * when needed, in bounded memory (one chunk at a time).  The SHA-256 is
- * checked at the end: on a mismatch MS_EINTEGRITY is returned and the
- * caller must discard what the sink received.  @p info (may be NULL)
- * receives the metadata; dispose it even on failure.
+ * Stream the original bytes of an artifact to a sink.
+ *
+ * The bytes are read one chunk (or one 4 MiB slice of an inline value) at
+ * a time and inflated when stored compressed, so memory stays bounded.
+ * When the row records a SHA-256, it and the size are checked at the end:
+ * on a mismatch MS_EINTEGRITY is returned and the caller must discard
+ * what the sink received.  Rows without a hash are not checked.
+ *
+ * @param store            the handle.
+ * @param info             receives the metadata; zeroed on entry, so
+ *                         dispose it on any outcome; may be NULL.
+ * @param model_name       NULL means "default".
+ * @param selector         "production", "latest" or a version; NULL
+ *                         means "production".
+ * @param artifact         NULL means the primary artifact.
+ * @param sink             receives the bytes; may be NULL (read and
+ *                         verify only).
+ * @param payload          passed to @p sink.
+ * @param progress         stored (possibly compressed) bytes read of the
+ *                         stored size; may be NULL.
+ * @param progress_payload passed to @p progress.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL, or an invalid name, selector or
+ *     artifact;
+ *   - MS_ENOTFOUND: no such artifact, or it was deleted while being
+ *     read;
+ *   - MS_EINTEGRITY: SHA-256 or size mismatch, missing chunks, or
+ *     corrupt compressed bytes;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: a query failed on the server;
+ *   - any other status returned by @p sink.
  * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
@@ -365,10 +614,38 @@ MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
                                    void *progress_payload);
 
 /**
- * Pull into the file @p path: written to a temporary file beside it,
- * fsync'd, verified, then renamed.  Nothing appears at @p path unless the
- * SHA-256 matched.  MS_EEXISTS when @p path exists and @p overwrite is 0.
- * @p info (may be NULL) as for ms_store_pull(): dispose it on any outcome.
+ * Pull an artifact into a file, atomically.
+ *
+ * The bytes go to a new temporary file beside @p path (O_EXCL, not
+ * through symlinks), which is fsync'd, verified, then renamed over
+ * @p path, and the directory fsync'd.  Nothing appears at @p path unless
+ * the pull succeeded.
+ *
+ * @param store            the handle.
+ * @param info             as for ms_store_pull(): zeroed on entry,
+ *                         dispose it on any outcome; may be NULL.
+ * @param model_name       as for ms_store_pull().
+ * @param selector         as for ms_store_pull().
+ * @param artifact         as for ms_store_pull().
+ * @param path             the file to write (borrowed); its directory
+ *                         must exist.
+ * @param overwrite        non-zero: replace an existing file; 0: fail
+ *                         with MS_EEXISTS when @p path exists or appears
+ *                         before the rename.
+ * @param progress         as for ms_store_pull(); may be NULL.
+ * @param progress_payload passed to @p progress.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL, @p path NULL, empty or too long, or an
+ *     invalid name, selector or artifact;
+ *   - MS_EEXISTS: @p path exists and @p overwrite is 0;
+ *   - MS_ENOTFOUND: no such artifact, or the directory of @p path does
+ *     not exist;
+ *   - MS_EIO: @p path is a symlink or a directory, or writing, fsync or
+ *     rename failed;
+ *   - MS_EINTEGRITY, MS_EUNREACHABLE, MS_ENOMEM, MS_ESCHEMA, MS_ERROR: as
+ *     for ms_store_pull().
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
                                         ms_artifact_info *info,
@@ -380,68 +657,191 @@ MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
                                         void *progress_payload);
 
 /**
- * List primary artifacts, newest first.  @p model_name NULL lists every
- * name; @p limit 0 means no limit.  Free with ms_artifact_list_free().
+ * List the primary artifacts (one per version).
+ *
+ * Rows are ordered by model name, then newest first within a name.
+ *
+ * @param store      the handle.
+ * @param out        receives the array, owned by the caller: free it with
+ *                   ms_artifact_list_free(*out, *count).  Must not be
+ *                   NULL.  On failure *out is NULL and *count 0, unless
+ *                   @p store is NULL or not connected (then untouched).
+ * @param count      receives the element count.  Must not be NULL.
+ * @param model_name one name, or NULL for every name.
+ * @param limit      at most this many rows in all; 0 means no limit.
+ * @return
+ *   - MS_OK (possibly with 0 rows);
+ *   - MS_EINVAL: @p store, @p out or @p count NULL, or an invalid name;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_list(ms_store *store, ms_artifact_info **out,
                                    size_t *count, const char *model_name,
                                    size_t limit);
 
 /**
- * Make @p model_version the production model of @p model_name.  The
- * database enforces one production model per name; concurrent promotions
- * serialise on an advisory lock.  Recorded in `model_promotions` with
- * @p reason (may be NULL) and notified to watching loaders.
+ * Make a version the production model of its name.
+ *
+ * The database enforces one production model per name; concurrent
+ * promotions serialise on an advisory lock.  The change is recorded in
+ * `model_promotions` and, on commit, a trigger notifies watching loaders
+ * (channel modelstore_production).  Promoting the version that is
+ * already production succeeds and records nothing.
+ *
+ * @param store         the handle.
+ * @param model_name    NULL means "default".
+ * @param model_version the version; must not be NULL or a selector word.
+ * @param reason        recorded with the promotion; may be NULL.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL, invalid name, or a missing or invalid
+ *     version;
+ *   - MS_ENOTFOUND: that version has no primary artifact;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_promote(ms_store *store, const char *model_name,
                                       const char *model_version,
                                       const char *reason);
 
 /**
- * Return production to the version that preceded the current one in the
- * promotion history.  @p version_out (may be NULL) receives it.
- * MS_ENOTFOUND when there is no earlier production version.
+ * Return production to the version that preceded the current one.
+ *
+ * The target is the from-version of the latest promotion (not rollback)
+ * to the current version, so repeated rollbacks walk further back in
+ * history.  Recorded in `model_promotions` as a rollback.
+ *
+ * @param store       the handle.
+ * @param version_out receives the version now in production, on MS_OK;
+ *                    an initialised ms_buf; may be NULL.
+ * @param model_name  NULL means "default".
+ * @param reason      recorded with the rollback; may be NULL.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL or an invalid name;
+ *   - MS_ENOTFOUND: no production model, no earlier production version
+ *     in the history, or that version no longer exists;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM: production was moved back, but @p version_out could
+ *     not be filled;
+ *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_rollback(ms_store *store, ms_buf *version_out,
                                        const char *model_name,
                                        const char *reason);
 
 /**
- * Delete all but the @p keep newest versions of @p model_name, never the
- * production version.  @p deleted_out (may be NULL) receives a JSON array
- * of the versions deleted (or that would be, with @p dry_run).
+ * Delete old versions of a model, never the production version.
+ *
+ * Versions are ranked newest first (by their newest artifact).  Every
+ * version after the first @p keep, unless it is production, is deleted
+ * with all its artifacts and their chunks, in one transaction that holds
+ * the promotion lock.
+ *
+ * @param store       the handle.
+ * @param deleted_out receives a JSON array of the versions deleted (or
+ *                    that would be, with @p dry_run), newest first, on
+ *                    MS_OK; an initialised ms_buf; may be NULL.
+ * @param model_name  NULL means "default".
+ * @param keep        how many of the newest versions to keep (the
+ *                    production version counts among them); 0 deletes
+ *                    every version but production.
+ * @param dry_run     non-zero: delete nothing, only report.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL or an invalid name;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM (when only @p deleted_out could not be filled, the
+ *     versions were deleted);
+ *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_prune(ms_store *store, ms_buf *deleted_out,
                                     const char *model_name, unsigned keep,
                                     int dry_run);
 
 /**
- * Report byte progress of ms_store_verify() and ms_store_backfill_hashes()
- * (over all the artifacts they read) to @p fn; NULL turns it off.  The
- * other operations take their own progress argument.
+ * Set the byte-progress callback of ms_store_verify() and
+ * ms_store_backfill_hashes().
+ *
+ * ms_store_verify() reports stored bytes over all the artifacts it
+ * reads; ms_store_backfill_hashes() reports per artifact (done restarts
+ * at each one and total is that artifact's stored size).  The other
+ * operations take their own progress argument.
+ *
+ * @param store   the handle; NULL is ignored.
+ * @param fn      the callback; NULL turns progress off.
+ * @param payload passed to @p fn; kept until changed.
  * Thread-safety: one thread per store.
  */
 MS_EXTERN(void) ms_store_set_progress(ms_store *store, ms_progress_fn fn,
                                       void *payload);
 
-/** Called by ms_store_verify() once per artifact checked. */
+/**
+ * Called by ms_store_verify() once per artifact checked, on its thread.
+ * During the call, ms_store_errmsg() of the store explains a failure.
+ *
+ * @param payload       the pointer given to ms_store_verify().
+ * @param info          the artifact's metadata (borrowed for the call).
+ * @param result        MS_OK, MS_EINTEGRITY, MS_ENOTFOUND (deleted
+ *                      meanwhile) or another failure of that artifact.
+ * @param actual_sha256 hex SHA-256 of the bytes read (borrowed for the
+ *                      call); "" when they could not all be read.
+ */
 typedef void (*ms_verify_fn)(void *payload, const ms_artifact_info *info,
                              ms_status result, const char *actual_sha256);
 
 /**
- * Re-hash every artifact (of @p model_name, or all when NULL), streaming.
- * Rows without a hash are reported with MS_OK and actual_sha256 set.
- * Returns MS_EINTEGRITY when any mismatched, after checking them all.
+ * Re-hash every artifact, streaming, and compare with the recorded hash.
+ *
+ * Every artifact is checked even after a failure; rows without a hash
+ * are reported with MS_OK and actual_sha256 set.  Only losing the
+ * connection or memory stops early.
+ *
+ * @param store      the handle.
+ * @param model_name one name, or NULL for all artifacts of all names.
+ * @param cb         called once per artifact; may be NULL.
+ * @param payload    passed to @p cb.
+ * @param checked    receives the number of artifacts checked; set only
+ *                   when the run completes; may be NULL.
+ * @param bad        receives the number that failed; as @p checked.
+ * @return
+ *   - MS_OK: all artifacts passed;
+ *   - MS_EINTEGRITY: at least one failed, for any reason;
+ *   - MS_EINVAL: @p store NULL or an invalid name;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: the listing query failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
                                      ms_verify_fn cb, void *payload,
                                      size_t *checked, size_t *bad);
 
 /**
- * Compute and record the SHA-256 of every artifact that has none (rows
- * written the seed's way), streaming each one.  Only rows whose hash is
- * still NULL are updated, so concurrent runs are harmless.  @p updated
- * (may be NULL) receives how many rows got a hash.
+ * Compute and record the SHA-256 of every artifact that has none.
+ *
+ * Such rows were written the seed's way.  Each is streamed and hashed;
+ * only rows whose hash is still NULL are updated, so concurrent runs are
+ * harmless.  The first failure stops the run.
+ *
+ * @param store      the handle.
+ * @param model_name one name, or NULL for all names.
+ * @param updated    receives how many rows got a hash, also on failure
+ *                   (untouched when @p store is NULL or not connected);
+ *                   may be NULL.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL or an invalid name;
+ *   - MS_ENOTFOUND: an artifact was deleted while being read;
+ *   - MS_EINTEGRITY: missing chunks or corrupt compressed bytes;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
  * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
@@ -449,13 +849,37 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
                                               size_t *updated);
 
 /**
- * Write the artifact selected by @p selector as `model.bin` plus the
- * sidecar `model.json` under @p dir (the fallback layout: dir/production/
- * model.bin for "default", dir/production/<name>/model.bin otherwise),
- * atomically: temp file (O_EXCL, no symlinks followed), fsync, rename,
- * fsync of the directory.  @p info (may be NULL) receives the metadata,
- * with the SHA-256 computed during the export when the row had none;
- * dispose it on any outcome.
+ * Write a primary artifact into a fallback tree, with its sidecar.
+ *
+ * The bytes go to `model.bin` and the metadata to `model.json` in the
+ * fallback layout: dir/production/model.bin for "default",
+ * dir/production/<name>/model.bin otherwise (directories created).  Each
+ * file is written atomically: a new temporary file (O_EXCL, not through
+ * symlinks), fsync, rename over the old one, fsync of the directory.
+ * Existing files are replaced.
+ *
+ * @param store            the handle.
+ * @param info             receives the metadata, with the SHA-256
+ *                         computed during the export when the row had
+ *                         none; zeroed on entry, so dispose it on any
+ *                         outcome; may be NULL.
+ * @param model_name       NULL means "default".
+ * @param selector         "production", "latest" or a version; NULL
+ *                         means "production".
+ * @param dir              the fallback directory; NULL or "" means
+ *                         "models".
+ * @param progress         as for ms_store_pull(); may be NULL.
+ * @param progress_payload passed to @p progress.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL, an invalid name or selector, or a path
+ *     too long;
+ *   - MS_ENOTFOUND: nothing matches @p selector;
+ *   - MS_EIO: a directory could not be made, a target is a symlink or a
+ *     directory, or writing, fsync or rename failed;
+ *   - MS_EINTEGRITY, MS_EUNREACHABLE, MS_ENOMEM, MS_ESCHEMA, MS_ERROR: as
+ *     for ms_store_pull().
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_export(ms_store *store, ms_artifact_info *info,
                                      const char *model_name,
@@ -464,8 +888,23 @@ MS_EXTERN(ms_status) ms_store_export(ms_store *store, ms_artifact_info *info,
                                      void *progress_payload);
 
 /**
- * Attach an actual value to a logged prediction (by its UUID).
- * MS_ENOTFOUND when no prediction has that id.
+ * Attach an actual value to a logged prediction.
+ *
+ * A prediction still queued or spooled by an ms_predlog is not in the
+ * table yet: MS_ENOTFOUND.
+ *
+ * @param store         the handle.
+ * @param prediction_id the prediction's UUID as text (as ms_predlog_log()
+ *                      gave it); must not be NULL.
+ * @param actual_value  the value; must be finite.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store or @p prediction_id NULL, @p actual_value NAN
+ *     or infinite, or @p prediction_id not a UUID;
+ *   - MS_ENOTFOUND: no prediction has that id;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ESCHEMA, MS_ERROR: the update failed on the server.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
                                             const char *prediction_id,
@@ -475,39 +914,141 @@ MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
 /* Model handles                                                       */
 /* ------------------------------------------------------------------ */
 
+/**
+ * A loaded model: bytes plus metadata, immutable and reference-counted.
+ * The bytes are held in one buffer; from 8 MiB up it is an anonymous
+ * mapping that asks for transparent huge pages.
+ */
 typedef struct ms_model ms_model;
 
+/** How a model handle was obtained. */
 typedef enum ms_source {
 	MS_SOURCE_DATABASE = 0, /**< fetched from PostgreSQL by this call */
 	MS_SOURCE_CACHE = 1,    /**< served from the loader's cache */
 	MS_SOURCE_FALLBACK = 2  /**< read from the fallback directory */
 } ms_source;
 
-/** "database", "cache" or "fallback".  Static text. */
+/**
+ * The name of a source, for display.
+ *
+ * @param source any value.
+ * @return "database", "cache" or "fallback"; "unknown" outside the enum.
+ *         Static text.
+ * Thread-safety: safe.
+ */
 MS_EXTERN(const char *) ms_source_str(ms_source source);
 
-/*
- * Accessors.  The returned pointers are borrowed from the handle and
- * valid until its last ms_model_release().  The bytes are held in one
- * buffer (for artifacts above 64 MiB backed by huge pages when the kernel
- * allows).  Thread-safety: safe (the handle is immutable).
+/**
+ * The model's bytes.
+ *
+ * @param m the handle; may be NULL.
+ * @return read-only bytes, ms_model_size() of them; non-NULL for a
+ *         handle, even an empty model; NULL for NULL.  Borrowed; valid
+ *         until the last ms_model_release() of the handle.
+ * Thread-safety: safe (the handle is immutable).
  */
 MS_EXTERN(const void *) ms_model_data(const ms_model *m);
+
+/**
+ * The model's size in bytes.
+ *
+ * @param m the handle; may be NULL.
+ * @return the byte count; 0 for NULL.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(uint64_t) ms_model_size(const ms_model *m);
+
+/**
+ * The model's name.
+ *
+ * @param m the handle; may be NULL.
+ * @return the name; "" for NULL.  Borrowed; valid until the last
+ *         ms_model_release() of the handle.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(const char *) ms_model_name(const ms_model *m);
+
+/**
+ * The model's version.
+ *
+ * @param m the handle; may be NULL.
+ * @return the version; "unknown" for a fallback copy whose sidecar names
+ *         none; "" for NULL.  Borrowed; valid until the last
+ *         ms_model_release() of the handle.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(const char *) ms_model_version(const ms_model *m);
+
+/**
+ * The model's type, as pushed.
+ *
+ * @param m the handle; may be NULL.
+ * @return the type; "unknown" for a fallback copy whose sidecar names
+ *         none; "" for NULL or a row without one.  Borrowed; valid until
+ *         the last ms_model_release() of the handle.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(const char *) ms_model_type(const ms_model *m);
+
+/**
+ * The model's metrics.
+ *
+ * @param m the handle; may be NULL.
+ * @return a JSON object as text; "{}" when none or for NULL.  Borrowed;
+ *         valid until the last ms_model_release() of the handle.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(const char *) ms_model_metrics_json(const ms_model *m);
-/** Hex SHA-256 of the bytes (always computed; "" never). */
+
+/**
+ * The SHA-256 of the model's bytes, always computed while loading.
+ *
+ * @param m the handle; may be NULL.
+ * @return 64 lowercase hex digits; "" only for NULL.  Borrowed; valid
+ *         until the last ms_model_release() of the handle.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(const char *) ms_model_sha256(const ms_model *m);
-/** Where the bytes came from when the handle was created. */
+
+/**
+ * Where the bytes came from when this handle was handed out.
+ *
+ * @param m the handle; may be NULL.
+ * @return the source; MS_SOURCE_DATABASE for NULL.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(ms_source) ms_model_source(const ms_model *m);
-/** 1 when the bytes matched a recorded SHA-256, 0 when none existed. */
+
+/**
+ * Whether the bytes were checked against a recorded SHA-256 (of the
+ * database row, or of the fallback sidecar).  Bytes that do not match are
+ * never served.
+ *
+ * @param m the handle; may be NULL.
+ * @return 1 when they matched a recorded hash; 0 when none was recorded,
+ *         or for NULL.
+ * Thread-safety: safe (the handle is immutable).
+ */
 MS_EXTERN(int) ms_model_verified(const ms_model *m);
 
-/** Take a reference; returns @p m.  Atomic. */
+/**
+ * Take one more reference to a model.
+ *
+ * @param m the handle; NULL is returned as is.
+ * @return @p m; the caller owns the new reference and releases it with
+ *         ms_model_release().
+ * Thread-safety: safe (atomic).
+ */
 MS_EXTERN(ms_model *) ms_model_retain(ms_model *m);
-/** Drop a reference; the last one frees.  Accepts NULL.  Atomic. */
+
+/**
+ * Drop one reference to a model; the last one frees it.
+ *
+ * @param m the handle (one reference is given up); NULL is accepted and
+ *          ignored.  After the last release, pointers from the accessors
+ *          are invalid.
+ * Thread-safety: safe (atomic).
+ */
 MS_EXTERN(void) ms_model_release(ms_model *m);
 
 /* ------------------------------------------------------------------ */
@@ -516,55 +1057,131 @@ MS_EXTERN(void) ms_model_release(ms_model *m);
 
 typedef struct ms_loader ms_loader;
 
+/** How a loader notices that the production version changed. */
 typedef enum ms_watch_mode {
-	MS_WATCH_OFF = 0,    /**< production is resolved once, then cached */
-	MS_WATCH_NOTIFY = 1, /**< LISTEN for promotions (plus re-check on
-	                          every reconnect) */
-	MS_WATCH_POLL = 2    /**< poll the production pointer */
+	MS_WATCH_OFF = 0,    /**< production is resolved on first use, then
+	                          cached until evicted: promotions are not
+	                          seen */
+	MS_WATCH_NOTIFY = 1, /**< a watcher thread LISTENs for promotions
+	                          (plus re-checks on every reconnect) */
+	MS_WATCH_POLL = 2    /**< a watcher thread polls the production
+	                          pointer */
 } ms_watch_mode;
 
-/** Called from the watcher thread when a production model changes. */
+/**
+ * Called from the watcher thread after it swapped in a new production
+ * model (not for loads made by ms_loader_get()).  It must not call
+ * ms_loader_close().
+ *
+ * @param payload       ms_loader_options.change_payload.
+ * @param model_name    the name (borrowed for the call).
+ * @param model_version the new production version (borrowed for the
+ *                      call).
+ */
 typedef void (*ms_change_fn)(void *payload, const char *model_name,
                              const char *model_version);
 
+/** Options for ms_loader_open().  Zero values mean defaults. */
 typedef struct ms_loader_options {
 	unsigned int version;      /**< MS_LOADER_OPTIONS_VERSION */
-	const char *fallback_dir;  /**< NULL: "models" */
-	uint64_t cache_bytes;      /**< 0: 4 GiB */
-	int refresh_fallback;      /**< rewrite the fallback copy after each
-	                                database load of a production model */
-	ms_watch_mode watch;
-	unsigned poll_interval_ms; /**< MS_WATCH_POLL; 0: 1000 */
-	int connect_timeout;       /**< seconds; 0: 2 */
-	ms_change_fn on_change;    /**< may be NULL */
-	void *change_payload;
+	const char *fallback_dir;  /**< NULL or "": "models" (relative to
+	                                the working directory); copied */
+	uint64_t cache_bytes;      /**< cache budget in bytes; 0: 4 GiB.
+	                                Least recently used models are
+	                                evicted beyond it (one model may
+	                                exceed it alone); handles stay
+	                                valid */
+	int refresh_fallback;      /**< non-zero: rewrite the fallback copy
+	                                (model.bin + model.json) after each
+	                                database load of a production model,
+	                                unless it is unchanged; a failure
+	                                is only recorded as the last
+	                                error */
+	ms_watch_mode watch;       /**< default MS_WATCH_OFF; other values:
+	                                MS_EINVAL */
+	unsigned poll_interval_ms; /**< MS_WATCH_POLL only; 0: 1000 */
+	int connect_timeout;       /**< seconds per host and address, as
+	                                for ms_store_options; 0: 2;
+	                                negative: MS_EINVAL */
+	ms_change_fn on_change;    /**< may be NULL; watch modes only */
+	void *change_payload;      /**< passed to on_change */
 } ms_loader_options;
 
 #define MS_LOADER_OPTIONS_VERSION 1
 #define MS_LOADER_OPTIONS_INIT { MS_LOADER_OPTIONS_VERSION, NULL, 0, 0, \
 	MS_WATCH_OFF, 0, 0, NULL, NULL }
 
+/**
+ * Initialise loader options to the defaults of a version.
+ *
+ * @param opts    the struct to fill (borrowed); must not be NULL.
+ * @param version MS_LOADER_OPTIONS_VERSION.
+ * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
+ * Thread-safety: safe.
+ */
 MS_EXTERN(ms_status) ms_loader_options_init(ms_loader_options *opts,
                                             unsigned int version);
 
 /**
- * Create a loader.  Does not need the database to be up: the connection
- * is made on first use and re-made after failures.  @p out receives the
- * handle even on failure (NULL only on MS_ENOMEM); always close it.
- * Thread-safety: safe.
+ * Create a loader.
+ *
+ * Does not need the database to be up: the connection is made on first
+ * use and re-made after failures.  With a watch mode, starts the watcher
+ * thread, which has its own connection.  When an outage starts and when
+ * it ends, the loader writes one line to stderr.
+ *
+ * @param out      receives the handle, owned by the caller, even on
+ *                 failure (NULL only on MS_ENOMEM, or when @p out is
+ *                 NULL); always close it with ms_loader_close().
+ * @param conninfo as for ms_store_open(), copied; NULL and "" both mean
+ *                 libpq's environment.  It is not checked here: when it
+ *                 is malformed, loads fail with MS_EINVAL.
+ * @param opts     options (borrowed, not kept); NULL for the defaults.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p out NULL, unknown options version, invalid watch
+ *     mode, or negative connect_timeout;
+ *   - MS_ENOMEM;
+ *   - MS_ERROR: the watcher thread could not be started.
+ * Thread-safety: safe (creates a new handle).
  */
 MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
                                     const ms_loader_options *opts);
 
 /**
- * Get a model: @p selector is "production", "latest" or a version;
- * @p model_name NULL means "default".  A cached hit takes a reference and
- * copies no bytes.  When the database cannot be reached, "production"
- * falls back to the fallback directory.  The caller owns one reference
- * in @p out and releases it with ms_model_release().
- * @return MS_OK, MS_ENOTFOUND, MS_EINTEGRITY (bytes did not match their
- *         SHA-256: never served), MS_EUNREACHABLE (no database and no
- *         fallback file), MS_EINVAL, MS_ENOMEM.
+ * Get a model.
+ *
+ * A cached hit takes a reference and copies no bytes.  "production" is
+ * answered from the cache once resolved; "latest" asks the database
+ * which version is newest on every call, then serves cached bytes.
+ * Concurrent misses for one model share one load.
+ *
+ * When the database cannot be reached: "production" is served from a
+ * fallback copy already cached, else read from
+ * fallback_dir/production[/<name>]/model.bin, then
+ * fallback_dir/model.bin, checked against the sidecar model.json when
+ * there is one; a version is served from such a file only when its
+ * sidecar names that version (not cached); "latest" is served from the
+ * last "latest" resolved while the database answered.
+ *
+ * @param loader     the handle.
+ * @param out        receives a model handle with one reference owned by
+ *                   the caller (release it with ms_model_release()); set
+ *                   to NULL on failure.  Must not be NULL.
+ * @param model_name NULL means "default".
+ * @param selector   "production", "latest" or a version; NULL means
+ *                   "production".
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p loader or @p out NULL, an invalid name or selector,
+ *     a malformed connection string, or a fallback path too long;
+ *   - MS_ENOTFOUND: no production model, or no such version;
+ *   - MS_EINTEGRITY: the bytes did not match their SHA-256 or size, or a
+ *     sidecar is unreadable or disagrees: never served;
+ *   - MS_EUNREACHABLE: no database and no usable fallback file;
+ *   - MS_EIO: a fallback file could not be read;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: a query failed on the server.
  * Thread-safety: safe from any thread.
  */
 MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
@@ -573,26 +1190,76 @@ MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
 
 /**
  * Load the production model of every model name into the cache.
- * @p loaded (may be NULL) receives how many.  Thread-safety: safe.
+ *
+ * The names are those with a production model in the database or, when
+ * it cannot be reached, those with a fallback copy.  A failure for one
+ * name does not stop the others.
+ *
+ * @param loader the handle.
+ * @param loaded receives how many names were loaded; may be NULL.
+ * @return
+ *   - MS_OK: every name loaded;
+ *   - the first failure of ms_loader_get() for a name;
+ *   - MS_EINVAL: @p loader NULL, or a malformed connection string;
+ *   - MS_EUNREACHABLE: no database and no fallback copy;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: the query of names failed on the server.
+ * Thread-safety: safe from any thread.
  */
 MS_EXTERN(ms_status) ms_loader_preload(ms_loader *loader, size_t *loaded);
 
+/**
+ * Counters of a loader since it was opened.
+ *
+ * hits: gets served by the cache lookup without loading; misses: the
+ * others.  db_loads: artifacts fetched from the database (by gets and
+ * by the watcher).  fallback_loads: fallback files read.  reloads:
+ * production models swapped in by the watcher.  bytes_cached, entries:
+ * the cache now.  integrity_failures: database or fallback bytes
+ * refused.  outages: times the database became unreachable.
+ */
 typedef struct ms_loader_stats {
 	uint64_t hits, misses, db_loads, fallback_loads, reloads;
 	uint64_t bytes_cached, entries;
 	uint64_t integrity_failures, outages;
 } ms_loader_stats;
 
-/** Snapshot the counters.  Thread-safety: safe. */
+/**
+ * Snapshot a loader's counters.
+ *
+ * @param loader the handle; NULL gives all zeros.
+ * @param out    receives the counters (borrowed); NULL is ignored.
+ * Thread-safety: safe from any thread.
+ */
 MS_EXTERN(void) ms_loader_stats_get(ms_loader *loader, ms_loader_stats *out);
 
 /**
- * Copy the last error message of the loader into @p out (dispose it).
- * Thread-safety: safe.
+ * Copy the last error message of a loader.
+ *
+ * The message is the last one recorded by any thread, the watcher's
+ * included; a success does not clear it.
+ *
+ * @param loader the handle; NULL (what ms_loader_open() leaves on
+ *               MS_ENOMEM) gives "out of memory".
+ * @param out    receives the message ("" when none so far); an
+ *               initialised ms_buf, owned by the caller (dispose it).
+ *               NULL copies nothing.
+ * @return MS_OK; MS_ENOMEM when the copy could not be allocated.
+ * Thread-safety: safe from any thread.
  */
 MS_EXTERN(ms_status) ms_loader_last_error(ms_loader *loader, ms_buf *out);
 
-/** Stop the watcher, drop the cache (handles stay valid), free. */
+/**
+ * Stop the watcher, drop the cache and free the loader.
+ *
+ * Model handles already handed out stay valid until released.  Waits for
+ * the watcher's current database operation to end.
+ *
+ * @param loader the handle (owned by the caller; freed here).  NULL is
+ *               accepted and ignored.
+ * Thread-safety: not while another call on @p loader runs, and not from
+ *                its on_change callback.
+ */
 MS_EXTERN(void) ms_loader_close(ms_loader *loader);
 
 /* ------------------------------------------------------------------ */
@@ -601,29 +1268,55 @@ MS_EXTERN(void) ms_loader_close(ms_loader *loader);
 
 typedef struct ms_predlog ms_predlog;
 
+/** Options for ms_predlog_open().  Zero values mean defaults. */
 typedef struct ms_predlog_options {
 	unsigned int version;      /**< MS_PREDLOG_OPTIONS_VERSION */
-	const char *spool_dir;     /**< NULL: "spool" */
-	size_t queue_capacity;     /**< rows; 0: 65536 */
-	size_t batch_size;         /**< rows per write; 0: 5000 */
-	unsigned flush_interval_ms;/**< 0: 200 */
-	uint64_t spool_max_bytes;  /**< 0: 1 GiB */
-	int connect_timeout;       /**< seconds; 0: 2 */
+	const char *spool_dir;     /**< NULL or "": "spool" (relative to the
+	                                working directory); created on first
+	                                spool write; copied */
+	size_t queue_capacity;     /**< rows held in memory; 0: 65536.
+	                                Rows beyond go straight to the
+	                                spool */
+	size_t batch_size;         /**< rows per database write; 0: 5000;
+	                                at most queue_capacity */
+	unsigned flush_interval_ms;/**< a partial batch is sent at least
+	                                this often; 0: 200 */
+	uint64_t spool_max_bytes;  /**< bytes of all spool files in
+	                                spool_dir; 0: 1 GiB.  A write that
+	                                would pass it fails (MS_EFULL) */
+	int connect_timeout;       /**< seconds per host and address, as
+	                                for ms_store_options; 0 or
+	                                negative: 2 */
 } ms_predlog_options;
 
 #define MS_PREDLOG_OPTIONS_VERSION 1
 #define MS_PREDLOG_OPTIONS_INIT { MS_PREDLOG_OPTIONS_VERSION, NULL, 0, 0, \
 	0, 0, 0 }
 
+/**
+ * Initialise logger options to the defaults of a version.
+ *
+ * @param opts    the struct to fill (borrowed); must not be NULL.
+ * @param version MS_PREDLOG_OPTIONS_VERSION.
+ * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
+ * Thread-safety: safe.
+ */
 MS_EXTERN(ms_status) ms_predlog_options_init(ms_predlog_options *opts,
                                              unsigned int version);
 
 /** One prediction.  Strings are copied by ms_predlog_log(). */
 typedef struct ms_prediction {
-	const char *model_name;      /**< NULL: "default" */
-	const char *model_version;   /**< required */
-	const char *input_features;  /**< JSON text, required */
-	double predicted_value;
+	const char *model_name;      /**< NULL: "default"; must pass
+	                                  ms_name_check() */
+	const char *model_version;   /**< required: 1 to MS_VERSION_MAX
+	                                  characters of UTF-8 without
+	                                  control characters */
+	const char *input_features;  /**< required: a JSON object as text,
+	                                  at most 16 MiB, that jsonb accepts
+	                                  (valid UTF-8, no escaped NUL,
+	                                  nesting up to 512, numbers in
+	                                  numeric's range) */
+	double predicted_value;      /**< stored as is */
 	double confidence_score;     /**< NAN: NULL */
 	double actual_value;         /**< NAN: NULL */
 } ms_prediction;
@@ -632,37 +1325,137 @@ typedef struct ms_prediction {
 #define MS_UUID_STRLEN 37
 
 /**
- * Open a logger: starts the writer thread and replays any spool left in
- * the spool directory.  Does not need the database to be up.
+ * Open a prediction logger.
+ *
+ * Starts the writer thread, which connects, replays any spool files left
+ * in the spool directory (by this or a dead process), then writes queued
+ * rows in batches with binary COPY.  Does not need the database to be
+ * up: what cannot be written is spooled and replayed later.
+ *
+ * @param out      receives the handle, owned by the caller, even on
+ *                 failure (NULL only on MS_ENOMEM, or when @p out is
+ *                 NULL); always close it with ms_predlog_close().  After
+ *                 a failed open, ms_predlog_log() and ms_predlog_flush()
+ *                 return MS_ERROR.
+ * @param conninfo as for ms_store_open(), copied; NULL and "" both mean
+ *                 libpq's environment.  It is not checked here: when it
+ *                 is malformed, the writer never connects, rows are
+ *                 spooled, and ms_predlog_last_error() says why.
+ * @param opts     options (borrowed, not kept); NULL for the defaults.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p out NULL or unknown options version;
+ *   - MS_EIO: the spool directory exists but cannot be read;
+ *   - MS_ENOMEM;
+ *   - MS_ERROR: the writer thread could not be started.
+ * Thread-safety: safe (creates a new handle).
  */
 MS_EXTERN(ms_status) ms_predlog_open(ms_predlog **out, const char *conninfo,
                                      const ms_predlog_options *opts);
 
 /**
- * Queue one prediction; never touches the network.  @p id_out (may be
- * NULL) receives the prediction's UUIDv7.  MS_EINVAL for invalid JSON or
- * missing version; MS_EFULL when queue and spool are both full.
+ * Queue one prediction.
+ *
+ * Never touches the network.  The row is stamped with a new UUIDv7 and
+ * the current time.  When the queue is full the row is appended to the
+ * spool instead (one write; the writer thread fsyncs it).
+ *
+ * @param log    the handle.
+ * @param id_out receives the prediction's UUIDv7 as text on MS_OK, ""
+ *               on failure; may be NULL.
+ * @param p      the prediction (borrowed for the call; its strings are
+ *               copied).
+ * @return
+ *   - MS_OK: queued or spooled;
+ *   - MS_EINVAL: @p log or @p p NULL, or an invalid name, version or
+ *     features (counted as rejected);
+ *   - MS_ERROR: @p log comes from a failed ms_predlog_open();
+ *   - MS_EFULL: queue and spool are both full (counted as dropped_full);
+ *   - MS_EIO: the queue is full and the spool could not be written;
+ *   - MS_ENOMEM.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_predlog_log(ms_predlog *log, char id_out[MS_UUID_STRLEN],
+MS_EXTERN(ms_status) ms_predlog_log(ms_predlog *log,
+                                    char id_out[MS_UUID_STRLEN],
                                     const ms_prediction *p);
 
-/** Wait until everything queued so far is in the database or spooled. */
+/**
+ * Wait until everything queued so far is in the database or spooled.
+ *
+ * Asks the writer to send what it holds now, then waits for it to
+ * finish with every row queued before the call (written, spooled, or
+ * rejected by the server) and to report an empty queue.  While neither
+ * the database nor the spool takes rows, that does not happen before the
+ * timeout.
+ *
+ * @param log        the handle.
+ * @param timeout_ms how long to wait, in milliseconds.  0 does not wait:
+ *                   the flush is still requested, and MS_OK means it was
+ *                   already done.  There is no "wait forever" value.
+ * @return
+ *   - MS_OK;
+ *   - MS_ETIMEDOUT: not done within @p timeout_ms (the flush goes on in
+ *     the background; the last error says so);
+ *   - MS_EINVAL: @p log NULL;
+ *   - MS_ERROR: @p log comes from a failed ms_predlog_open().
+ * Thread-safety: safe from any thread.
+ */
 MS_EXTERN(ms_status) ms_predlog_flush(ms_predlog *log, unsigned timeout_ms);
 
+/**
+ * Counters of a logger since it was opened, in rows unless said.
+ *
+ * accepted: by ms_predlog_log() (queued or spooled).  written: inserted
+ * into model_predictions (replays included).  spooled: appended to the
+ * spool.  replayed: read back from spool files and committed.  rejected:
+ * refused by ms_predlog_log() or by the server.  dropped_full: refused
+ * with MS_EFULL.  spool_corrupt: damaged spool records skipped.
+ * batches: database transactions committed.  retries: batches re-sent on
+ * the idempotent path after a failure.
+ */
 typedef struct ms_predlog_stats {
 	uint64_t accepted, written, spooled, replayed, rejected, dropped_full;
 	uint64_t spool_corrupt, batches, retries;
 } ms_predlog_stats;
 
+/**
+ * Snapshot a logger's counters.
+ *
+ * @param log the handle; NULL gives all zeros.
+ * @param out receives the counters (borrowed); NULL is ignored.
+ * Thread-safety: safe from any thread.
+ */
 MS_EXTERN(void) ms_predlog_stats_get(ms_predlog *log, ms_predlog_stats *out);
 
-/** Copy the last error into @p out.  Thread-safety: safe. */
+/**
+ * Copy the last error message of a logger.
+ *
+ * The message is the last one recorded by any thread, the writer's
+ * included; a success does not clear it.
+ *
+ * @param log the handle.
+ * @param out receives the message ("" when none so far); an initialised
+ *            ms_buf, owned by the caller (dispose it).
+ * @return MS_OK; MS_EINVAL when @p log or @p out is NULL; MS_ENOMEM when
+ *         the copy could not be allocated.
+ * Thread-safety: safe from any thread.
+ */
 MS_EXTERN(ms_status) ms_predlog_last_error(ms_predlog *log, ms_buf *out);
 
 /**
- * Flush, spool what cannot reach the database, stop the thread, free.
- * Returns MS_OK when nothing was lost (spooled counts as kept).
+ * Flush, spool what cannot reach the database, stop the writer, free.
+ *
+ * Blocks until the writer is done: when it has no connection it tries
+ * once more to connect (bounded by connect_timeout per host and
+ * address), then writes or spools every queued row, and replays the
+ * spool when connected.
+ *
+ * @param log the handle (owned by the caller; freed here, whatever the
+ *            result).  NULL is accepted: MS_OK.
+ * @return MS_OK when nothing was lost (spooled counts as kept);
+ *         MS_EFULL when rows could be neither written nor spooled and
+ *         were dropped.
+ * Thread-safety: not while another call on @p log runs.
  */
 MS_EXTERN(ms_status) ms_predlog_close(ms_predlog *log);
 

@@ -324,10 +324,11 @@ MS_EXTERN(ms_status) ms_store_options_init(ms_store_options *opts,
  *                 fallback_application_name=modelstore,
  *                 keepalives_idle=10, keepalives_interval=5,
  *                 keepalives_count=2 and tcp_user_timeout=10000.
- *                 NULL and "" behave the same: no string is passed, so
+ *                 NULL means $DATABASE_URL when it is set and not
+ *                 empty; otherwise (and for "") no string is passed, so
  *                 libpq takes everything from its environment (PGHOST,
  *                 PGPORT, PGDATABASE, PGUSER, PGSERVICE, .pgpass, ...)
- *                 and its compiled defaults.  $DATABASE_URL is not read.
+ *                 and its compiled defaults.
  * @param opts     options (borrowed, not kept); NULL for the defaults of
  *                 MS_STORE_OPTIONS_INIT.
  * @return
@@ -1133,8 +1134,9 @@ MS_EXTERN(ms_status) ms_loader_options_init(ms_loader_options *opts,
  * @param out      receives the handle, owned by the caller, even on
  *                 failure (NULL only on MS_ENOMEM, or when @p out is
  *                 NULL); always close it with ms_loader_close().
- * @param conninfo as for ms_store_open(), copied; NULL and "" both mean
- *                 libpq's environment.  It is not checked here: when it
+ * @param conninfo as for ms_store_open() (NULL: $DATABASE_URL,
+ *                 then libpq's environment), copied, and read again at
+ *                 every connection.  It is not checked here: when it
  *                 is malformed, loads fail with MS_EINVAL.
  * @param opts     options (borrowed, not kept); NULL for the defaults.
  * @return
@@ -1337,8 +1339,9 @@ typedef struct ms_prediction {
  *                 NULL); always close it with ms_predlog_close().  After
  *                 a failed open, ms_predlog_log() and ms_predlog_flush()
  *                 return MS_ERROR.
- * @param conninfo as for ms_store_open(), copied; NULL and "" both mean
- *                 libpq's environment.  It is not checked here: when it
+ * @param conninfo as for ms_store_open() (NULL: $DATABASE_URL,
+ *                 then libpq's environment), copied, and read again at
+ *                 every connection.  It is not checked here: when it
  *                 is malformed, the writer never connects, rows are
  *                 spooled, and ms_predlog_last_error() says why.
  * @param opts     options (borrowed, not kept); NULL for the defaults.

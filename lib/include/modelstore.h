@@ -71,10 +71,14 @@ extern "C" {
 /*
  * MS_EXTERN(type) marks a public function.  On Windows the library's own
  * build defines MS_BUILDING_LIBRARY and exports the symbols; everyone
- * else imports them.  With GCC and Clang the library is built with
+ * else imports them, except programs linking the static library, which
+ * define MS_STATIC (the CMake target modelstore::modelstore_static does
+ * it for them).  With GCC and Clang the library is built with
  * -fvisibility=hidden and only these symbols are visible.
  */
-#if defined(_WIN32)
+#if defined(_WIN32) && defined(MS_STATIC)
+#define MS_EXTERN(type) extern type
+#elif defined(_WIN32)
 #if defined(MS_BUILDING_LIBRARY)
 #define MS_EXTERN(type) extern __declspec(dllexport) type
 #else

@@ -39,6 +39,130 @@ static void quiet_notices(void *arg, const char *message)
 	(void)message;
 }
 
+/* ------------------------------------------------------------------ */
+/* redaction: no message we build ever carries the caller's password    */
+/* ------------------------------------------------------------------ */
+
+/* Where the password sits in @p conninfo, found by a lenient scan that
+ * also works on strings libpq refuses to parse: in a URI, what follows
+ * the first ':' of the user info (up to the last '@' before the path);
+ * in key=value form, the value of `password`.  false when there is none. */
+static bool password_span(const char *conninfo, size_t *start, size_t *len)
+{
+	const char *scheme = strstr(conninfo, "://");
+	const char *p;
+
+	if (scheme != NULL) {
+		const char *auth = scheme + 3;
+		const char *end = auth + strcspn(auth, "/?");
+		const char *at = NULL, *colon;
+		for (p = auth; p < end; p++)
+			if (*p == '@')
+				at = p;
+		if (at == NULL) {
+			/* "user:secret" with the "@host" forgotten: libpq reads
+			 * a host and a port; a "port" that is not digits may
+			 * well be the password */
+			if (*auth == '[' || (colon = memchr(auth, ':',
+			                     (size_t)(end - auth))) == NULL ||
+			    strspn(colon + 1, "0123456789,") == (size_t)(end - colon - 1))
+				return false;
+			at = end;
+		}
+		colon = memchr(auth, ':', (size_t)(at - auth));
+		if (colon == NULL)
+			return false;
+		*start = (size_t)(colon + 1 - conninfo);
+		*len = (size_t)(at - colon - 1);
+		return true;
+	}
+	for (p = conninfo; (p = strstr(p, "password")) != NULL; p += 8) {
+		const char *v = p + 8;
+		if (p != conninfo && p[-1] != ' ' && p[-1] != '\t')
+			continue;
+		v += strspn(v, " \t");
+		if (*v != '=')
+			continue;
+		v++;
+		v += strspn(v, " \t");
+		if (*v == '\'')
+			v++;
+		*start = (size_t)(v - conninfo);
+		*len = strcspn(v, *v ? "' \t" : "");
+		return true;
+	}
+	return false;
+}
+
+/* true when @p text (length @p n) may be shown: it is not, and does not
+ * overlap, the password span of @p conninfo. */
+static bool quote_is_safe(const char *conninfo, const char *text, size_t n,
+                          size_t pw_start, size_t pw_len, bool has_pw)
+{
+	const char *p;
+
+	if (!has_pw)
+		return strlen(conninfo) != n || strncmp(conninfo, text, n) != 0;
+	if (pw_len > 0 && n >= pw_len &&
+	    memmem(text, n, conninfo + pw_start, pw_len) != NULL)
+		return false;
+	for (p = conninfo; (p = memmem(p, strlen(p), text, n)) != NULL; p++) {
+		size_t at = (size_t)(p - conninfo);
+		if (at < pw_start + pw_len && pw_start < at + n)
+			return false;
+		if (n == 0)
+			break;
+	}
+	return true;
+}
+
+void ms__conninfo_redact(char *msg, size_t cap, const char *conninfo)
+{
+	static const char hidden[] = "(value not shown)";
+	size_t pw_start = 0, pw_len = 0, r = 0, w = 0, n;
+	bool has_pw;
+	char *out;
+
+	if (conninfo == NULL || conninfo[0] == '\0' || cap == 0)
+		return;
+	has_pw = password_span(conninfo, &pw_start, &pw_len);
+	n = strlen(msg);
+	out = msg; /* rewritten in place: the output never grows */
+	while (r < n) {
+		const char *close;
+		size_t qlen;
+		if (msg[r] != '"' ||
+		    (close = strchr(msg + r + 1, '"')) == NULL) {
+			out[w++] = msg[r++];
+			continue;
+		}
+		/* libpq's quotes nest the user's text without escaping: take
+		 * the LAST quote on the line as the end when the text itself
+		 * holds a quote, so nothing of it escapes the check */
+		if (strrchr(msg + r + 1, '"') != close &&
+		    !quote_is_safe(conninfo, msg + r + 1,
+		                   (size_t)(close - msg - r - 1), pw_start, pw_len,
+		                   has_pw))
+			close = strrchr(msg + r + 1, '"');
+		qlen = (size_t)(close - msg - r - 1);
+		if (quote_is_safe(conninfo, msg + r + 1, qlen, pw_start, pw_len,
+		                  has_pw) &&
+		    quote_is_safe(conninfo, msg + r, qlen + 2, pw_start, pw_len,
+		                  has_pw)) {
+			memmove(out + w, msg + r, qlen + 2);
+			w += qlen + 2;
+		} else if (qlen + 2 >= sizeof hidden - 1) {
+			memcpy(out + w, hidden, sizeof hidden - 1);
+			w += sizeof hidden - 1;
+		} else {
+			out[w++] = '"';
+			out[w++] = '"';
+		}
+		r += qlen + 2;
+	}
+	out[w] = '\0';
+}
+
 /* A malformed string is the caller's mistake, not an outage: say so
  * before trying the network. */
 static ms_status check_conninfo(ms_err *e, const char *conninfo)
@@ -46,7 +170,6 @@ static ms_status check_conninfo(ms_err *e, const char *conninfo)
 	char *perr = NULL;
 	PQconninfoOption *parsed = PQconninfoParse(conninfo, &perr);
 	ms_status st;
-	bool redact;
 
 	if (parsed != NULL) {
 		PQconninfoFree(parsed);
@@ -54,15 +177,11 @@ static ms_status check_conninfo(ms_err *e, const char *conninfo)
 	}
 	if (perr == NULL)
 		return ms__err_set(e, MS_ENOMEM, "connect: out of memory");
-	perr[strcspn(perr, "\n")] = '\0';
-	/* libpq quotes the whole URI component that failed to decode, which
-	 * may be the password: drop the quote */
-	redact = strstr(perr, "percent-encoded") && strchr(perr, '"');
-	if (redact)
-		*strchr(perr, '"') = '\0';
-	st = ms__err_set(e, MS_EINVAL, "connect: invalid connection string: %s%s",
-	                 perr, redact ? "(value not shown)" : "");
+	st = ms__err_set(e, MS_EINVAL, "connect: invalid connection string: %s",
+	                 perr);
 	PQfreemem(perr);
+	ms__fold_lines(e->msg);
+	ms__conninfo_redact(e->msg, sizeof e->msg, conninfo);
 	return st;
 }
 
@@ -102,18 +221,29 @@ static void default_keywords(const char **kw, const char **val,
 
 /* A failed connection: a bad option is a usage error, anything else an
  * outage.  libpq separates per-host messages with newlines. */
-static ms_status connect_failed(ms_err *e, PGconn *conn)
+static ms_status connect_failed(ms_err *e, PGconn *conn,
+                                const char *conninfo)
 {
+	/* libpq's words for a value it or the server refused: these are the
+	 * caller's mistakes, and retrying cannot help */
+	static const char *const usage[] = {
+		"invalid connection option", "invalid URI", "missing \"=\"",
+		"invalid integer value", "definition of service",
+		" value: \"", "invalid port number", "could not match ",
+		"unrecognized configuration parameter",
+		"invalid value for parameter", "invalid command-line argument",
+		NULL
+	};
 	char msg[768];
 
 	snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
 	ms__fold_lines(msg);
-	if (strstr(msg, "invalid connection option") ||
-	    strstr(msg, "invalid URI") || strstr(msg, "missing \"=\"") ||
-	    strstr(msg, "invalid integer value") ||
-	    strstr(msg, "definition of service"))
-		return ms__err_set(e, MS_EINVAL,
-		                   "connect: invalid connection string: %s", msg);
+	ms__conninfo_redact(msg, sizeof msg, conninfo);
+	for (int i = 0; usage[i]; i++)
+		if (strstr(msg, usage[i]))
+			return ms__err_set(e, MS_EINVAL,
+			                   "connect: invalid connection string: %s",
+			                   msg);
 	return ms__err_set(e, MS_EUNREACHABLE,
 	                   "connect: database unreachable: %s", msg);
 }
@@ -140,7 +270,7 @@ ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
 	*out = conn;
 	PQsetNoticeProcessor(conn, quiet_notices, NULL);
 	if (PQstatus(conn) != CONNECTION_OK)
-		return connect_failed(e, conn);
+		return connect_failed(e, conn, conninfo);
 	return MS_OK;
 }
 

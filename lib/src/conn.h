@@ -21,6 +21,11 @@
  * (never the password). */
 ms_status ms__connect(PGconn **out, ms_err *e, const char *conninfo,
                       int connect_timeout);
+/* Remove from @p msg (capacity @p cap, rewritten in place) anything that
+ * could be the password of @p conninfo: every quoted part that holds or
+ * overlaps it, or that is the whole string.  Works on strings libpq
+ * refuses to parse.  NULL or "" conninfo: nothing to hide. */
+void ms__conninfo_redact(char *msg, size_t cap, const char *conninfo);
 /* "host:port/db" for messages. */
 void ms__conn_target(PGconn *conn, char *buf, size_t n);
 /* true when the failure means the server is gone (connection bad or

@@ -33,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include "alloc.h"
+#include "blob.h"
 #include "conn.h"
 #include "errbuf.h"
 #include "json_check.h"
@@ -51,52 +52,12 @@
 #include <time.h>
 
 /* ------------------------------------------------------------------ */
-/* row blobs                                                           */
+/* queued rows                                                         */
 /* ------------------------------------------------------------------ */
 
-/* Layout (native byte order; the spool header's magic pins the format):
- *  0 u8 format (1)   1 u8 0   2 u16 name_len   4 u16 version_len
- *  6 u16 0           8 u32 features_len       12 u32 0
- * 16 uuid[16]       32 i64 unix microseconds
- * 40 f64 predicted  48 f64 actual (NaN: NULL) 56 f64 confidence (NaN)
- * 64 name, version, features (not NUL-terminated) */
-#define BLOB_HDR 64
 #define FEATURES_MAX (16u << 20)
 
-typedef struct blobv {
-	const unsigned char *uuid;
-	const char *name, *ver, *feat;
-	uint32_t nl, vl, fl;
-	int64_t time_us;
-	double pred, actual, conf;
-} blobv;
-
-static bool blob_parse(const unsigned char *b, uint32_t len, blobv *v)
-{
-	uint16_t nl, vl;
-	uint32_t fl;
-	if (len < BLOB_HDR || b[0] != 1)
-		return false;
-	memcpy(&nl, b + 2, 2);
-	memcpy(&vl, b + 4, 2);
-	memcpy(&fl, b + 8, 4);
-	if (nl == 0 || vl == 0 || fl < 2 ||
-	    (uint64_t)BLOB_HDR + nl + vl + fl != len)
-		return false;
-	v->uuid = b + 16;
-	memcpy(&v->time_us, b + 32, 8);
-	memcpy(&v->pred, b + 40, 8);
-	memcpy(&v->actual, b + 48, 8);
-	memcpy(&v->conf, b + 56, 8);
-	v->nl = nl;
-	v->vl = vl;
-	v->fl = fl;
-	v->name = (const char *)b + BLOB_HDR;
-	v->ver = v->name + nl;
-	v->feat = v->ver + vl;
-	return true;
-}
-
+/* One queued prediction: its blob (blob.h) and the blob's length. */
 typedef struct row {
 	uint32_t len;
 	uint32_t pad;
@@ -310,9 +271,9 @@ static long build_copy(ms_predlog *pl, const ms_spool_rec *recs, size_t n)
 	memcpy(pl->cbuf, sig, 19);
 	pl->clen = 19;
 	for (size_t i = 0; i < n; i++) {
-		blobv v;
+		ms_blob v;
 		unsigned char *q;
-		if (!blob_parse(recs[i].data, recs[i].len, &v)) {
+		if (!ms__blob_parse(recs[i].data, recs[i].len, &v)) {
 			CNT_ADD(pl, spool_corrupt, 1);
 			set_errorf(pl, "spool: a record with a valid checksum but a "
 			           "malformed row was skipped");
@@ -463,9 +424,9 @@ static int put_idem(ms_predlog *pl, const ms_spool_rec *recs, size_t n)
 	if (r != R_DATA)
 		return r;
 	if (n == 1) {
-		blobv v;
+		ms_blob v;
 		char id[MS_UUID_STRLEN] = "?";
-		if (blob_parse(recs[0].data, recs[0].len, &v))
+		if (ms__blob_parse(recs[0].data, recs[0].len, &v))
 			ms__uuid_format(id, v.uuid);
 		CNT_ADD(pl, rejected, 1);
 		set_errorf(pl, "predictions: row %s rejected by the server: %s", id,
@@ -818,17 +779,43 @@ static bool version_ok(const char *v, size_t *len)
 	return true;
 }
 
+/* A queued row for @p p, its id (a new UUIDv7) and the time now; the id
+ * goes to @p id_out when not NULL.  NULL when out of memory. */
+static row *pack_row(const ms_prediction *p, const char *name, size_t nl,
+                     size_t vl, size_t fl, char id_out[MS_UUID_STRLEN])
+{
+	row *r = ms__malloc(sizeof *r + MS__BLOB_HDR + nl + vl + fl);
+	unsigned char uuid[16];
+	struct timespec ts;
+	ms_blob v;
+	if (r == NULL)
+		return NULL;
+	r->len = (uint32_t)(MS__BLOB_HDR + nl + vl + fl);
+	ms__uuid7(uuid);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	v.uuid = uuid;
+	v.time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	v.pred = p->predicted_value;
+	v.actual = p->actual_value;
+	v.conf = p->confidence_score;
+	v.name = name;
+	v.ver = p->model_version;
+	v.feat = p->input_features;
+	v.nl = (uint32_t)nl;
+	v.vl = (uint32_t)vl;
+	v.fl = (uint32_t)fl;
+	ms__blob_pack(r->blob, &v);
+	if (id_out)
+		ms__uuid_format(id_out, uuid);
+	return r;
+}
+
 ms_status ms_predlog_log(ms_predlog *pl, char id_out[MS_UUID_STRLEN],
                          const ms_prediction *p)
 {
 	const char *name, *why = NULL;
 	size_t nl, vl, fl, where = 0;
 	row *r;
-	unsigned char *b;
-	uint16_t u16;
-	uint32_t u32;
-	int64_t t;
-	struct timespec ts;
 
 	if (id_out)
 		id_out[0] = '\0';
@@ -857,31 +844,9 @@ ms_status ms_predlog_log(ms_predlog *pl, char id_out[MS_UUID_STRLEN],
 		              why, where);
 	nl = strlen(name);
 
-	r = ms__malloc(sizeof *r + BLOB_HDR + nl + vl + fl);
+	r = pack_row(p, name, nl, vl, fl, id_out);
 	if (r == NULL)
 		return MS_ENOMEM;
-	r->len = (uint32_t)(BLOB_HDR + nl + vl + fl);
-	b = r->blob;
-	memset(b, 0, BLOB_HDR);
-	b[0] = 1;
-	u16 = (uint16_t)nl;
-	memcpy(b + 2, &u16, 2);
-	u16 = (uint16_t)vl;
-	memcpy(b + 4, &u16, 2);
-	u32 = (uint32_t)fl;
-	memcpy(b + 8, &u32, 4);
-	ms__uuid7(b + 16);
-	clock_gettime(CLOCK_REALTIME, &ts);
-	t = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	memcpy(b + 32, &t, 8);
-	memcpy(b + 40, &p->predicted_value, 8);
-	memcpy(b + 48, &p->actual_value, 8);
-	memcpy(b + 56, &p->confidence_score, 8);
-	memcpy(b + BLOB_HDR, name, nl);
-	memcpy(b + BLOB_HDR + nl, p->model_version, vl);
-	memcpy(b + BLOB_HDR + nl + vl, p->input_features, fl);
-	if (id_out)
-		ms__uuid_format(id_out, b + 16);
 
 	pthread_mutex_lock(&pl->mu);
 	if (pl->count < pl->cap) {

@@ -197,52 +197,36 @@ static bool jlit(jscan *j, const char *w, size_t n)
 
 static bool jvalue(jscan *j, int depth);
 
-/* An object; j->p is at its '{'. */
-static bool jobject(jscan *j, int depth)
+/* A member's key and its ':', with the whitespace after. */
+static bool jkey(jscan *j)
 {
+	if (j->p >= j->end || *j->p != '"')
+		return jfail(j, "expected a string key");
+	if (!jstring(j))
+		return false;
+	jws(j);
+	if (j->p >= j->end || *j->p != ':')
+		return jfail(j, "expected ':'");
 	j->p++;
 	jws(j);
-	if (j->p < j->end && *j->p == '}') {
-		j->p++;
-		return true;
-	}
-	for (;;) {
-		jws(j);
-		if (j->p >= j->end || *j->p != '"')
-			return jfail(j, "expected a string key");
-		if (!jstring(j))
-			return false;
-		jws(j);
-		if (j->p >= j->end || *j->p != ':')
-			return jfail(j, "expected ':'");
-		j->p++;
-		jws(j);
-		if (!jvalue(j, depth + 1))
-			return false;
-		jws(j);
-		if (j->p < j->end && *j->p == ',') {
-			j->p++;
-			continue;
-		}
-		if (j->p < j->end && *j->p == '}') {
-			j->p++;
-			return true;
-		}
-		return jfail(j, "expected ',' or '}'");
-	}
+	return true;
 }
 
-/* An array; j->p is at its '['. */
-static bool jarray(jscan *j, int depth)
+/* An object (@p close '}': members have keys) or an array (']'); j->p is
+ * at its opener.  @p expected is the complaint when neither ',' nor
+ * @p close follows a value. */
+static bool jcontainer(jscan *j, int depth, char close, const char *expected)
 {
 	j->p++;
 	jws(j);
-	if (j->p < j->end && *j->p == ']') {
+	if (j->p < j->end && *j->p == close) {
 		j->p++;
 		return true;
 	}
 	for (;;) {
 		jws(j);
+		if (close == '}' && !jkey(j))
+			return false;
 		if (!jvalue(j, depth + 1))
 			return false;
 		jws(j);
@@ -250,11 +234,11 @@ static bool jarray(jscan *j, int depth)
 			j->p++;
 			continue;
 		}
-		if (j->p < j->end && *j->p == ']') {
+		if (j->p < j->end && *j->p == close) {
 			j->p++;
 			return true;
 		}
-		return jfail(j, "expected ',' or ']'");
+		return jfail(j, expected);
 	}
 }
 
@@ -267,9 +251,9 @@ static bool jvalue(jscan *j, int depth)
 		return jfail(j, "unexpected end of text");
 	switch (*j->p) {
 	case '{':
-		return jobject(j, depth);
+		return jcontainer(j, depth, '}', "expected ',' or '}'");
 	case '[':
-		return jarray(j, depth);
+		return jcontainer(j, depth, ']', "expected ',' or ']'");
 	case '"':
 		return jstring(j);
 	case 't':

@@ -98,6 +98,58 @@ ms_status ms_predlog_options_init(ms_predlog_options *o, unsigned int v)
 /* writer: spool replay                                                */
 /* ------------------------------------------------------------------ */
 
+/* Report what the scan of @p f found damaged. */
+static void report_damage(ms_predlog *pl, const ms_spool_file *f)
+{
+	if (f->info.corrupt) {
+		MS__COUNT(&pl->rep, spool_corrupt, f->info.corrupt);
+		ms__copy_reportf(&pl->rep, "spool: \"%s\": %zu corrupt record "
+		                 "region(s) skipped (%zu bytes)", f->path,
+		                 f->info.corrupt, f->info.corrupt_bytes);
+	}
+	if (f->info.torn)
+		ms__copy_reportf(&pl->rep, "spool: \"%s\": torn last record "
+		                 "dropped (%zu bytes)", f->path,
+		                 f->info.torn_bytes);
+}
+
+/* Replay the spool file @p name, batch_size rows at a time, and unlink
+ * it when all went in.  A file another live process holds sets
+ * *foreign and is skipped, like one that vanished or is no spool file.
+ * MS__COPY_OK unless a send or the load failed. */
+static int replay_file(ms_predlog *pl, const char *name, bool *foreign)
+{
+	ms_spool_file *f = NULL;
+	ms_status st = ms__spool_load(pl->spool, &pl->copy.werr, name, &f);
+	int r = MS__COPY_OK;
+	if (st == MS_EEXISTS) {
+		*foreign = true;
+		return MS__COPY_OK;
+	}
+	if (st == MS_ENOTFOUND)
+		return MS__COPY_OK;
+	if (st != MS_OK) {
+		ms__copy_report(&pl->rep, &pl->copy.werr);
+		return MS__COPY_OTHER;
+	}
+	if (f->info.bad_header) {
+		ms__copy_reportf(&pl->rep, "spool: \"%s\" is not a spool file; "
+		                 "left in place", f->path);
+		ms__spool_release(pl->spool, f, false);
+		return MS__COPY_OK;
+	}
+	report_damage(pl, f);
+	for (size_t off = 0; off < f->nrecs && r == MS__COPY_OK;
+	     off += pl->batch) {
+		size_t k = f->nrecs - off < pl->batch ? f->nrecs - off : pl->batch;
+		r = ms__copy_put_idem(&pl->copy, f->recs + off, k);
+	}
+	if (r == MS__COPY_OK)
+		MS__COUNT(&pl->rep, replayed, f->nrecs);
+	ms__spool_release(pl->spool, f, r == MS__COPY_OK);
+	return r;
+}
+
 /* Replay every spool file we can lock.  MS__COPY_OK when all went in. */
 static int replay_spool(ms_predlog *pl)
 {
@@ -113,46 +165,8 @@ static int replay_spool(ms_predlog *pl)
 		ms__spool_set_pending(pl->spool, true);
 		return MS__COPY_OTHER;
 	}
-	for (i = 0; i < n && r == MS__COPY_OK; i++) {
-		ms_spool_file *f = NULL;
-		ms_status st = ms__spool_load(pl->spool, &pl->copy.werr, names[i], &f);
-		size_t off;
-		if (st == MS_EEXISTS) {
-			foreign = true;
-			continue;
-		}
-		if (st == MS_ENOTFOUND)
-			continue;
-		if (st != MS_OK) {
-			ms__copy_report(&pl->rep, &pl->copy.werr);
-			r = MS__COPY_OTHER;
-			break;
-		}
-		if (f->info.bad_header) {
-			ms__copy_reportf(&pl->rep, "spool: \"%s\" is not a spool file; "
-			                 "left in place", f->path);
-			ms__spool_release(pl->spool, f, false);
-			continue;
-		}
-		if (f->info.corrupt) {
-			MS__COUNT(&pl->rep, spool_corrupt, f->info.corrupt);
-			ms__copy_reportf(&pl->rep, "spool: \"%s\": %zu corrupt record "
-			                 "region(s) skipped (%zu bytes)", f->path,
-			                 f->info.corrupt, f->info.corrupt_bytes);
-		}
-		if (f->info.torn)
-			ms__copy_reportf(&pl->rep, "spool: \"%s\": torn last record "
-			                 "dropped (%zu bytes)", f->path,
-			                 f->info.torn_bytes);
-		for (off = 0; off < f->nrecs && r == MS__COPY_OK; off += pl->batch) {
-			size_t k = f->nrecs - off < pl->batch ? f->nrecs - off
-			                                      : pl->batch;
-			r = ms__copy_put_idem(&pl->copy, f->recs + off, k);
-		}
-		if (r == MS__COPY_OK)
-			MS__COUNT(&pl->rep, replayed, f->nrecs);
-		ms__spool_release(pl->spool, f, r == MS__COPY_OK);
-	}
+	for (i = 0; i < n && r == MS__COPY_OK; i++)
+		r = replay_file(pl, names[i], &foreign);
 	ms__spool_names_free(names, n);
 	if (r != MS__COPY_OK) {
 		ms__copy_disconnect(&pl->copy);
@@ -182,99 +196,157 @@ static void free_rows(row **rows, size_t n)
 		ms__free(rows[i]);
 }
 
+/* @p dl = now (CLOCK_REALTIME) + @p ms. */
+static void deadline_in(struct timespec *dl, unsigned ms)
+{
+	clock_gettime(CLOCK_REALTIME, dl);
+	dl->tv_sec += ms / 1000;
+	dl->tv_nsec += (long)(ms % 1000) * 1000000L;
+	dl->tv_sec += dl->tv_nsec / 1000000000L;
+	dl->tv_nsec %= 1000000000L;
+}
+
+/* What the writer saw, under the lock, at the start of one round. */
+typedef struct round_state {
+	uint64_t flush_gen; /* the flush generation this round can answer */
+	bool drained;       /* the ring was empty once the batch was taken */
+	bool flushing;      /* a flush() is waiting */
+	bool closing;       /* close() was called */
+} round_state;
+
+/* With no rows in hand, wait until batch_size rows are queued, a flush or
+ * close is asked for, or flush_interval passes, then take up to
+ * batch_size rows from the ring into pl->wrows.  With rows still in hand
+ * (the database down, the spool full), just wait up to a second. */
+static void take_batch(ms_predlog *pl, size_t *n, round_state *rs)
+{
+	struct timespec dl;
+	pthread_mutex_lock(&pl->mu);
+	if (*n == 0) {
+		deadline_in(&dl, pl->interval_ms);
+		while (!pl->closing && pl->count < pl->batch &&
+		       pl->flush_gen == pl->acked_gen) {
+			if (pthread_cond_timedwait(&pl->wake, &pl->mu, &dl) ==
+			    ETIMEDOUT)
+				break;
+		}
+		while (*n < pl->batch && pl->count > 0) {
+			pl->wrows[(*n)++] = pl->ring[pl->head];
+			pl->head = (pl->head + 1) % pl->cap;
+			pl->count--;
+		}
+	} else if (!pl->closing && pl->flush_gen == pl->acked_gen) {
+		clock_gettime(CLOCK_REALTIME, &dl);
+		dl.tv_sec += 1;
+		pthread_cond_timedwait(&pl->wake, &pl->mu, &dl);
+	}
+	rs->drained = pl->count == 0;
+	rs->flush_gen = pl->flush_gen;
+	rs->flushing = rs->flush_gen != pl->acked_gen;
+	rs->closing = pl->closing;
+	pthread_mutex_unlock(&pl->mu);
+}
+
+/* Connect when the backoff allows; at close, make one forced attempt so
+ * that what is still queued or spooled can go in. */
+static void reconnect(ms_predlog *pl, bool closing)
+{
+	if (closing && pl->copy.conn == NULL && !pl->close_connect_tried) {
+		pl->close_connect_tried = true;
+		ms__copy_connect(&pl->copy, true);
+	} else {
+		ms__copy_connect(&pl->copy, false);
+	}
+}
+
+/* Send the @p n rows in hand; true when they are in. */
+static bool send_batch(ms_predlog *pl, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		pl->wrecs[i].data = pl->wrows[i]->blob;
+		pl->wrecs[i].len = pl->wrows[i]->len;
+	}
+	return ms__copy_deliver(&pl->copy, pl->wrecs, n) == MS__COPY_OK;
+}
+
+/* Append the @p n rows in hand to the spool, fsync'd. */
+static ms_status spool_batch(ms_predlog *pl, size_t n)
+{
+	const void **ptrs = ms__malloc(n * sizeof *ptrs);
+	uint32_t *lens = ms__malloc(n * sizeof *lens);
+	ms_status st;
+	if (ptrs == NULL || lens == NULL) {
+		st = MS_ENOMEM;
+	} else {
+		for (size_t i = 0; i < n; i++) {
+			ptrs[i] = pl->wrows[i]->blob;
+			lens[i] = pl->wrows[i]->len;
+		}
+		st = ms__spool_append(pl->spool, &pl->copy.werr, ptrs, lens, n,
+		                      true);
+		if (st != MS_OK)
+			ms__copy_report(&pl->rep, &pl->copy.werr);
+	}
+	ms__free(ptrs);
+	ms__free(lens);
+	return st;
+}
+
+/* Send the @p n rows in hand, else spool them, else, at close with no
+ * way left to the database, count them lost.  Returns how many rows are
+ * done with: n, or 0 when they stay in hand for the next round. */
+static size_t settle_batch(ms_predlog *pl, size_t n, bool closing)
+{
+	if (send_batch(pl, n))
+		return n;
+	if (spool_batch(pl, n) == MS_OK) {
+		MS__COUNT(&pl->rep, spooled, n);
+		return n;
+	}
+	if (closing && (pl->copy.conn == NULL || pl->close_connect_tried)) {
+		/* nowhere to put them: counted, reported */
+		MS__COUNT(&pl->rep, lost, n);
+		ms__copy_reportf(&pl->rep, "predictions: %zu rows could not be "
+		                 "written or spooled at close: %s", n,
+		                 pl->copy.werr.msg);
+		return n;
+	}
+	return 0;
+}
+
+/* Tell flush() and close() what this round did.  true when the writer
+ * is finished: closing, the ring empty and nothing in hand. */
+static bool end_round(ms_predlog *pl, const round_state *rs, size_t ndone,
+                      size_t n)
+{
+	bool finished;
+	pthread_mutex_lock(&pl->mu);
+	pl->done_seq += ndone;
+	if (rs->drained && n == 0)
+		pl->acked_gen = rs->flush_gen;
+	pthread_cond_broadcast(&pl->done);
+	finished = rs->closing && pl->count == 0 && n == 0;
+	pthread_mutex_unlock(&pl->mu);
+	return finished;
+}
+
 static void *writer_main(void *arg)
 {
 	ms_predlog *pl = arg;
 	size_t n = 0;      /* rows in hand (pl->wrows) */
-	bool closing = false;
 
 	ms__copy_connect(&pl->copy, true);
 	maybe_replay(pl, true);
 
 	for (;;) {
-		uint64_t fg;
-		bool drained, flushing;
+		round_state rs;
 		size_t ndone = 0;
 
-		pthread_mutex_lock(&pl->mu);
-		if (n == 0) {
-			struct timespec dl;
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_nsec += (long)(pl->interval_ms % 1000) * 1000000L;
-			dl.tv_sec += pl->interval_ms / 1000 + dl.tv_nsec / 1000000000L;
-			dl.tv_nsec %= 1000000000L;
-			while (!pl->closing && pl->count < pl->batch &&
-			       pl->flush_gen == pl->acked_gen) {
-				if (pthread_cond_timedwait(&pl->wake, &pl->mu, &dl) ==
-				    ETIMEDOUT)
-					break;
-			}
-			while (n < pl->batch && pl->count > 0) {
-				pl->wrows[n++] = pl->ring[pl->head];
-				pl->head = (pl->head + 1) % pl->cap;
-				pl->count--;
-			}
-		} else if (!pl->closing && pl->flush_gen == pl->acked_gen) {
-			/* rows held back (database down, spool full): wait a bit */
-			struct timespec dl;
-			clock_gettime(CLOCK_REALTIME, &dl);
-			dl.tv_sec += 1;
-			pthread_cond_timedwait(&pl->wake, &pl->mu, &dl);
-		}
-		drained = pl->count == 0;
-		fg = pl->flush_gen;
-		flushing = fg != pl->acked_gen;
-		closing = pl->closing;
-		pthread_mutex_unlock(&pl->mu);
-
-		if (closing && pl->copy.conn == NULL && !pl->close_connect_tried) {
-			pl->close_connect_tried = true;
-			ms__copy_connect(&pl->copy, true);
-		} else {
-			ms__copy_connect(&pl->copy, false);
-		}
-		maybe_replay(pl, flushing || closing);
-
+		take_batch(pl, &n, &rs);
+		reconnect(pl, rs.closing);
+		maybe_replay(pl, rs.flushing || rs.closing);
 		if (n > 0) {
-			int r;
-			for (size_t i = 0; i < n; i++) {
-				pl->wrecs[i].data = pl->wrows[i]->blob;
-				pl->wrecs[i].len = pl->wrows[i]->len;
-			}
-			r = ms__copy_deliver(&pl->copy, pl->wrecs, n);
-			if (r == MS__COPY_OK) {
-				ndone = n;
-			} else {
-				const void **ptrs = ms__malloc(n * sizeof *ptrs);
-				uint32_t *lens = ms__malloc(n * sizeof *lens);
-				ms_status st;
-				if (ptrs == NULL || lens == NULL) {
-					st = MS_ENOMEM;
-				} else {
-					for (size_t i = 0; i < n; i++) {
-						ptrs[i] = pl->wrows[i]->blob;
-						lens[i] = pl->wrows[i]->len;
-					}
-					st = ms__spool_append(pl->spool, &pl->copy.werr, ptrs,
-					                      lens, n, true);
-					if (st != MS_OK)
-						ms__copy_report(&pl->rep, &pl->copy.werr);
-				}
-				ms__free(ptrs);
-				ms__free(lens);
-				if (st == MS_OK) {
-					MS__COUNT(&pl->rep, spooled, n);
-					ndone = n;
-				} else if (closing && (pl->copy.conn == NULL ||
-				                       pl->close_connect_tried)) {
-					/* nowhere to put them: counted, reported */
-					MS__COUNT(&pl->rep, lost, n);
-					ms__copy_reportf(&pl->rep, "predictions: %zu rows could "
-					                 "not be written or spooled at close: %s",
-					                 n, pl->copy.werr.msg);
-					ndone = n;
-				}
-			}
+			ndone = settle_batch(pl, n, rs.closing);
 			if (ndone) {
 				free_rows(pl->wrows, n);
 				n = 0;
@@ -282,17 +354,8 @@ static void *writer_main(void *arg)
 		}
 		if (ms__spool_sync(pl->spool, &pl->copy.werr) != MS_OK)
 			ms__copy_report(&pl->rep, &pl->copy.werr);
-
-		pthread_mutex_lock(&pl->mu);
-		pl->done_seq += ndone;
-		if (drained && n == 0)
-			pl->acked_gen = fg;
-		pthread_cond_broadcast(&pl->done);
-		if (closing && pl->count == 0 && n == 0) {
-			pthread_mutex_unlock(&pl->mu);
+		if (end_round(pl, &rs, ndone, n))
 			break;
-		}
-		pthread_mutex_unlock(&pl->mu);
 	}
 	maybe_replay(pl, true);
 	ms__copy_disconnect(&pl->copy);
@@ -431,44 +494,40 @@ static row *pack_row(const ms_prediction *p, const char *name, size_t nl,
 	return r;
 }
 
-ms_status ms_predlog_log(ms_predlog *pl, char id_out[MS_UUID_STRLEN],
-                         const ms_prediction *p)
+/* The checks a row passes before it is queued.  *name receives the model
+ * name (the default when none is given), *vl and *fl the lengths of the
+ * version and the features.  MS_OK, or MS_EINVAL counted and reported. */
+static ms_status check_row(ms_predlog *pl, const ms_prediction *p,
+                           const char **name, size_t *vl, size_t *fl)
 {
-	const char *name, *why = NULL;
-	size_t nl, vl, fl, where = 0;
-	row *r;
-
-	if (id_out)
-		id_out[0] = '\0';
-	if (pl == NULL || p == NULL)
-		return MS_EINVAL;
-	if (pl->failed)
-		return MS_ERROR;
-	name = p->model_name ? p->model_name : MS_DEFAULT_NAME;
-	if (ms_name_check(name) != MS_OK)
+	const char *why = NULL;
+	size_t where = 0;
+	*name = p->model_name ? p->model_name : MS_DEFAULT_NAME;
+	if (ms_name_check(*name) != MS_OK)
 		return reject(pl, "log: invalid model_name value: \"%.*s\"",
-		              MS_NAME_MAX, name);
+		              MS_NAME_MAX, *name);
 	if (p->model_version == NULL)
 		return reject(pl, "log: model_version is required");
-	if (!version_ok(p->model_version, &vl))
+	if (!version_ok(p->model_version, vl))
 		return reject(pl, "log: invalid model_version value: \"%.*s\" "
 		              "(1 to %d characters of UTF-8 text)", MS_VERSION_MAX,
 		              p->model_version, MS_VERSION_MAX);
 	if (p->input_features == NULL)
 		return reject(pl, "log: input_features is required");
-	fl = strlen(p->input_features);
-	if (fl > FEATURES_MAX)
+	*fl = strlen(p->input_features);
+	if (*fl > FEATURES_MAX)
 		return reject(pl, "log: input_features is %zu bytes (at most %u)",
-		              fl, FEATURES_MAX);
-	if (!ms__features_valid(p->input_features, fl, &where, &why))
+		              *fl, FEATURES_MAX);
+	if (!ms__features_valid(p->input_features, *fl, &where, &why))
 		return reject(pl, "log: invalid input_features: %s at byte %zu",
 		              why, where);
-	nl = strlen(name);
+	return MS_OK;
+}
 
-	r = pack_row(p, name, nl, vl, fl, id_out);
-	if (r == NULL)
-		return MS_ENOMEM;
-
+/* Put @p r on the ring, waking the writer when a batch is full.  false
+ * when the ring is full. */
+static bool enqueue(ms_predlog *pl, row *r)
+{
 	pthread_mutex_lock(&pl->mu);
 	if (pl->count < pl->cap) {
 		pl->ring[(pl->head + pl->count) % pl->cap] = r;
@@ -477,30 +536,60 @@ ms_status ms_predlog_log(ms_predlog *pl, char id_out[MS_UUID_STRLEN],
 		if (pl->count == pl->batch)
 			pthread_cond_signal(&pl->wake);
 		pthread_mutex_unlock(&pl->mu);
+		return true;
+	}
+	pthread_mutex_unlock(&pl->mu);
+	return false;
+}
+
+/* The ring is full: @p r goes straight to the spool (the writer fsyncs
+ * it) and is freed.  On failure *id_out is cleared: the row is not
+ * logged. */
+static ms_status spill(ms_predlog *pl, row *r, char id_out[MS_UUID_STRLEN])
+{
+	const void *ptr = r->blob;
+	uint32_t len = r->len;
+	ms_err e;
+	ms_status st = ms__spool_append(pl->spool, &e, &ptr, &len, 1, false);
+	ms__free(r);
+	if (st == MS_OK) {
+		MS__COUNT(&pl->rep, accepted, 1);
+		MS__COUNT(&pl->rep, spooled, 1);
+		return MS_OK;
+	}
+	if (st == MS_EFULL)
+		MS__COUNT(&pl->rep, dropped_full, 1);
+	ms__copy_report(&pl->rep, &e);
+	if (id_out)
+		id_out[0] = '\0';
+	return st;
+}
+
+ms_status ms_predlog_log(ms_predlog *pl, char id_out[MS_UUID_STRLEN],
+                         const ms_prediction *p)
+{
+	const char *name;
+	size_t vl = 0, fl = 0;
+	ms_status st;
+	row *r;
+
+	if (id_out)
+		id_out[0] = '\0';
+	if (pl == NULL || p == NULL)
+		return MS_EINVAL;
+	if (pl->failed)
+		return MS_ERROR;
+	st = check_row(pl, p, &name, &vl, &fl);
+	if (st != MS_OK)
+		return st;
+	r = pack_row(p, name, strlen(name), vl, fl, id_out);
+	if (r == NULL)
+		return MS_ENOMEM;
+	if (enqueue(pl, r)) {
 		MS__COUNT(&pl->rep, accepted, 1);
 		return MS_OK;
 	}
-	pthread_mutex_unlock(&pl->mu);
-
-	/* Queue full: straight to the spool (the writer fsyncs it). */
-	{
-		const void *ptr = r->blob;
-		uint32_t len = r->len;
-		ms_err e;
-		ms_status st = ms__spool_append(pl->spool, &e, &ptr, &len, 1, false);
-		ms__free(r);
-		if (st == MS_OK) {
-			MS__COUNT(&pl->rep, accepted, 1);
-			MS__COUNT(&pl->rep, spooled, 1);
-			return MS_OK;
-		}
-		if (st == MS_EFULL)
-			MS__COUNT(&pl->rep, dropped_full, 1);
-		ms__copy_report(&pl->rep, &e);
-		if (id_out)
-			id_out[0] = '\0';
-		return st;
-	}
+	return spill(pl, r, id_out);
 }
 
 ms_status ms_predlog_flush(ms_predlog *pl, unsigned timeout_ms)
@@ -513,11 +602,7 @@ ms_status ms_predlog_flush(ms_predlog *pl, unsigned timeout_ms)
 		return MS_EINVAL;
 	if (pl->failed)
 		return MS_ERROR;
-	clock_gettime(CLOCK_REALTIME, &dl);
-	dl.tv_sec += timeout_ms / 1000;
-	dl.tv_nsec += (long)(timeout_ms % 1000) * 1000000L;
-	dl.tv_sec += dl.tv_nsec / 1000000000L;
-	dl.tv_nsec %= 1000000000L;
+	deadline_in(&dl, timeout_ms);
 
 	pthread_mutex_lock(&pl->mu);
 	target = pl->enq_seq;

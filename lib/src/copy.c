@@ -2,8 +2,9 @@
  * copy.c - the prediction logger's sender, run by its writer thread: the
  * connection (with backoff), the binary COPY encoder that turns blobs
  * (blob.h) into a COPY stream for model_predictions (no text formatting
- * on either side), and the delivery paths.  Also where the writer's
- * counters and last error are published (ms_copy_report).
+ * on either side), the delivery paths, and the replay of spool files.
+ * Also where the writer's counters and last error are published
+ * (ms_copy_report).
  *
  * A batch from the queue goes in with one plain COPY.
  *
@@ -20,7 +21,8 @@
  *     row is rejected (counted, reported) and the others are written.
  *   - any other error: the connection is dropped and the caller spools.
  *
- * Spooled rows go in through the idempotent path only.
+ * Spooled rows are replayed, oldest file first, always through the
+ * idempotent path; a file is unlinked once all its rows are committed.
  */
 #include "copy.h"
 #include "alloc.h"
@@ -57,10 +59,12 @@ void ms__copy_reportf(ms_copy_report *rep, const char *fmt, ...)
 	va_end(ap);
 }
 
-void ms__copy_init(ms_copy *c, ms_copy_report *rep, const char *conninfo,
-                   int connect_timeout)
+void ms__copy_init(ms_copy *c, ms_copy_report *rep, ms_spool *spool,
+                   size_t batch, const char *conninfo, int connect_timeout)
 {
 	c->rep = rep;
+	c->spool = spool;
+	c->batch = batch;
 	c->conninfo = conninfo;
 	c->connect_timeout = connect_timeout;
 }
@@ -408,4 +412,92 @@ int ms__copy_deliver(ms_copy *c, const ms_spool_rec *recs, size_t n)
 	if (r == MS__COPY_DOWN || r == MS__COPY_OTHER)
 		ms__copy_disconnect(c);
 	return r;
+}
+
+/* Report what the scan of @p f found damaged. */
+static void report_damage(ms_copy *c, const ms_spool_file *f)
+{
+	if (f->info.corrupt) {
+		MS__COUNT(c->rep, spool_corrupt, f->info.corrupt);
+		ms__copy_reportf(c->rep, "spool: \"%s\": %zu corrupt record "
+		                 "region(s) skipped (%zu bytes)", f->path,
+		                 f->info.corrupt, f->info.corrupt_bytes);
+	}
+	if (f->info.torn)
+		ms__copy_reportf(c->rep, "spool: \"%s\": torn last record "
+		                 "dropped (%zu bytes)", f->path,
+		                 f->info.torn_bytes);
+}
+
+/* Replay the spool file @p name, batch_size rows at a time, and unlink
+ * it when all went in.  A file another live process holds sets
+ * *foreign and is skipped, like one that vanished or is no spool file.
+ * MS__COPY_OK unless a send or the load failed. */
+static int replay_file(ms_copy *c, const char *name, bool *foreign)
+{
+	ms_spool_file *f = NULL;
+	ms_status st = ms__spool_load(c->spool, &c->werr, name, &f);
+	int r = MS__COPY_OK;
+	if (st == MS_EEXISTS) {
+		*foreign = true;
+		return MS__COPY_OK;
+	}
+	if (st == MS_ENOTFOUND)
+		return MS__COPY_OK;
+	if (st != MS_OK) {
+		ms__copy_report(c->rep, &c->werr);
+		return MS__COPY_OTHER;
+	}
+	if (f->info.bad_header) {
+		ms__copy_reportf(c->rep, "spool: \"%s\" is not a spool file; "
+		                 "left in place", f->path);
+		ms__spool_release(c->spool, f, false);
+		return MS__COPY_OK;
+	}
+	report_damage(c, f);
+	for (size_t off = 0; off < f->nrecs && r == MS__COPY_OK;
+	     off += c->batch) {
+		size_t k = f->nrecs - off < c->batch ? f->nrecs - off : c->batch;
+		r = ms__copy_put_idem(c, f->recs + off, k);
+	}
+	if (r == MS__COPY_OK)
+		MS__COUNT(c->rep, replayed, f->nrecs);
+	ms__spool_release(c->spool, f, r == MS__COPY_OK);
+	return r;
+}
+
+/* Replay every spool file we can lock.  MS__COPY_OK when all went in. */
+static int replay_spool(ms_copy *c)
+{
+	char **names = NULL;
+	size_t n = 0, i;
+	int r = MS__COPY_OK;
+	bool foreign = false;
+
+	ms__spool_set_pending(c->spool, false);
+	ms__spool_rotate(c->spool);
+	if (ms__spool_list(c->spool, &c->werr, &names, &n) != MS_OK) {
+		ms__copy_report(c->rep, &c->werr);
+		ms__spool_set_pending(c->spool, true);
+		return MS__COPY_OTHER;
+	}
+	for (i = 0; i < n && r == MS__COPY_OK; i++)
+		r = replay_file(c, names[i], &foreign);
+	ms__spool_names_free(names, n);
+	if (r != MS__COPY_OK) {
+		ms__copy_disconnect(c);
+		ms__spool_set_pending(c->spool, true);
+	}
+	c->foreign_files = foreign;
+	c->next_foreign_ns = ms__now_ns() + 2000000000ull;
+	return r;
+}
+
+void ms__copy_replay(ms_copy *c, bool force)
+{
+	if (c->conn == NULL)
+		return;
+	if (ms__spool_pending(c->spool) ||
+	    (c->foreign_files && (force || ms__now_ns() >= c->next_foreign_ns)))
+		replay_spool(c);
 }

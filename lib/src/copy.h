@@ -1,9 +1,10 @@
 /*
  * copy.h - the prediction logger's sender: the writer thread's
- * connection, the binary COPY encoder and the two ways a batch goes in
- * (a plain COPY, and the idempotent stage-then-INSERT ... ON CONFLICT DO
- * NOTHING with bisection of data errors), plus what the writer reports
- * back to the logger's callers (ms__ names).  Not installed.
+ * connection, the binary COPY encoder, the two ways rows go in (a plain
+ * COPY, and the idempotent stage-then-INSERT ... ON CONFLICT DO NOTHING
+ * with bisection of data errors) from the queue or from spool files, and
+ * what the writer reports back to the logger's callers (ms__ names).
+ * Not installed.
  */
 #ifndef MS_COPY_H
 #define MS_COPY_H
@@ -54,6 +55,8 @@ typedef struct ms_copy {
 	const char *conninfo;     /* borrowed from the logger */
 	int connect_timeout;
 	ms_copy_report *rep;      /* borrowed from the logger */
+	ms_spool *spool;          /* borrowed from the logger */
+	size_t batch;             /* rows per COPY when replaying */
 	PGconn *conn;             /* NULL while disconnected */
 	bool stage_ready;         /* the temporary stage table exists */
 	uint64_t next_connect_ns; /* no new attempt before (unless forced) */
@@ -61,10 +64,12 @@ typedef struct ms_copy {
 	unsigned char *buf;       /* the COPY stream being built */
 	size_t cap, len;
 	ms_err werr;              /* the writer's latest error */
+	bool foreign_files;       /* the last replay met another's files */
+	uint64_t next_foreign_ns; /* when to try those again */
 } ms_copy;
 
-void ms__copy_init(ms_copy *c, ms_copy_report *rep, const char *conninfo,
-                   int connect_timeout);
+void ms__copy_init(ms_copy *c, ms_copy_report *rep, ms_spool *spool,
+                   size_t batch, const char *conninfo, int connect_timeout);
 /* Disconnect and free the buffer. */
 void ms__copy_fini(ms_copy *c);
 /* Connect if not connected and, unless @p force, the backoff after the
@@ -81,5 +86,12 @@ int ms__copy_deliver(ms_copy *c, const ms_spool_rec *recs, size_t n);
  * error is split in halves until the bad row is alone; that row is
  * rejected, counted and reported, and the result is still MS__COPY_OK. */
 int ms__copy_put_idem(ms_copy *c, const ms_spool_rec *recs, size_t n);
+/* When connected and the spool has something (or, every 2 s or at once
+ * with @p force, when the last replay met files another live process
+ * held): replay every spool file that can be locked, oldest first,
+ * through the idempotent path, and unlink each once all its rows are
+ * in.  On a failure the connection is dropped and the spool stays
+ * pending. */
+void ms__copy_replay(ms_copy *c, bool force);
 
 #endif

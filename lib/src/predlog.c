@@ -19,9 +19,9 @@
  * table, disk full) is spooled and the writer backs off, so no row is
  * lost.
  *
- * Spooled rows are replayed, oldest file first, always through the
- * idempotent path, whenever the writer is connected and the spool has
- * something; a file is unlinked once all its rows are committed.
+ * Spooled rows are replayed (copy.c), oldest file first, always through
+ * the idempotent path, whenever the writer is connected and the spool
+ * has something; a file is unlinked once all its rows are committed.
  */
 #define _GNU_SOURCE
 #include "alloc.h"
@@ -37,8 +37,6 @@
 #include <stdarg.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -77,10 +75,8 @@ struct ms_predlog {
 	ms_copy_report rep;    /* counters and the last error: any thread */
 
 	/* writer thread only */
-	ms_copy copy;          /* its connection and COPY buffer */
+	ms_copy copy;          /* its connection, COPY buffer, replay state */
 	bool close_connect_tried;
-	bool foreign_files;
-	uint64_t next_foreign_ns;
 	ms_spool_rec *wrecs;
 	row **wrows;
 };
@@ -92,98 +88,6 @@ ms_status ms_predlog_options_init(ms_predlog_options *o, unsigned int v)
 		return MS_EINVAL;
 	*o = d;
 	return MS_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* writer: spool replay                                                */
-/* ------------------------------------------------------------------ */
-
-/* Report what the scan of @p f found damaged. */
-static void report_damage(ms_predlog *pl, const ms_spool_file *f)
-{
-	if (f->info.corrupt) {
-		MS__COUNT(&pl->rep, spool_corrupt, f->info.corrupt);
-		ms__copy_reportf(&pl->rep, "spool: \"%s\": %zu corrupt record "
-		                 "region(s) skipped (%zu bytes)", f->path,
-		                 f->info.corrupt, f->info.corrupt_bytes);
-	}
-	if (f->info.torn)
-		ms__copy_reportf(&pl->rep, "spool: \"%s\": torn last record "
-		                 "dropped (%zu bytes)", f->path,
-		                 f->info.torn_bytes);
-}
-
-/* Replay the spool file @p name, batch_size rows at a time, and unlink
- * it when all went in.  A file another live process holds sets
- * *foreign and is skipped, like one that vanished or is no spool file.
- * MS__COPY_OK unless a send or the load failed. */
-static int replay_file(ms_predlog *pl, const char *name, bool *foreign)
-{
-	ms_spool_file *f = NULL;
-	ms_status st = ms__spool_load(pl->spool, &pl->copy.werr, name, &f);
-	int r = MS__COPY_OK;
-	if (st == MS_EEXISTS) {
-		*foreign = true;
-		return MS__COPY_OK;
-	}
-	if (st == MS_ENOTFOUND)
-		return MS__COPY_OK;
-	if (st != MS_OK) {
-		ms__copy_report(&pl->rep, &pl->copy.werr);
-		return MS__COPY_OTHER;
-	}
-	if (f->info.bad_header) {
-		ms__copy_reportf(&pl->rep, "spool: \"%s\" is not a spool file; "
-		                 "left in place", f->path);
-		ms__spool_release(pl->spool, f, false);
-		return MS__COPY_OK;
-	}
-	report_damage(pl, f);
-	for (size_t off = 0; off < f->nrecs && r == MS__COPY_OK;
-	     off += pl->batch) {
-		size_t k = f->nrecs - off < pl->batch ? f->nrecs - off : pl->batch;
-		r = ms__copy_put_idem(&pl->copy, f->recs + off, k);
-	}
-	if (r == MS__COPY_OK)
-		MS__COUNT(&pl->rep, replayed, f->nrecs);
-	ms__spool_release(pl->spool, f, r == MS__COPY_OK);
-	return r;
-}
-
-/* Replay every spool file we can lock.  MS__COPY_OK when all went in. */
-static int replay_spool(ms_predlog *pl)
-{
-	char **names = NULL;
-	size_t n = 0, i;
-	int r = MS__COPY_OK;
-	bool foreign = false;
-
-	ms__spool_set_pending(pl->spool, false);
-	ms__spool_rotate(pl->spool);
-	if (ms__spool_list(pl->spool, &pl->copy.werr, &names, &n) != MS_OK) {
-		ms__copy_report(&pl->rep, &pl->copy.werr);
-		ms__spool_set_pending(pl->spool, true);
-		return MS__COPY_OTHER;
-	}
-	for (i = 0; i < n && r == MS__COPY_OK; i++)
-		r = replay_file(pl, names[i], &foreign);
-	ms__spool_names_free(names, n);
-	if (r != MS__COPY_OK) {
-		ms__copy_disconnect(&pl->copy);
-		ms__spool_set_pending(pl->spool, true);
-	}
-	pl->foreign_files = foreign;
-	pl->next_foreign_ns = ms__now_ns() + 2000000000ull;
-	return r;
-}
-
-static void maybe_replay(ms_predlog *pl, bool force)
-{
-	if (pl->copy.conn == NULL)
-		return;
-	if (ms__spool_pending(pl->spool) ||
-	    (pl->foreign_files && (force || ms__now_ns() >= pl->next_foreign_ns)))
-		replay_spool(pl);
 }
 
 /* ------------------------------------------------------------------ */
@@ -336,7 +240,7 @@ static void *writer_main(void *arg)
 	size_t n = 0;      /* rows in hand (pl->wrows) */
 
 	ms__copy_connect(&pl->copy, true);
-	maybe_replay(pl, true);
+	ms__copy_replay(&pl->copy, true);
 
 	for (;;) {
 		round_state rs;
@@ -344,7 +248,7 @@ static void *writer_main(void *arg)
 
 		take_batch(pl, &n, &rs);
 		reconnect(pl, rs.closing);
-		maybe_replay(pl, rs.flushing || rs.closing);
+		ms__copy_replay(&pl->copy, rs.flushing || rs.closing);
 		if (n > 0) {
 			ndone = settle_batch(pl, n, rs.closing);
 			if (ndone) {
@@ -357,7 +261,7 @@ static void *writer_main(void *arg)
 		if (end_round(pl, &rs, ndone, n))
 			break;
 	}
-	maybe_replay(pl, true);
+	ms__copy_replay(&pl->copy, true);
 	ms__copy_disconnect(&pl->copy);
 	return NULL;
 }
@@ -411,13 +315,13 @@ ms_status ms_predlog_open(ms_predlog **out, const char *conninfo,
 		ms__err_set(&pl->rep.err, MS_ENOMEM, "predlog: out of memory");
 		return MS_ENOMEM;
 	}
-	ms__copy_init(&pl->copy, &pl->rep, pl->conninfo,
-	              o.connect_timeout > 0 ? o.connect_timeout : 2);
 	st = ms__spool_new(&pl->spool, &pl->rep.err, pl->spool_dir,
 	                   o.spool_max_bytes ? o.spool_max_bytes
 	                                     : (uint64_t)1 << 30);
 	if (st != MS_OK)
 		return st;
+	ms__copy_init(&pl->copy, &pl->rep, pl->spool, pl->batch, pl->conninfo,
+	              o.connect_timeout > 0 ? o.connect_timeout : 2);
 	if (pthread_create(&pl->thread, NULL, writer_main, pl) != 0) {
 		ms__err_set(&pl->rep.err, MS_ERROR, "predlog: cannot start the "
 		            "writer thread");

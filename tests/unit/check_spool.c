@@ -1,16 +1,14 @@
-/* check_spool.c - spool framing, torn/corrupt records, UUIDv7, the
- * features JSON scanner (no server needed). */
+/* check_spool.c - spool framing, torn/corrupt records, UUIDv7 (no server
+ * needed). */
 #define _GNU_SOURCE
 #include "common.h"
 #include "alloc.h"
 #include "errbuf.h"
-#include "json_check.h"
 #include "spool.h"
 #include "util.h"
 #include "uuid.h"
 
 #include <fcntl.h>
-#include <jansson.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -291,124 +289,6 @@ START_TEST(uuid_fork_differs)
 }
 END_TEST
 
-static bool valid(const char *s)
-{
-	return ms__features_valid(s, strlen(s), NULL, NULL);
-}
-
-START_TEST(features_json_cases)
-{
-	const char *good[] = {
-		"{}", " { } ", "{\"a\":1}", "{\"a\":[1,2.5,-3e10,0,true,false,null]}",
-		"{\"x\":{\"y\":{\"z\":\"\\u00e9\\n\\t\\\"\\\\\\/\"}}}",
-		"{\"e\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\"}",
-		"{\"s\":\"\\ud83d\\ude00\"}", "{\"n\":-0.0e-5}", "{\"n\":1E+3}",
-		"{\"a\":1,\"a\":2}", "\n\r\t{\"k\" : \"v\" }\n", "{\"n\":1e1000}",
-		"{\"n\":1e131071}", "{\"n\":1e-16383}", "{\"n\":0.5e-16382}",
-	};
-	const char *bad[] = {
-		"", " ", "[]", "1", "\"s\"", "null", "{", "}", "{\"a\"}", "{\"a\":}",
-		"{\"a\":1,}", "{a:1}", "{'a':1}", "{\"a\":01}", "{\"a\":1.}",
-		"{\"a\":.5}", "{\"a\":+1}", "{\"a\":1e}", "{\"a\":-}",
-		"{\"a\":tru}", "{\"a\":nul}", "{\"a\":\"\\x\"}", "{\"a\":\"\\u12\"}",
-		"{\"a\":\"\t\"}", "{\"a\":\"\\u0000\"}", "{\"a\":\"\\ud800\"}",
-		"{\"a\":\"\\udc00\"}", "{\"a\":\"\\ud800\\u0041\"}",
-		"{\"a\":\"\xc3\"}", "{\"a\":\"\xc0\xaf\"}", "{\"a\":\"\xed\xa0\x80\"}",
-		"{\"a\":\"\xf4\x90\x80\x80\"}", "{\"a\":\"\xff\"}", "{} {}",
-		"{}x", "{\"a\":1e131072}", "{\"a\":1e-16384}",
-		"{\"a\":0.5e-16383}", "{\"a\":12e131071}", "{\"a\":[1,2}", "{\"a\":[1 2]}",
-		"{\"a\":NaN}", "{\"a\":Infinity}", "{\"a\":\"x\"",
-	};
-	for (size_t i = 0; i < sizeof good / sizeof *good; i++)
-		ck_assert_msg(valid(good[i]), "should accept: %s", good[i]);
-	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++)
-		ck_assert_msg(!valid(bad[i]), "should reject: %s", bad[i]);
-	{
-		/* depth limit */
-		char deep[2000];
-		size_t k = 0;
-		deep[k++] = '{';
-		deep[k++] = '"';
-		deep[k++] = 'a';
-		deep[k++] = '"';
-		deep[k++] = ':';
-		for (int i = 0; i < 600; i++)
-			deep[k++] = '[';
-		for (int i = 0; i < 600; i++)
-			deep[k++] = ']';
-		deep[k++] = '}';
-		deep[k] = 0;
-		ck_assert(!valid(deep));
-	}
-	{
-		size_t where;
-		const char *why;
-		ck_assert(!ms__features_valid("{\"a\":1,,}", 9, &where, &why));
-		ck_assert_uint_eq(where, 7);
-		ck_assert_ptr_nonnull(why);
-	}
-}
-END_TEST
-
-/* Random mutations of valid documents: our verdict must match jansson's
- * (which also refuses \u0000 and lone surrogates) on everything that is
- * an object and has no huge exponent. */
-START_TEST(features_json_vs_jansson)
-{
-	const char *seeds[] = {
-		"{\"f1\":0.25,\"f2\":[1,2,3],\"name\":\"caf\xc3\xa9\",\"ok\":true}",
-		"{\"a\":{\"b\":[null,false,{\"c\":\"\\u00e9\\n\"}]},\"d\":-12.5e-3}",
-		"{\"s\":\"\\ud83d\\ude00 x\",\"t\":\"\\\\\\\"\"}",
-	};
-	const char alphabet[] = "{}[]:,\"\\ut0123456789.-+eEfalsnr \x80\xc3\xa9";
-	uint64_t x = 88172645463325252ull;
-	int agree = 0, accepted = 0;
-	for (int iter = 0; iter < 200000; iter++) {
-		char buf[256];
-		const char *s = seeds[iter % 3];
-		size_t n = strlen(s);
-		json_error_t err;
-		json_t *j;
-		bool ours, theirs;
-		memcpy(buf, s, n + 1);
-		for (int m = 0; m < 1 + iter % 3; m++) {
-			x ^= x << 13;
-			x ^= x >> 7;
-			x ^= x << 17;
-			size_t pos = (size_t)(x % n);
-			int op = (int)((x >> 20) % 3);
-			char c = alphabet[(x >> 32) % (sizeof alphabet - 1)];
-			if (op == 0) {
-				buf[pos] = c;
-			} else if (op == 1 && n > 2) {
-				memmove(buf + pos, buf + pos + 1, n - pos);
-				n--;
-			} else if (n < sizeof buf - 2) {
-				memmove(buf + pos + 1, buf + pos, n - pos + 1);
-				buf[pos] = c;
-				n++;
-			}
-		}
-		buf[n] = 0;
-		if (strlen(buf) != n)
-			continue;
-		ours = ms__features_valid(buf, n, NULL, NULL);
-		j = json_loadb(buf, n, 0, &err);
-		theirs = j != NULL && json_is_object(j);
-		json_decref(j);
-		if (ours && !theirs && (strstr(err.text, "overflow") ||
-		                        strstr(err.text, "too big")))
-			continue; /* jansson's own number limits, not JSON's */
-		ck_assert_msg(ours == theirs, "disagree (ours %d) on: %s", ours,
-		              buf);
-		agree++;
-		accepted += ours;
-	}
-	ck_assert_int_gt(agree, 100000);
-	ck_assert_int_gt(accepted, 1000);
-}
-END_TEST
-
 Suite *unit_spool_suite(void)
 {
 	Suite *s = suite_create("unit_spool");
@@ -424,11 +304,6 @@ Suite *unit_spool_suite(void)
 	tcase_add_test(tc, uuid_format_and_order);
 	tcase_add_test(tc, uuid_threads_unique);
 	tcase_add_test(tc, uuid_fork_differs);
-	tcase_set_timeout(tc, 60);
-	suite_add_tcase(s, tc);
-	tc = tcase_create("Json");
-	tcase_add_test(tc, features_json_cases);
-	tcase_add_test(tc, features_json_vs_jansson);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);
 	return s;

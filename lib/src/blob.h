@@ -1,0 +1,38 @@
+/*
+ * blob.h - the packed form of one logged prediction, as the logger's ring
+ * and the spool carry it and the COPY encoder reads it (ms__ names).  Not
+ * installed.
+ *
+ * Layout (native byte order; the spool header's magic pins the format):
+ *  0 u8 format (1)   1 u8 0   2 u16 name_len   4 u16 version_len
+ *  6 u16 0           8 u32 features_len       12 u32 0
+ * 16 uuid[16]       32 i64 unix microseconds
+ * 40 f64 predicted  48 f64 actual (NaN: NULL) 56 f64 confidence (NaN)
+ * 64 name, version, features (not NUL-terminated)
+ */
+#ifndef MS_BLOB_H
+#define MS_BLOB_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#define MS__BLOB_HDR 64
+
+/* One blob's fields; the pointers point into the blob (after parse) or
+ * at the caller's data (for pack). */
+typedef struct ms_blob {
+	const unsigned char *uuid;
+	const char *name, *ver, *feat;
+	uint32_t nl, vl, fl;
+	int64_t time_us;
+	double pred, actual, conf;
+} ms_blob;
+
+/* Write @p v into @p b, which holds MS__BLOB_HDR + nl + vl + fl bytes
+ * (nl and vl below 65536). */
+void ms__blob_pack(unsigned char *b, const ms_blob *v);
+/* Read the blob @p b of @p len bytes into @p v.  false when it is not
+ * well formed (only possible from a damaged spool). */
+bool ms__blob_parse(const unsigned char *b, uint32_t len, ms_blob *v);
+
+#endif

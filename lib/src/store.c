@@ -2,6 +2,8 @@
  * store.c - ms_store: connection and registry operations.
  */
 #define _GNU_SOURCE
+#include "store.h"
+
 #include "alloc.h"
 #include "conn.h"
 #include "errbuf.h"
@@ -24,17 +26,6 @@
 #include <time.h>
 #include <unistd.h>
 #include <zlib.h>
-
-struct ms_store {
-	PGconn *conn;
-	ms_err err;
-	char target[256];
-	size_t chunk_size;
-	unsigned char *chunk_buf; /* reused by every push: no fresh pages */
-	bool chunk_stmt_ready;    /* "ms_chunk_insert" prepared */
-	ms_progress_fn progress;  /* ms_store_set_progress: verify, backfill */
-	void *progress_payload;
-};
 
 void ms_store_set_progress(ms_store *s, ms_progress_fn fn, void *payload)
 {
@@ -127,7 +118,7 @@ const char *ms_store_target(const ms_store *s)
 	return s ? s->target : "";
 }
 
-static bool usable(ms_store *s)
+bool ms__store_usable(ms_store *s)
 {
 	if (s->conn == NULL || PQstatus(s->conn) != CONNECTION_OK) {
 		ms__err_set(&s->err, MS_EUNREACHABLE,
@@ -138,17 +129,9 @@ static bool usable(ms_store *s)
 	return true;
 }
 
-#define REQUIRE_CONN(s)                                                 \
-	do {                                                            \
-		if ((s) == NULL)                                        \
-			return MS_EINVAL;                               \
-		if (!usable(s))                                         \
-			return MS_EUNREACHABLE;                         \
-	} while (0)
-
 ms_status ms_store_migrate(ms_store *s, int *applied)
 {
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	return ms__schema_migrate(s->conn, &s->err, applied);
 }
 
@@ -157,7 +140,7 @@ ms_status ms_store_schema_version(ms_store *s, int *db_version,
 {
 	PGresult *res;
 	ms_status st;
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	if (lib_version)
 		*lib_version = ms__schema_known_version();
 	st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "schema",
@@ -172,36 +155,36 @@ ms_status ms_store_schema_version(ms_store *s, int *db_version,
 	return MS_OK;
 }
 
-static void rollback(ms_store *s)
+void ms__store_rollback(ms_store *s)
 {
 	if (PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
 		PQclear(PQexec(s->conn, "ROLLBACK"));
 }
 
-static ms_status begin(ms_store *s, const char *what)
+ms_status ms__store_begin(ms_store *s, const char *what)
 {
 	return ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, what, "BEGIN",
 	                0, NULL);
 }
 
-static ms_status commit(ms_store *s, const char *what)
+ms_status ms__store_commit(ms_store *s, const char *what)
 {
 	ms_status st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, what,
 	                        "COMMIT", 0, NULL);
 	if (st != MS_OK)
-		rollback(s);
+		ms__store_rollback(s);
 	return st;
 }
 
-static ms_status check_name(ms_store *s, const char **name)
+ms_status ms__store_check_name(ms_store *s, const char **name)
 {
 	if (*name == NULL)
 		*name = MS_DEFAULT_NAME;
 	return ms__name_arg(&s->err, "model name", *name);
 }
 
-static ms_status check_version(ms_store *s, const char *v)
+ms_status ms__store_check_version(ms_store *s, const char *v)
 {
 	if (ms__is_selector_word(v))
 		return ms__err_set(&s->err, MS_EINVAL,
@@ -284,19 +267,19 @@ ms_status ms_store_promote(ms_store *s, const char *name, const char *version,
                            const char *reason)
 {
 	ms_status st;
-	REQUIRE_CONN(s);
-	if ((st = check_name(s, &name)) != MS_OK)
+	MS__STORE_REQUIRE_CONN(s);
+	if ((st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	if (version == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "promote: no version given");
-	if ((st = check_version(s, version)) != MS_OK)
+	if ((st = ms__store_check_version(s, version)) != MS_OK)
 		return st;
-	st = begin(s, "promote");
+	st = ms__store_begin(s, "promote");
 	if (st == MS_OK)
 		st = promote_tx(s, name, version, "promote", reason);
 	if (st == MS_OK)
-		return commit(s, "promote");
-	rollback(s);
+		return ms__store_commit(s, "promote");
+	ms__store_rollback(s);
 	return st;
 }
 
@@ -308,10 +291,10 @@ ms_status ms_store_rollback(ms_store *s, ms_buf *version_out,
 	char current[MS_VERSION_MAX + 1], target[MS_VERSION_MAX + 1];
 	ms_status st;
 
-	REQUIRE_CONN(s);
-	if ((st = check_name(s, &name)) != MS_OK)
+	MS__STORE_REQUIRE_CONN(s);
+	if ((st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
-	if ((st = begin(s, "rollback")) != MS_OK)
+	if ((st = ms__store_begin(s, "rollback")) != MS_OK)
 		return st;
 	p[0] = name;
 	st = ms__exec(s->conn, &s->err, NULL, PGRES_TUPLES_OK, "rollback",
@@ -358,13 +341,13 @@ ms_status ms_store_rollback(ms_store *s, ms_buf *version_out,
 		            "longer exists", name, target);
 	if (st != MS_OK)
 		goto fail;
-	if ((st = commit(s, "rollback")) != MS_OK)
+	if ((st = ms__store_commit(s, "rollback")) != MS_OK)
 		return st;
 	if (ms__buf_set(version_out, target, strlen(target)) != MS_OK)
 		return ms__err_set(&s->err, MS_ENOMEM, "rollback: out of memory");
 	return MS_OK;
 fail:
-	rollback(s);
+	ms__store_rollback(s);
 	return st;
 }
 
@@ -817,7 +800,8 @@ static ms_status validate_push(ms_store *s, const ms_push_options *o,
 	if (o->version != MS_PUSH_OPTIONS_VERSION)
 		return ms__err_set(&s->err, MS_EINVAL,
 		                   "invalid ms_push_options version: %u", o->version);
-	if (o->model_version && check_version(s, o->model_version) != MS_OK)
+	if (o->model_version &&
+	    ms__store_check_version(s, o->model_version) != MS_OK)
 		return MS_EINVAL;
 	if (o->run_id && (o->run_id[0] == '\0' ||
 	                  strlen(o->run_id) > MS_RUN_ID_MAX))
@@ -865,7 +849,7 @@ ms_status ms_store_push(ms_store *s, ms_buf *version_out,
 	size_t primary = 0, i;
 	ms_status st;
 
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	if (opts == NULL) {
 		ms_push_options_init(&def, MS_PUSH_OPTIONS_VERSION);
 		opts = &def;
@@ -874,7 +858,7 @@ ms_status ms_store_push(ms_store *s, ms_buf *version_out,
 	c.s = s;
 	c.o = opts;
 	c.name = opts->model_name;
-	if ((st = check_name(s, &c.name)) != MS_OK)
+	if ((st = ms__store_check_name(s, &c.name)) != MS_OK)
 		return st;
 	if ((st = validate_push(s, opts, src, n, &primary)) != MS_OK)
 		return st;
@@ -905,7 +889,7 @@ ms_status ms_store_push(ms_store *s, ms_buf *version_out,
 		st = ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");
 		goto out;
 	}
-	if ((st = begin(s, "push")) != MS_OK)
+	if ((st = ms__store_begin(s, "push")) != MS_OK)
 		goto out;
 	/* The primary first: its INSERT settles a generated version. */
 	st = push_one(&c, &src[primary], true);
@@ -932,9 +916,9 @@ ms_status ms_store_push(ms_store *s, ms_buf *version_out,
 		st = promote_tx(s, c.name, c.version, "promote",
 		                opts->reason ? opts->reason : "push --production");
 	if (st == MS_OK)
-		st = commit(s, "push");
+		st = ms__store_commit(s, "push");
 	else
-		rollback(s);
+		ms__store_rollback(s);
 	if (st == MS_OK && ms__buf_set(version_out, c.version,
 	                               strlen(c.version)) != MS_OK)
 		st = ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");
@@ -953,7 +937,7 @@ ms_status ms_store_show(ms_store *s, ms_artifact_info *out, const char *name,
 {
 	if (out)
 		memset(out, 0, sizeof *out); /* safe to dispose on any path */
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	if (out == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "show: no output");
 	return ms__artifact_resolve(s->conn, &s->err, out, name, selector,
@@ -967,7 +951,7 @@ ms_status ms_store_pull(ms_store *s, ms_artifact_info *info, const char *name,
 {
 	if (info)
 		memset(info, 0, sizeof *info); /* safe to dispose on any path */
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	return ms__artifact_fetch(s->conn, &s->err, info, name, selector,
 	                          artifact, sink, payload, progress,
 	                          progress_payload, NULL);
@@ -983,7 +967,7 @@ ms_status ms_store_pull_file(ms_store *s, ms_artifact_info *info,
 	ms_status st;
 	if (info)
 		memset(info, 0, sizeof *info); /* safe to dispose on any path */
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	if (path == NULL || path[0] == '\0')
 		return ms__err_set(&s->err, MS_EINVAL, "pull: no output file");
 	st = ms__atomic_open(&af, &s->err, path, overwrite);
@@ -1010,8 +994,8 @@ ms_status ms_store_export(ms_store *s, ms_artifact_info *info,
 	ms_status st;
 
 	memset(inf, 0, sizeof *inf); /* safe to dispose on any path */
-	REQUIRE_CONN(s);
-	if ((st = check_name(s, &name)) != MS_OK)
+	MS__STORE_REQUIRE_CONN(s);
+	if ((st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	if (dir == NULL || dir[0] == '\0')
 		dir = "models";
@@ -1052,12 +1036,12 @@ ms_status ms_store_list(ms_store *s, ms_artifact_info **out, size_t *count,
 	ms_status st;
 	int i, n;
 
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	if (out == NULL || count == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "list: no output");
 	*out = NULL;
 	*count = 0;
-	if (name && (st = check_name(s, &name)) != MS_OK)
+	if (name && (st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	snprintf(lim, sizeof lim, "%zu", limit);
 	p[0] = name;
@@ -1106,12 +1090,12 @@ ms_status ms_store_prune(ms_store *s, ms_buf *deleted_out, const char *name,
 	ms_status st;
 	int i;
 
-	REQUIRE_CONN(s);
-	if ((st = check_name(s, &name)) != MS_OK)
+	MS__STORE_REQUIRE_CONN(s);
+	if ((st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	p[0] = name;
 	snprintf(k, sizeof k, "%u", keep);
-	if ((st = begin(s, "prune")) != MS_OK)
+	if ((st = ms__store_begin(s, "prune")) != MS_OK)
 		return st;
 	/* Same lock as promotion: the production version cannot move while
 	 * we pick what to delete. */
@@ -1144,15 +1128,15 @@ ms_status ms_store_prune(ms_store *s, ms_buf *deleted_out, const char *name,
 		goto fail;
 	}
 	if (dry_run)
-		rollback(s);
+		ms__store_rollback(s);
 	else
-		st = commit(s, "prune");
+		st = ms__store_commit(s, "prune");
 	if (st == MS_OK && ms__buf_set(deleted_out, text, strlen(text)) != MS_OK)
 		st = ms__err_set(&s->err, MS_ENOMEM, "prune: out of memory");
 	free(text);
 	return st;
 fail:
-	rollback(s);
+	ms__store_rollback(s);
 	return st;
 }
 
@@ -1165,8 +1149,8 @@ ms_status ms_store_verify(ms_store *s, const char *name, ms_verify_fn cb,
 	ms_status st, worst = MS_OK;
 	int i, n;
 
-	REQUIRE_CONN(s);
-	if (name && (st = check_name(s, &name)) != MS_OK)
+	MS__STORE_REQUIRE_CONN(s);
+	if (name && (st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	multi_progress mp = { s, 0, 0 };
 
@@ -1231,10 +1215,10 @@ ms_status ms_store_backfill_hashes(ms_store *s, const char *name,
 	ms_status st;
 	int i;
 
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	if (updated)
 		*updated = 0;
-	if (name && (st = check_name(s, &name)) != MS_OK)
+	if (name && (st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "backfill",
 	              "SELECT id::text, model_name, model_version, artifact FROM"
@@ -1280,7 +1264,7 @@ ms_status ms_store_record_actual(ms_store *s, const char *prediction_id,
 	PGresult *res;
 	ms_status st;
 
-	REQUIRE_CONN(s);
+	MS__STORE_REQUIRE_CONN(s);
 	if (prediction_id == NULL || isnan(actual) || isinf(actual))
 		return ms__err_set(&s->err, MS_EINVAL,
 		                   "record actual: need a prediction id and a finite "

@@ -50,4 +50,12 @@ ms_status ms__store_check_name(ms_store *s, const char **name);
 /* A concrete version: a valid selector that is not a selector word. */
 ms_status ms__store_check_version(ms_store *s, const char *v);
 
+/* promote.c.  Inside an open transaction: make @p version production of
+ * @p name, recording @p action ("promote", "rollback") and @p reason.
+ * MS_ENOTFOUND when the version has no primary artifact; a no-op when it
+ * is production already. */
+ms_status ms__store_promote_tx(ms_store *s, const char *name,
+                               const char *version, const char *action,
+                               const char *reason);
+
 #endif

@@ -271,6 +271,87 @@ static void fmt_double(char *buf, size_t n, double v, const char **param)
 	}
 }
 
+/* The parameters of ROW_INSERT.  $1 and $2 (run id and version) are set
+ * again for each attempt at a generated version. */
+typedef struct row_params {
+	const char *p[16];
+	int len[16], fmt[16];
+	char acc[32], rmse[32], r2[32], sz[24], ssz[24], nch[16];
+} row_params;
+
+static const char ROW_INSERT[] =
+	"INSERT INTO model_artifacts (run_id, model_version,"
+	" model_type, model_binary, model_size_bytes,"
+	" accuracy_score, rmse_score, r2_score, model_name,"
+	" artifact, sha256, compression, stored_size_bytes,"
+	" chunk_count, metrics, params) VALUES ($1, $2, $3,"
+	" $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
+	" $15, $16) RETURNING id";
+
+static void row_params_fill(row_params *rp, const push_ctx *c,
+                            const char *artifact,
+                            const unsigned char *inline_data, size_t inline_len,
+                            const unsigned char *sha, uint64_t size,
+                            uint64_t stored, int32_t chunks)
+{
+	const ms_push_options *o = c->o;
+	const char **p = rp->p;
+
+	memset(rp, 0, sizeof *rp);
+	fmt_double(rp->acc, sizeof rp->acc, o->accuracy, &p[5]);
+	fmt_double(rp->rmse, sizeof rp->rmse, o->rmse, &p[6]);
+	fmt_double(rp->r2, sizeof rp->r2, o->r2, &p[7]);
+	snprintf(rp->sz, sizeof rp->sz, "%llu", (unsigned long long)size);
+	snprintf(rp->ssz, sizeof rp->ssz, "%llu", (unsigned long long)stored);
+	snprintf(rp->nch, sizeof rp->nch, "%d", chunks);
+	p[0] = o->run_id ? o->run_id : c->version;
+	p[2] = o->model_type ? o->model_type : "unknown";
+	p[3] = inline_data ? (const char *)inline_data : NULL;
+	rp->len[3] = (int)inline_len;
+	rp->fmt[3] = 1;
+	if (inline_data && inline_len == 0)
+		p[3] = "";
+	p[4] = rp->sz;
+	p[8] = c->name;
+	p[9] = artifact;
+	p[10] = (const char *)sha;
+	rp->len[10] = sha ? 32 : 0;
+	rp->fmt[10] = 1;
+	p[11] = o->compress_level > 0 ? "zlib" : "none";
+	p[12] = rp->ssz;
+	p[13] = rp->nch;
+	p[14] = c->metrics;
+	p[15] = c->params;
+}
+
+/* Candidate @p attempt (2, 3, ...) of a generated version: base_attempt. */
+static void next_version(push_ctx *c, const char *base, int attempt)
+{
+	char tmp[MS_VERSION_MAX + 16];
+	snprintf(tmp, sizeof tmp, "%.40s_%d", base, attempt);
+	memcpy(c->version, tmp, sizeof c->version - 1);
+	c->version[sizeof c->version - 1] = '\0';
+}
+
+/* One INSERT of the row: its id, or the failure classified. */
+static ms_status insert_row_once(ms_store *s, const row_params *rp,
+                                 int64_t *id_out)
+{
+	PGresult *res;
+	ms_status st;
+
+	res = PQexecParams(s->conn, ROW_INSERT, 16, NULL, rp->p, rp->len,
+	                   rp->fmt, 0);
+	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
+		*id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		PQclear(res);
+		return MS_OK;
+	}
+	st = ms__err_pg(&s->err, s->conn, res, "push");
+	PQclear(res);
+	return st;
+}
+
 /* INSERT the artifact row; for the primary of a generated version, pick
  * the first free YYYYMMDD_HHMMSS[_n] under a savepoint. */
 static ms_status insert_row(push_ctx *c, const char *artifact, bool primary,
@@ -279,81 +360,35 @@ static ms_status insert_row(push_ctx *c, const char *artifact, bool primary,
                             uint64_t stored, int32_t chunks, int64_t *id_out)
 {
 	ms_store *s = c->s;
-	const ms_push_options *o = c->o;
-	char acc[32], rmse[32], r2[32], sz[24], ssz[24], nch[16];
-	const char *p[16];
-	int len[16] = { 0 }, fmt[16] = { 0 };
+	row_params rp;
 	char base[MS_VERSION_MAX + 1];
 	int attempt;
 
-	fmt_double(acc, sizeof acc, o->accuracy, &p[5]);
-	fmt_double(rmse, sizeof rmse, o->rmse, &p[6]);
-	fmt_double(r2, sizeof r2, o->r2, &p[7]);
-	snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
-	snprintf(ssz, sizeof ssz, "%llu", (unsigned long long)stored);
-	snprintf(nch, sizeof nch, "%d", chunks);
-	p[0] = o->run_id ? o->run_id : c->version;
-	p[2] = o->model_type ? o->model_type : "unknown";
-	p[3] = inline_data ? (const char *)inline_data : NULL;
-	len[3] = (int)inline_len;
-	fmt[3] = 1;
-	if (inline_data && inline_len == 0)
-		p[3] = "";
-	p[4] = sz;
-	p[8] = c->name;
-	p[9] = artifact;
-	p[10] = (const char *)sha;
-	len[10] = sha ? 32 : 0;
-	fmt[10] = 1;
-	p[11] = o->compress_level > 0 ? "zlib" : "none";
-	p[12] = ssz;
-	p[13] = nch;
-	p[14] = c->metrics;
-	p[15] = c->params;
+	row_params_fill(&rp, c, artifact, inline_data, inline_len, sha, size,
+	                stored, chunks);
 	snprintf(base, sizeof base, "%s", c->version);
 
 	for (attempt = 1;; attempt++) {
-		PGresult *res;
 		bool retry = primary && c->generated && attempt < 1000;
-		if (attempt > 1) {
-			char tmp[MS_VERSION_MAX + 16];
-			snprintf(tmp, sizeof tmp, "%.40s_%d", base, attempt);
-			memcpy(c->version, tmp, sizeof c->version - 1);
-			c->version[sizeof c->version - 1] = '\0';
-		}
-		if (o->run_id == NULL)
-			p[0] = c->version;
-		p[1] = c->version;
+		ms_status st;
+		if (attempt > 1)
+			next_version(c, base, attempt);
+		if (c->o->run_id == NULL)
+			rp.p[0] = c->version;
+		rp.p[1] = c->version;
 		if (retry)
 			PQclear(PQexec(s->conn, "SAVEPOINT ms_version"));
-		res = PQexecParams(s->conn,
-		                   "INSERT INTO model_artifacts (run_id, model_version,"
-		                   " model_type, model_binary, model_size_bytes,"
-		                   " accuracy_score, rmse_score, r2_score, model_name,"
-		                   " artifact, sha256, compression, stored_size_bytes,"
-		                   " chunk_count, metrics, params) VALUES ($1, $2, $3,"
-		                   " $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14,"
-		                   " $15, $16) RETURNING id",
-		                   16, NULL, p, len, fmt, 0);
-		if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-			*id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-			PQclear(res);
-			return MS_OK;
+		st = insert_row_once(s, &rp, id_out);
+		if (st == MS_EEXISTS && retry) {
+			PQclear(PQexec(s->conn, "ROLLBACK TO SAVEPOINT ms_version"));
+			continue;
 		}
-		{
-			ms_status st = ms__err_pg(&s->err, s->conn, res, "push");
-			PQclear(res);
-			if (st == MS_EEXISTS && retry) {
-				PQclear(PQexec(s->conn, "ROLLBACK TO SAVEPOINT ms_version"));
-				continue;
-			}
-			if (st == MS_EEXISTS)
-				return ms__err_set(&s->err, MS_EEXISTS,
-				                   "push: %s version \"%s\" artifact %s "
-				                   "already exists", c->name, c->version,
-				                   artifact);
-			return st;
-		}
+		if (st == MS_EEXISTS)
+			return ms__err_set(&s->err, MS_EEXISTS,
+			                   "push: %s version \"%s\" artifact %s "
+			                   "already exists", c->name, c->version,
+			                   artifact);
+		return st;
 	}
 }
 
@@ -514,13 +549,100 @@ static ms_status validate_push(ms_store *s, const ms_push_options *o,
 	return MS_OK;
 }
 
+/* The version to store: the one given, else the UTC time as
+ * YYYYMMDD_HHMMSS (insert_row may add a suffix to make it unique). */
+static void choose_version(push_ctx *c)
+{
+	if (c->o->model_version) {
+		snprintf(c->version, sizeof c->version, "%s", c->o->model_version);
+	} else {
+		time_t now = time(NULL);
+		struct tm tm;
+		gmtime_r(&now, &tm);
+		strftime(c->version, sizeof c->version, "%Y%m%d_%H%M%S", &tm);
+		c->generated = true;
+	}
+}
+
+/* The bytes the push will read, for progress: what regular files and
+ * memory sources say they hold. */
+static uint64_t sources_size(const ms_artifact_source *src, size_t n)
+{
+	uint64_t total = 0;
+	size_t i;
+	for (i = 0; i < n; i++) {
+		if (src[i].path) {
+			struct stat sb;
+			if (stat(src[i].path, &sb) == 0 && S_ISREG(sb.st_mode))
+				total += (uint64_t)sb.st_size;
+		} else {
+			total += src[i].size;
+		}
+	}
+	return total;
+}
+
+/* After the artifact rows: a model_metrics row per numeric metric, and
+ * the run (kept as it is when it exists already). */
+static ms_status insert_metrics_and_run(push_ctx *c)
+{
+	ms_store *s = c->s;
+	const char *p[4] = { c->name, c->version, c->metrics,
+	                     c->o->run_id ? c->o->run_id : c->version };
+	ms_status st;
+
+	st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
+	              "INSERT INTO model_metrics (model_name, model_version,"
+	              " metric, value) SELECT $1, $2, key, (value #>> '{}')"
+	              "::float8 FROM jsonb_each($3::jsonb)"
+	              " WHERE jsonb_typeof(value) = 'number'", 3, p);
+	if (st == MS_OK) {
+		const char *q[3] = { p[3], c->name, c->params };
+		st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
+		              "INSERT INTO model_runs (run_id, model_name, params)"
+		              " VALUES ($1, $2, $3::jsonb)"
+		              " ON CONFLICT (run_id) DO NOTHING", 3, q);
+	}
+	return st;
+}
+
+/* One transaction: every artifact, the metrics and run, then the
+ * promotion if asked for.  Committed, or rolled back on failure. */
+static ms_status push_tx(push_ctx *c, const ms_artifact_source *src,
+                         size_t n, size_t primary)
+{
+	ms_store *s = c->s;
+	const ms_push_options *o = c->o;
+	size_t i;
+	ms_status st;
+
+	if ((st = ms__store_begin(s, "push")) != MS_OK)
+		return st;
+	/* The primary first: its INSERT settles a generated version. */
+	st = push_one(c, &src[primary], true);
+	for (i = 0; st == MS_OK && i < n; i++)
+		if (i != primary)
+			st = push_one(c, &src[i], false);
+	if (st == MS_OK)
+		st = insert_metrics_and_run(c);
+	if (st == MS_OK && o->production)
+		st = ms__store_promote_tx(s, c->name, c->version, "promote",
+		                          o->reason ? o->reason
+		                                    : "push --production");
+	if (st == MS_OK)
+		st = ms__store_commit(s, "push");
+	else
+		ms__store_rollback(s);
+	return st;
+}
+
 ms_status ms_store_push(ms_store *s, ms_buf *version_out,
                         const ms_push_options *opts,
                         const ms_artifact_source *src, size_t n)
 {
 	ms_push_options def;
 	push_ctx c;
-	size_t primary = 0, i;
+	size_t primary = 0;
 	ms_status st;
 
 	MS__STORE_REQUIRE_CONN(s);
@@ -536,24 +658,8 @@ ms_status ms_store_push(ms_store *s, ms_buf *version_out,
 		return st;
 	if ((st = validate_push(s, opts, src, n, &primary)) != MS_OK)
 		return st;
-	if (opts->model_version) {
-		snprintf(c.version, sizeof c.version, "%s", opts->model_version);
-	} else {
-		time_t now = time(NULL);
-		struct tm tm;
-		gmtime_r(&now, &tm);
-		strftime(c.version, sizeof c.version, "%Y%m%d_%H%M%S", &tm);
-		c.generated = true;
-	}
-	for (i = 0; i < n; i++) {
-		if (src[i].path) {
-			struct stat sb;
-			if (stat(src[i].path, &sb) == 0 && S_ISREG(sb.st_mode))
-				c.grand_total += (uint64_t)sb.st_size;
-		} else {
-			c.grand_total += src[i].size;
-		}
-	}
+	choose_version(&c);
+	c.grand_total = sources_size(src, n);
 	if ((st = build_json(&c)) != MS_OK)
 		goto out;
 	if (s->chunk_buf == NULL)
@@ -563,37 +669,7 @@ ms_status ms_store_push(ms_store *s, ms_buf *version_out,
 		st = ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");
 		goto out;
 	}
-	if ((st = ms__store_begin(s, "push")) != MS_OK)
-		goto out;
-	/* The primary first: its INSERT settles a generated version. */
-	st = push_one(&c, &src[primary], true);
-	for (i = 0; st == MS_OK && i < n; i++)
-		if (i != primary)
-			st = push_one(&c, &src[i], false);
-	if (st == MS_OK) {
-		const char *p[4] = { c.name, c.version, c.metrics,
-		                     opts->run_id ? opts->run_id : c.version };
-		st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-		              "INSERT INTO model_metrics (model_name, model_version,"
-		              " metric, value) SELECT $1, $2, key, (value #>> '{}')"
-		              "::float8 FROM jsonb_each($3::jsonb)"
-		              " WHERE jsonb_typeof(value) = 'number'", 3, p);
-		if (st == MS_OK) {
-			const char *q[3] = { p[3], c.name, c.params };
-			st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-			              "INSERT INTO model_runs (run_id, model_name, params)"
-			              " VALUES ($1, $2, $3::jsonb)"
-			              " ON CONFLICT (run_id) DO NOTHING", 3, q);
-		}
-	}
-	if (st == MS_OK && opts->production)
-		st = ms__store_promote_tx(s, c.name, c.version, "promote",
-		                          opts->reason ? opts->reason
-		                                       : "push --production");
-	if (st == MS_OK)
-		st = ms__store_commit(s, "push");
-	else
-		ms__store_rollback(s);
+	st = push_tx(&c, src, n, primary);
 	if (st == MS_OK && ms__buf_set(version_out, c.version,
 	                               strlen(c.version)) != MS_OK)
 		st = ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");

@@ -2,10 +2,10 @@
  * push.c - storing a new model version: ms_store_push and its options.
  *
  * Each source is read once, hashed, optionally deflated and cut into
- * chunks (the producer); small results go inline in the artifact row,
- * larger ones into model_artifact_chunks.  All artifacts, the metrics
- * and the run row are written in one transaction, optionally ending in
- * a promotion.
+ * chunks (producer.c); a source that fits one chunk goes inline in the
+ * artifact row, a larger one into model_artifact_chunks.  All
+ * artifacts, the metrics and the run row are written in one
+ * transaction, optionally ending in a promotion.
  */
 #define _GNU_SOURCE
 #include "store.h"
@@ -15,10 +15,9 @@
 #include "errbuf.h"
 #include "hash.h"
 #include "names.h"
+#include "producer.h"
 #include "util.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -26,8 +25,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
-#include <zlib.h>
 
 ms_status ms_push_options_init(ms_push_options *opts, unsigned int version)
 {
@@ -37,184 +34,6 @@ ms_status ms_push_options_init(ms_push_options *opts, unsigned int version)
 	*opts = def;
 	opts->accuracy = opts->rmse = opts->r2 = NAN;
 	return MS_OK;
-}
-
-/* The bytes of one source, read once, hashed, optionally deflated, and
- * cut into stored chunks of at most chunk_size bytes. */
-typedef struct producer {
-	int fd;
-	const unsigned char *mem;
-	uint64_t mem_size, mem_off;
-	const char *label;
-	ms_sha256 *hash;
-	uint64_t in_bytes, out_bytes, total;
-	bool eof, compress, z_init, z_done;
-	z_stream z;
-	unsigned char *inbuf;
-	ms_progress_fn progress;
-	void *progress_payload;
-	uint64_t base_done, grand_total;
-} producer;
-
-#define PRODUCER_INBUF (256 << 10)
-
-static ms_status read_in(producer *p, ms_err *e, unsigned char *buf,
-                         size_t want, size_t *got)
-{
-	*got = 0;
-	if (p->mem) {
-		uint64_t left = p->mem_size - p->mem_off;
-		size_t n = want < left ? want : (size_t)left;
-		memcpy(buf, p->mem + p->mem_off, n);
-		p->mem_off += n;
-		*got = n;
-	} else {
-		while (*got < want) {
-			ssize_t r = read(p->fd, buf + *got, want - *got);
-			if (r < 0) {
-				if (errno == EINTR)
-					continue;
-				return ms__err_set(e, MS_EIO, "%s: read: %s", p->label,
-				                   strerror(errno));
-			}
-			if (r == 0)
-				break;
-			*got += (size_t)r;
-		}
-	}
-	if (*got < want)
-		p->eof = true;
-	ms__sha256_update(p->hash, buf, *got);
-	p->in_bytes += *got;
-	if (p->progress)
-		p->progress(p->progress_payload, p->base_done + p->in_bytes,
-		            p->grand_total);
-	return MS_OK;
-}
-
-/* Produce up to @cap stored bytes: *out points at them (into @chunk, or
- * straight into a memory source, which is never copied), *len gets the
- * count, *last is true when the source is exhausted after this. */
-static ms_status produce(producer *p, ms_err *e, unsigned char *chunk,
-                         size_t cap, const unsigned char **out, size_t *len,
-                         bool *last)
-{
-	ms_status st;
-	*len = 0;
-	*out = chunk;
-	if (!p->compress && p->mem) {
-		uint64_t left = p->mem_size - p->mem_off;
-		*len = cap < left ? cap : (size_t)left;
-		*out = p->mem + p->mem_off;
-		ms__sha256_update(p->hash, *out, *len);
-		p->mem_off += *len;
-		p->in_bytes += *len;
-		p->out_bytes += *len;
-		*last = p->eof = p->mem_off == p->mem_size;
-		if (p->progress)
-			p->progress(p->progress_payload, p->base_done + p->in_bytes,
-			            p->grand_total);
-		return MS_OK;
-	}
-	if (!p->compress) {
-		st = read_in(p, e, chunk, cap, len);
-		if (st != MS_OK)
-			return st;
-		if (!p->eof && p->total == p->in_bytes) {
-			/* a regular file that ends exactly at a chunk boundary:
-			 * peek so that we know this is the last chunk */
-			unsigned char b;
-			ssize_t r;
-			do
-				r = read(p->fd, &b, 1);
-			while (r < 0 && errno == EINTR);
-			if (r == 0)
-				p->eof = true;
-			else if (r > 0)
-				return ms__err_set(e, MS_EIO,
-				                   "%s: file grew while being read",
-				                   p->label);
-		}
-		p->out_bytes += *len;
-		*last = p->eof;
-		return MS_OK;
-	}
-	p->z.next_out = chunk;
-	p->z.avail_out = (uInt)cap;
-	while (p->z.avail_out > 0 && !p->z_done) {
-		int zr;
-		if (p->z.avail_in == 0 && !p->eof) {
-			size_t got;
-			st = read_in(p, e, p->inbuf, PRODUCER_INBUF, &got);
-			if (st != MS_OK)
-				return st;
-			p->z.next_in = p->inbuf;
-			p->z.avail_in = (uInt)got;
-		}
-		zr = deflate(&p->z, p->eof && p->z.avail_in == 0 ? Z_FINISH
-		                                                 : Z_NO_FLUSH);
-		if (zr == Z_STREAM_END)
-			p->z_done = true;
-		else if (zr != Z_OK && zr != Z_BUF_ERROR)
-			return ms__err_set(e, MS_ERROR, "%s: deflate failed",
-			                   p->label);
-	}
-	*len = cap - p->z.avail_out;
-	p->out_bytes += *len;
-	*last = p->z_done;
-	return MS_OK;
-}
-
-static ms_status producer_open(producer *p, ms_err *e,
-                               const ms_artifact_source *src, int level)
-{
-	memset(p, 0, sizeof *p);
-	p->fd = -1;
-	if (src->path) {
-		struct stat st;
-		p->label = src->path;
-		p->fd = open(src->path, O_RDONLY | O_CLOEXEC);
-		if (p->fd < 0)
-			return ms__err_set(e, errno == ENOENT ? MS_ENOTFOUND : MS_EIO,
-			                   "%s: cannot open: %s", src->path,
-			                   strerror(errno));
-		if (fstat(p->fd, &st) != 0 || S_ISDIR(st.st_mode)) {
-			close(p->fd);
-			p->fd = -1;
-			return ms__err_set(e, MS_EINVAL, "%s: is a directory, not a "
-			                   "model file", src->path);
-		}
-		p->total = S_ISREG(st.st_mode) ? (uint64_t)st.st_size : 0;
-		posix_fadvise(p->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-	} else {
-		if (src->data == NULL && src->size > 0)
-			return ms__err_set(e, MS_EINVAL, "artifact %s: no data",
-			                   src->name ? src->name : MS_PRIMARY_ARTIFACT);
-		p->label = src->name ? src->name : MS_PRIMARY_ARTIFACT;
-		p->mem = src->data ? src->data : (const unsigned char *)"";
-		p->mem_size = p->total = src->size;
-	}
-	p->hash = ms__sha256_new();
-	if (p->hash == NULL)
-		return ms__err_set(e, MS_ENOMEM, "out of memory");
-	if (level > 0) {
-		p->compress = true;
-		p->inbuf = ms__malloc(PRODUCER_INBUF);
-		if (p->inbuf == NULL || deflateInit(&p->z, level) != Z_OK)
-			return ms__err_set(e, MS_ENOMEM, "out of memory");
-		p->z_init = true;
-	}
-	return MS_OK;
-}
-
-static void producer_close(producer *p)
-{
-	if (p->fd >= 0)
-		close(p->fd);
-	if (p->z_init)
-		deflateEnd(&p->z);
-	ms__free(p->inbuf);
-	ms__sha256_free(p->hash);
 }
 
 typedef struct push_ctx {
@@ -397,7 +216,7 @@ static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
 {
 	ms_store *s = c->s;
 	const char *artifact = src->name ? src->name : MS_PRIMARY_ARTIFACT;
-	producer p;
+	ms_producer p;
 	const unsigned char *bytes;
 	size_t len;
 	bool last;
@@ -409,14 +228,15 @@ static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
 
 	memset(&p, 0, sizeof p);
 	p.fd = -1;
-	st = producer_open(&p, &s->err, src, c->o->compress_level);
+	st = ms__producer_open(&p, &s->err, src, c->o->compress_level);
 	p.progress = c->o->progress;
 	p.progress_payload = c->o->progress_payload;
 	p.base_done = c->done;
 	p.grand_total = c->grand_total;
 	if (st != MS_OK)
 		goto out;
-	st = produce(&p, &s->err, c->chunk, s->chunk_size, &bytes, &len, &last);
+	st = ms__producer_next(&p, &s->err, c->chunk, s->chunk_size, &bytes,
+	                       &len, &last);
 	if (st != MS_OK)
 		goto out;
 	if (last) {
@@ -434,8 +254,8 @@ static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
 			st = insert_chunk(s, id, seq++, bytes, len);
 		if (st != MS_OK || last)
 			break;
-		st = produce(&p, &s->err, c->chunk, s->chunk_size, &bytes, &len,
-		             &last);
+		st = ms__producer_next(&p, &s->err, c->chunk, s->chunk_size,
+		                       &bytes, &len, &last);
 		if (st == MS_OK && len == 0 && last)
 			break;
 	}
@@ -461,7 +281,7 @@ static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
 	}
 out:
 	c->done += p.in_bytes;
-	producer_close(&p);
+	ms__producer_close(&p);
 	return st;
 }
 

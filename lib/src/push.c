@@ -211,6 +211,32 @@ static ms_status insert_row(push_ctx *c, const char *artifact, bool primary,
 	}
 }
 
+/* A chunked row's hash, sizes and chunk count, once its chunks are in. */
+static ms_status update_row_totals(ms_store *s, int64_t id,
+                                   const unsigned char *digest, uint64_t size,
+                                   uint64_t stored, int32_t chunks)
+{
+	char ids[24], sz[24], ssz[24], nch[16];
+	const char *prm[5] = { ids, (const char *)digest, sz, ssz, nch };
+	int lens[5] = { 0, 32, 0, 0, 0 }, fmts[5] = { 0, 1, 0, 0, 0 };
+	PGresult *res;
+	ms_status st = MS_OK;
+
+	snprintf(ids, sizeof ids, "%lld", (long long)id);
+	snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
+	snprintf(ssz, sizeof ssz, "%llu", (unsigned long long)stored);
+	snprintf(nch, sizeof nch, "%d", chunks);
+	res = PQexecParams(s->conn,
+	                   "UPDATE model_artifacts SET sha256 = $2,"
+	                   " model_size_bytes = $3, stored_size_bytes = $4,"
+	                   " chunk_count = $5 WHERE id = $1",
+	                   5, NULL, prm, lens, fmts, 0);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		st = ms__err_pg(&s->err, s->conn, res, "push");
+	PQclear(res);
+	return st;
+}
+
 static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
                           bool primary)
 {
@@ -224,7 +250,6 @@ static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
 	int64_t id = 0;
 	int32_t seq = 0;
 	ms_status st;
-	PGresult *res;
 
 	memset(&p, 0, sizeof p);
 	p.fd = -1;
@@ -262,23 +287,7 @@ static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
 	if (st != MS_OK)
 		goto out;
 	ms__sha256_final(p.hash, digest);
-	{
-		char ids[24], sz[24], ssz[24], nch[16];
-		const char *prm[5] = { ids, (const char *)digest, sz, ssz, nch };
-		int lens[5] = { 0, 32, 0, 0, 0 }, fmts[5] = { 0, 1, 0, 0, 0 };
-		snprintf(ids, sizeof ids, "%lld", (long long)id);
-		snprintf(sz, sizeof sz, "%llu", (unsigned long long)p.in_bytes);
-		snprintf(ssz, sizeof ssz, "%llu", (unsigned long long)p.out_bytes);
-		snprintf(nch, sizeof nch, "%d", seq);
-		res = PQexecParams(s->conn,
-		                   "UPDATE model_artifacts SET sha256 = $2,"
-		                   " model_size_bytes = $3, stored_size_bytes = $4,"
-		                   " chunk_count = $5 WHERE id = $1",
-		                   5, NULL, prm, lens, fmts, 0);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			st = ms__err_pg(&s->err, s->conn, res, "push");
-		PQclear(res);
-	}
+	st = update_row_totals(s, id, digest, p.in_bytes, p.out_bytes, seq);
 out:
 	c->done += p.in_bytes;
 	ms__producer_close(&p);

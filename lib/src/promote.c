@@ -16,9 +16,16 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char LOCK_SQL[] =
-	"SELECT pg_advisory_xact_lock(hashtextextended("
-	"'modelstore.production:' || $1, 0))";
+/* Inside a transaction: the per-model lock that keeps the production
+ * version of @p name still until commit or rollback. */
+static ms_status lock_production(ms_store *s, const char *name,
+                                 const char *what)
+{
+	const char *p[1] = { name };
+	return ms__exec(s->conn, &s->err, NULL, PGRES_TUPLES_OK, what,
+	                "SELECT pg_advisory_xact_lock(hashtextextended("
+	                "'modelstore.production:' || $1, 0))", 1, p);
+}
 
 ms_status ms__store_promote_tx(ms_store *s, const char *name,
                                const char *version, const char *action,
@@ -31,8 +38,7 @@ ms_status ms__store_promote_tx(ms_store *s, const char *name,
 	ms_status st;
 
 	p[0] = name;
-	st = ms__exec(s->conn, &s->err, NULL, PGRES_TUPLES_OK, "promote",
-	              LOCK_SQL, 1, p);
+	st = lock_production(s, name, "promote");
 	if (st != MS_OK)
 		return st;
 	p[1] = version;
@@ -115,8 +121,7 @@ ms_status ms_store_rollback(ms_store *s, ms_buf *version_out,
 	if ((st = ms__store_begin(s, "rollback")) != MS_OK)
 		return st;
 	p[0] = name;
-	st = ms__exec(s->conn, &s->err, NULL, PGRES_TUPLES_OK, "rollback",
-	              LOCK_SQL, 1, p);
+	st = lock_production(s, name, "rollback");
 	if (st != MS_OK)
 		goto fail;
 	st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "rollback",
@@ -195,8 +200,7 @@ ms_status ms_store_prune(ms_store *s, ms_buf *deleted_out, const char *name,
 		return st;
 	/* Same lock as promotion: the production version cannot move while
 	 * we pick what to delete. */
-	st = ms__exec(s->conn, &s->err, NULL, PGRES_TUPLES_OK, "prune",
-	              LOCK_SQL, 1, p);
+	st = lock_production(s, name, "prune");
 	if (st != MS_OK)
 		goto fail;
 	if (dry_run)

@@ -1,15 +1,8 @@
 /*
- * loader.c - ms_loader (cache + fallback + hot reload) and ms_model.
+ * loader.c - ms_loader (cache + fallback + hot reload).
  *
- * Model handles
- * -------------
- * The bytes and metadata of one loaded model live in a `payload` with an
- * atomic reference count.  A payload embeds three `ms_model` faces, one
- * per ms_source, that differ only in the source they report; a handle is
- * a pointer to one face.  A cache hit hands out the "cache" face of the
+ * Model handles (model.c): a cache hit hands out the "cache" face of the
  * cached payload after one atomic increment: no allocation, no copy.
- * The bytes are one buffer allocated once at the recorded size (mmap +
- * MADV_HUGEPAGE from HUGE_MIN up), so a model never sits twice in memory.
  *
  * Cache
  * -----
@@ -59,6 +52,7 @@
 #include "fallback.h"
 #include "fetch.h"
 #include "hash.h"
+#include "model.h"
 #include "names.h"
 #include "util.h"
 
@@ -73,13 +67,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
-#define HUGE_MIN ((uint64_t)8 << 20)  /* mmap + THP from this size up */
-#define HUGE_ALIGN ((size_t)2 << 20)
 #define NBUCKETS 256
 #define NSHARDS 16
 #define READ_BLOCK ((size_t)4 << 20)
@@ -89,188 +80,13 @@
 #define UNKNOWN_VERSION "unknown"
 
 /* ------------------------------------------------------------------ */
-/* model payloads and handles                                          */
-/* ------------------------------------------------------------------ */
-
-typedef struct payload payload;
-
-struct ms_model {
-	payload *p;
-	ms_source source;
-};
-
-struct payload {
-	_Atomic size_t refs;
-	ms_model face[3];
-	unsigned char *data;
-	uint64_t size;
-	size_t map_len; /* non-zero: data is an mmap of this many bytes */
-	ms_source origin;
-	int verified;
-	char name[MS_NAME_MAX + 1];
-	char version[MS_VERSION_MAX + 1];
-	char type[MS_TYPE_MAX + 1];
-	char sha256[65];
-	char *metrics;
-};
-
-const char *ms_source_str(ms_source source)
-{
-	switch (source) {
-	case MS_SOURCE_DATABASE: return "database";
-	case MS_SOURCE_CACHE: return "cache";
-	case MS_SOURCE_FALLBACK: return "fallback";
-	}
-	return "unknown";
-}
-
-/* One buffer of @p n bytes; big ones are 2 MiB-aligned anonymous maps
- * asking for transparent huge pages (first-touch faults dominate
- * otherwise). */
-static unsigned char *bytes_alloc(uint64_t n, size_t *map_len)
-{
-	*map_len = 0;
-	if (n >= HUGE_MIN && n < SIZE_MAX / 2) {
-		size_t len = ((size_t)n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-		size_t span = len + HUGE_ALIGN;
-		unsigned char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
-		                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		uintptr_t a;
-		size_t head;
-		if (raw == MAP_FAILED)
-			return NULL;
-		a = ((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
-		head = (size_t)(a - (uintptr_t)raw);
-		if (head)
-			munmap(raw, head);
-		if (span - head - len)
-			munmap((unsigned char *)a + len, span - head - len);
-		madvise((void *)a, len, MADV_HUGEPAGE);
-#ifdef MADV_POPULATE_WRITE
-		/* Fault the whole buffer in one call (Linux 5.14+): measured
-		 * here, 200 MB populate in 15-25 ms against 0.45-1.25 s of
-		 * page-by-page first touch.  Every byte is written next anyway;
-		 * on an older kernel this fails and pages fault lazily. */
-		(void)madvise((void *)a, len, MADV_POPULATE_WRITE);
-#endif
-		*map_len = len;
-		return (unsigned char *)a;
-	}
-	if (n >= SIZE_MAX / 2)
-		return NULL;
-	return ms__malloc((size_t)n);
-}
-
-static void bytes_free(unsigned char *p, size_t map_len)
-{
-	if (p == NULL)
-		return;
-	if (map_len)
-		munmap(p, map_len);
-	else
-		ms__free(p);
-}
-
-/* Grow a buffer whose final size was not recorded (seed-era rows). */
-static unsigned char *bytes_grow(unsigned char *p, size_t *map_len,
-                                 uint64_t used, uint64_t want)
-{
-	if (*map_len) {
-		size_t len = ((size_t)want + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-		void *q = mremap(p, *map_len, len, MREMAP_MAYMOVE);
-		if (q == MAP_FAILED)
-			return NULL;
-		*map_len = len;
-		return q;
-	}
-	if (want >= HUGE_MIN) {
-		size_t ml;
-		unsigned char *q = bytes_alloc(want, &ml);
-		if (q == NULL)
-			return NULL;
-		if (used)
-			memcpy(q, p, (size_t)used);
-		ms__free(p);
-		*map_len = ml;
-		return q;
-	}
-	return ms__realloc(p, (size_t)want);
-}
-
-static payload *payload_new(void)
-{
-	payload *p = ms__calloc(1, sizeof *p);
-	int i;
-	if (p == NULL)
-		return NULL;
-	atomic_init(&p->refs, 1);
-	for (i = 0; i < 3; i++) {
-		p->face[i].p = p;
-		p->face[i].source = (ms_source)i;
-	}
-	return p;
-}
-
-static payload *payload_retain(payload *p)
-{
-	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-	return p;
-}
-
-static void payload_release(payload *p)
-{
-	if (p == NULL)
-		return;
-	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	bytes_free(p->data, p->map_len);
-	ms__free(p->metrics);
-	ms__free(p);
-}
-
-const void *ms_model_data(const ms_model *m) { return m ? m->p->data : NULL; }
-uint64_t ms_model_size(const ms_model *m) { return m ? m->p->size : 0; }
-const char *ms_model_name(const ms_model *m) { return m ? m->p->name : ""; }
-const char *ms_model_version(const ms_model *m)
-{
-	return m ? m->p->version : "";
-}
-const char *ms_model_type(const ms_model *m) { return m ? m->p->type : ""; }
-const char *ms_model_metrics_json(const ms_model *m)
-{
-	return m && m->p->metrics ? m->p->metrics : "{}";
-}
-const char *ms_model_sha256(const ms_model *m)
-{
-	return m ? m->p->sha256 : "";
-}
-ms_source ms_model_source(const ms_model *m)
-{
-	return m ? m->source : MS_SOURCE_DATABASE;
-}
-int ms_model_verified(const ms_model *m) { return m ? m->p->verified : 0; }
-
-ms_model *ms_model_retain(ms_model *m)
-{
-	if (m)
-		payload_retain(m->p);
-	return m;
-}
-
-void ms_model_release(ms_model *m)
-{
-	if (m)
-		payload_release(m->p);
-}
-
-/* ------------------------------------------------------------------ */
 /* loader structure                                                    */
 /* ------------------------------------------------------------------ */
 
 typedef struct centry {
 	struct centry *next;            /* vt chain */
 	struct centry *all_prev, *all_next;
-	payload *p;                     /* one reference */
+	ms_payload *p;                     /* one reference */
 	_Atomic uint64_t last_used;
 	uint32_t hash;                  /* of name/version */
 	int nref;                       /* tables holding it (vt + pointers) */
@@ -287,7 +103,7 @@ typedef struct pentry {
 enum { K_PROD, K_VERSION };
 
 typedef ms_status (*load_fn)(ms_loader *l, ms_err *e, const char *name,
-                             const char *version, payload **out,
+                             const char *version, ms_payload **out,
                              ms_source *src);
 
 typedef struct inflight {
@@ -297,7 +113,7 @@ typedef struct inflight {
 	char version[MS_VERSION_MAX + 1];
 	bool done;
 	ms_status st;
-	payload *p;
+	ms_payload *p;
 	ms_source src;
 	int users;
 	ms_err err;
@@ -430,7 +246,7 @@ static void centry_destroy(ms_loader *l, centry *e)
 		e->all_next->all_prev = e->all_prev;
 	l->bytes_cached -= e->p->size;
 	l->entries--;
-	payload_release(e->p);
+	ms__payload_release(e->p);
 	ms__free(e);
 }
 
@@ -503,7 +319,7 @@ static void evict_to_budget(ms_loader *l, centry *keep)
 
 /* A new centry for @p p (takes the caller's reference), linked into the
  * LRU list; with @p in_vt also into the version table. */
-static centry *centry_add(ms_loader *l, payload *p, bool in_vt)
+static centry *centry_add(ms_loader *l, ms_payload *p, bool in_vt)
 {
 	centry *e = ms__calloc(1, sizeof *e);
 	if (e == NULL)
@@ -553,11 +369,11 @@ static bool pointer_set(ms_loader *l, pentry **table, const char *name,
 }
 
 /* Look up a cached payload; returns it retained, or NULL. */
-static payload *cache_lookup(ms_loader *l, int kind, const char *name,
+static ms_payload *cache_lookup(ms_loader *l, int kind, const char *name,
                              const char *version)
 {
 	centry *e = NULL;
-	payload *p = NULL;
+	ms_payload *p = NULL;
 	uint32_t h = kind == K_PROD ? hash2(name, NULL) : hash2(name, version);
 
 	pthread_rwlock_rdlock(&l->lock);
@@ -570,7 +386,7 @@ static payload *cache_lookup(ms_loader *l, int kind, const char *name,
 	}
 	if (e) {
 		uint64_t now = coarse_ns();
-		p = payload_retain(e->p);
+		p = ms__payload_retain(e->p);
 		if (atomic_load_explicit(&e->last_used, memory_order_relaxed) != now)
 			atomic_store_explicit(&e->last_used, now,
 			                      memory_order_relaxed);
@@ -587,17 +403,17 @@ static payload *cache_lookup(ms_loader *l, int kind, const char *name,
  * points at a fallback copy.  Returns the payload now cached (retained
  * for the caller), which may differ from @p p.
  */
-static payload *cache_install(ms_loader *l, payload *p, bool prod, bool force,
+static ms_payload *cache_install(ms_loader *l, ms_payload *p, bool prod, bool force,
                               pentry **ptr_table)
 {
 	centry *e = NULL;
-	payload *ret;
+	ms_payload *ret;
 
 	pthread_rwlock_wrlock(&l->lock);
 	if (p->origin != MS_SOURCE_FALLBACK) {
 		e = vt_find(l, p->name, p->version, hash2(p->name, p->version));
 		if (e) {
-			payload_release(p);
+			ms__payload_release(p);
 		} else {
 			e = centry_add(l, p, true);
 		}
@@ -626,7 +442,7 @@ static payload *cache_install(ms_loader *l, payload *p, bool prod, bool force,
 			e = pe->e;
 		}
 	}
-	ret = payload_retain(e->p);
+	ret = ms__payload_retain(e->p);
 	if (e->nref == 0) {
 		/* fallback entry that did not become a pointer */
 		centry_destroy(l, e);
@@ -807,7 +623,7 @@ static ms_status loadbuf_sink(void *payload_, const void *d, size_t n)
 		uint64_t want = lb->info->size > 0 ? (uint64_t)lb->info->size : 0;
 		if (want < n)
 			want = n > (1u << 20) ? n : (1u << 20);
-		lb->data = bytes_alloc(want, &lb->map_len);
+		lb->data = ms__bytes_alloc(want, &lb->map_len);
 		if (lb->data == NULL)
 			return ms__err_set(lb->e, MS_ENOMEM,
 			                   "load: cannot allocate %llu bytes",
@@ -824,7 +640,7 @@ static ms_status loadbuf_sink(void *payload_, const void *d, size_t n)
 			                   "recorded %lld", lb->info->model_name,
 			                   lb->info->model_version,
 			                   (long long)lb->info->size);
-		q = bytes_grow(lb->data, &lb->map_len, lb->len, want);
+		q = ms__bytes_grow(lb->data, &lb->map_len, lb->len, want);
 		if (q == NULL)
 			return ms__err_set(lb->e, MS_ENOMEM,
 			                   "load: cannot grow to %llu bytes",
@@ -841,11 +657,11 @@ static ms_status loadbuf_sink(void *payload_, const void *d, size_t n)
  * @p info receives the metadata (dispose it). */
 static ms_status db_fetch(ms_loader *l, PGconn *c, ms_err *e,
                           const char *name, const char *version,
-                          ms_artifact_info *info, payload **out)
+                          ms_artifact_info *info, ms_payload **out)
 {
 	loadbuf lb;
 	char hex[65] = "";
-	payload *p;
+	ms_payload *p;
 	ms_status st;
 
 	*out = NULL;
@@ -857,14 +673,14 @@ static ms_status db_fetch(ms_loader *l, PGconn *c, ms_err *e,
 	if (st == MS_EINTEGRITY)
 		atomic_fetch_add(&l->integrity_failures, 1);
 	if (st != MS_OK) {
-		bytes_free(lb.data, lb.map_len);
+		ms__bytes_free(lb.data, lb.map_len);
 		return st;
 	}
 	if (lb.data == NULL)
-		lb.data = bytes_alloc(0, &lb.map_len);
-	p = payload_new();
+		lb.data = ms__bytes_alloc(0, &lb.map_len);
+	p = ms__payload_new();
 	if (p == NULL || lb.data == NULL) {
-		bytes_free(lb.data, lb.map_len);
+		ms__bytes_free(lb.data, lb.map_len);
 		ms__free(p);
 		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
 	}
@@ -879,7 +695,7 @@ static ms_status db_fetch(ms_loader *l, PGconn *c, ms_err *e,
 	memcpy(p->sha256, hex, sizeof hex);
 	p->metrics = ms__strdup(info->metrics_json ? info->metrics_json : "{}");
 	if (p->metrics == NULL) {
-		payload_release(p);
+		ms__payload_release(p);
 		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
 	}
 	atomic_fetch_add(&l->db_loads, 1);
@@ -906,7 +722,7 @@ static bool dir_of(char *out, size_t n, const char *path)
  * belongs to another model (or version, with @p want_version). */
 static ms_status fallback_try(ms_loader *l, ms_err *e, const char *bin,
                               const char *name, const char *want_version,
-                              payload **out)
+                              ms_payload **out)
 {
 	char side[PATH_MAX], dir[PATH_MAX], hex[65];
 	json_t *sc = NULL;
@@ -917,7 +733,7 @@ static ms_status fallback_try(ms_loader *l, ms_err *e, const char *bin,
 	json_int_t want_size = -1;
 	unsigned char digest[32];
 	ms_sha256 *h = NULL;
-	payload *p = NULL;
+	ms_payload *p = NULL;
 	uint64_t done = 0;
 	ms_status st;
 	int fd;
@@ -988,14 +804,14 @@ static ms_status fallback_try(ms_loader *l, ms_err *e, const char *bin,
 		                 (long long)want_size, (long long)sb.st_size);
 		goto out;
 	}
-	p = payload_new();
+	p = ms__payload_new();
 	h = ms__sha256_new();
 	if (p == NULL || h == NULL) {
 		st = ms__err_set(e, MS_ENOMEM, "fallback: out of memory");
 		goto out;
 	}
 	p->size = (uint64_t)sb.st_size;
-	p->data = bytes_alloc(p->size, &p->map_len);
+	p->data = ms__bytes_alloc(p->size, &p->map_len);
 	if (p->data == NULL) {
 		st = ms__err_set(e, MS_ENOMEM, "%s: cannot allocate %llu bytes",
 		                 bin, (unsigned long long)p->size);
@@ -1043,7 +859,7 @@ out:
 	free(metrics); /* jansson's */
 	json_decref(sc);
 	ms__sha256_free(h);
-	payload_release(p);
+	ms__payload_release(p);
 	return st;
 }
 
@@ -1051,7 +867,7 @@ out:
  * model.bin.  @p why is the database's error, kept in the message. */
 static ms_status fallback_load(ms_loader *l, ms_err *e, const char *name,
                                const char *want_version, const char *why,
-                               payload **out)
+                               ms_payload **out)
 {
 	char paths[2][PATH_MAX];
 	ms_err e1, e2;
@@ -1081,7 +897,7 @@ static ms_status fallback_load(ms_loader *l, ms_err *e, const char *name,
 /* Rewrite the fallback copy of a production model loaded from the
  * database, with the same atomic writer as `modelstore export`.  Skipped
  * when the copy on disk already records the same bytes. */
-static void refresh_fallback(ms_loader *l, const payload *p,
+static void refresh_fallback(ms_loader *l, const ms_payload *p,
                              ms_artifact_info *info)
 {
 	char bin[PATH_MAX], dir[PATH_MAX], side[PATH_MAX];
@@ -1149,10 +965,10 @@ static void refresh_fallback(ms_loader *l, const payload *p,
 
 static ms_status flight(ms_loader *l, ms_err *e, int kind, const char *name,
                         const char *version, load_fn fn, bool recheck_cache,
-                        payload **out, ms_source *src)
+                        ms_payload **out, ms_source *src)
 {
 	inflight *f;
-	payload *p = NULL;
+	ms_payload *p = NULL;
 	ms_source s = MS_SOURCE_DATABASE;
 	ms_status st;
 
@@ -1167,13 +983,13 @@ static ms_status flight(ms_loader *l, ms_err *e, int kind, const char *name,
 			pthread_cond_wait(&l->cv, &l->mu);
 		st = f->st;
 		if (st == MS_OK) {
-			*out = payload_retain(f->p);
+			*out = ms__payload_retain(f->p);
 			*src = f->src == MS_SOURCE_DATABASE ? MS_SOURCE_CACHE : f->src;
 		} else {
 			*e = f->err;
 		}
 		if (--f->users == 0) {
-			payload_release(f->p);
+			ms__payload_release(f->p);
 			ms__free(f);
 		}
 		pthread_mutex_unlock(&l->mu);
@@ -1214,12 +1030,12 @@ static ms_status flight(ms_loader *l, ms_err *e, int kind, const char *name,
 	f->st = st;
 	f->src = s;
 	if (st == MS_OK)
-		f->p = payload_retain(p);
+		f->p = ms__payload_retain(p);
 	else
 		f->err = *e;
 	pthread_cond_broadcast(&l->cv);
 	if (--f->users == 0) {
-		payload_release(f->p);
+		ms__payload_release(f->p);
 		ms__free(f);
 	}
 	pthread_mutex_unlock(&l->mu);
@@ -1233,7 +1049,7 @@ static ms_status flight(ms_loader *l, ms_err *e, int kind, const char *name,
 typedef struct fetch_ctx {
 	const char *name;
 	const char *version;  /* NULL: resolve the production pointer */
-	payload *p;
+	ms_payload *p;
 	ms_source src;
 	bool resolved;
 	char resolved_version[MS_VERSION_MAX + 1];
@@ -1268,11 +1084,11 @@ static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 /* Load a given version: cache, database, then (if the database is out)
  * a fallback copy whose sidecar names that version. */
 static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
-                              const char *version, payload **out,
+                              const char *version, ms_payload **out,
                               ms_source *src)
 {
 	fetch_ctx f = { .name = name, .version = version };
-	payload *p;
+	ms_payload *p;
 	ms_status st;
 
 	memset(&f.info, 0, sizeof f.info);
@@ -1299,13 +1115,13 @@ static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
 /* Load the production model: resolve the pointer, reuse a cached copy of
  * that version or fetch it; when the database is out, the fallback. */
 static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
-                                 const char *unused, payload **out,
+                                 const char *unused, ms_payload **out,
                                  ms_source *src)
 {
 	fetch_ctx f = { .name = name, .version = NULL };
 	uint64_t seq = atomic_load(&l->notify_seq);
 	ms_artifact_info info;
-	payload *p;
+	ms_payload *p;
 	ms_source s;
 	ms_status st;
 
@@ -1316,13 +1132,13 @@ static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
 	p = f.p;
 	s = f.src;
 	if (st == MS_OK) {
-		payload *mine = payload_retain(p);
-		payload *cached = cache_install(l, p, true, false, l->pt);
+		ms_payload *mine = ms__payload_retain(p);
+		ms_payload *cached = cache_install(l, p, true, false, l->pt);
 		if (cached != mine)
 			s = MS_SOURCE_CACHE;
 		else if (s == MS_SOURCE_DATABASE)
 			refresh_fallback(l, cached, &info);
-		payload_release(mine);
+		ms__payload_release(mine);
 		ms_artifact_info_dispose(&info);
 		/* a promotion notified while we loaded may have been skipped by
 		 * the watcher (the name was not tracked yet): have it re-check */
@@ -1403,7 +1219,7 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
                          const char *name, const char *version)
 {
 	ms_artifact_info info;
-	payload *p = cache_lookup(l, K_VERSION, name, version);
+	ms_payload *p = cache_lookup(l, K_VERSION, name, version);
 	ms_status st = MS_OK;
 
 	memset(&info, 0, sizeof info);
@@ -1423,7 +1239,7 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
 	ms_artifact_info_dispose(&info);
 	if (l->on_change)
 		l->on_change(l->change_payload, name, version);
-	payload_release(p);
+	ms__payload_release(p);
 	return MS_OK;
 }
 
@@ -1670,7 +1486,7 @@ static ms_status op_latest(ms_loader *l, ms_err *e, void *ctx)
 ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
                         const char *selector)
 {
-	payload *p;
+	ms_payload *p;
 	ms_source src;
 	ms_err e;
 	ms_status st;
@@ -1706,7 +1522,7 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 				    &l->next_try_ns, &nt,
 				    now + (uint64_t)atomic_load(&l->backoff_ms) *
 				    1000000u)) {
-				payload_release(p);
+				ms__payload_release(p);
 				retry = true;
 				tl_retry = true;
 			} else {
@@ -1733,9 +1549,9 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 			            &p, &src);
 			if (st == MS_OK && p->origin != MS_SOURCE_FALLBACK) {
 				/* remember it for outages */
-				payload *q = cache_install(l, payload_retain(p), true, true,
+				ms_payload *q = cache_install(l, ms__payload_retain(p), true, true,
 				                           l->lt);
-				payload_release(q);
+				ms__payload_release(q);
 			}
 		} else if (st == MS_EUNREACHABLE) {
 			uint32_t h = hash2(name, NULL);
@@ -1744,7 +1560,7 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 			pthread_rwlock_rdlock(&l->lock);
 			pe = pt_find(l->lt, name, h);
 			if (pe)
-				p = payload_retain(pe->e->p);
+				p = ms__payload_retain(pe->e->p);
 			pthread_rwlock_unlock(&l->lock);
 			if (p) {
 				st = MS_OK;
@@ -1935,7 +1751,7 @@ void ms_loader_close(ms_loader *l)
 	while (l->all) {
 		centry *e = l->all;
 		l->all = e->all_next;
-		payload_release(e->p);
+		ms__payload_release(e->p);
 		ms__free(e);
 	}
 	PQfinish(l->conn);

@@ -4,24 +4,8 @@
  * Model handles (model.c): a cache hit hands out the "cache" face of the
  * cached payload after one atomic increment: no allocation, no copy.
  *
- * Cache
- * -----
- * Three chained hash tables under one pthread rwlock:
- *   vt  (name, version) -> centry          every database-loaded model
- *   pt  name -> centry                     the production pointer
- *   lt  name -> centry                     last resolved "latest" (used
- *                                          only while the database is out)
- * A centry owns one reference to its payload and is freed when it is in
- * no table.  Readers (the hot path) take the read lock, find the entry,
- * bump the payload's count and stamp the entry's LRU clock (relaxed
- * atomic, coarse clock): a few tens of nanoseconds.  Writers (misses,
- * the watcher's swap) take the write lock only to link entries; bytes are
- * fetched before, outside every lock, so readers are never blocked by a
- * load.  LRU eviction keeps bytes_cached within the budget (one entry may
- * exceed it alone); evicted payloads live on while handles remain.
- *
- * Misses are single-flight: concurrent misses for one key wait on the
- * one load in progress (`inflight`).  Database loads of callers share one
+ * Cache (cache.c): the tables of cached payloads, LRU eviction to the
+ * budget, single-flight misses.  Database loads of callers share one
  * connection (db_mu); the watcher has its own.
  *
  * Fallback and outages
@@ -47,6 +31,7 @@
  */
 #define _GNU_SOURCE
 #include "alloc.h"
+#include "cache.h"
 #include "conn.h"
 #include "errbuf.h"
 #include "fallback.h"
@@ -68,10 +53,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
-#define NBUCKETS 256
 #define NSHARDS 16
 #define READ_BLOCK ((size_t)4 << 20)
 #define BACKOFF_MIN_MS 250u
@@ -83,57 +66,12 @@
 /* loader structure                                                    */
 /* ------------------------------------------------------------------ */
 
-typedef struct centry {
-	struct centry *next;            /* vt chain */
-	struct centry *all_prev, *all_next;
-	ms_payload *p;                     /* one reference */
-	_Atomic uint64_t last_used;
-	uint32_t hash;                  /* of name/version */
-	int nref;                       /* tables holding it (vt + pointers) */
-	bool in_vt;
-} centry;
-
-typedef struct pentry {
-	struct pentry *next;
-	centry *e;
-	uint32_t hash;
-	char name[MS_NAME_MAX + 1];
-} pentry;
-
-enum { K_PROD, K_VERSION };
-
-typedef ms_status (*load_fn)(ms_loader *l, ms_err *e, const char *name,
-                             const char *version, ms_payload **out,
-                             ms_source *src);
-
-typedef struct inflight {
-	struct inflight *next;
-	int kind;
-	char name[MS_NAME_MAX + 1];
-	char version[MS_VERSION_MAX + 1];
-	bool done;
-	ms_status st;
-	ms_payload *p;
-	ms_source src;
-	int users;
-	ms_err err;
-} inflight;
-
 typedef struct {
 	_Alignas(64) _Atomic uint64_t v;
 } shard_counter;
 
 struct ms_loader {
-	pthread_rwlock_t lock;          /* the tables */
-	centry *vt[NBUCKETS];
-	pentry *pt[NBUCKETS];
-	pentry *lt[NBUCKETS];
-	centry *all;
-	uint64_t bytes_cached, entries;  /* under lock (write) */
-
-	pthread_mutex_t mu;              /* inflight list */
-	pthread_cond_t cv;
-	inflight *flights;
+	ms_cache cache;                  /* tables, LRU, flights */
 
 	pthread_mutex_t db_mu;           /* the callers' connection */
 	PGconn *conn;
@@ -157,7 +95,6 @@ struct ms_loader {
 
 	char *conninfo;
 	char *fallback_dir;
-	uint64_t budget;
 	int refresh_fallback;
 	ms_watch_mode watch;
 	unsigned poll_ms;
@@ -185,272 +122,11 @@ static inline unsigned my_shard(void)
 	return tl_shard;
 }
 
-static inline uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint32_t hash2(const char *a, const char *b)
-{
-	uint32_t h = 2166136261u;
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 16777619u;
-	if (b) {
-		h = (h ^ '/') * 16777619u;
-		for (; *b; b++)
-			h = (h ^ (unsigned char)*b) * 16777619u;
-	}
-	return h;
-}
-
 static void set_err(ms_loader *l, const ms_err *e)
 {
 	pthread_mutex_lock(&l->err_mu);
 	snprintf(l->last_err, sizeof l->last_err, "%s", e->msg);
 	pthread_mutex_unlock(&l->err_mu);
-}
-
-/* ------------------------------------------------------------------ */
-/* cache tables (callers hold l->lock)                                 */
-/* ------------------------------------------------------------------ */
-
-static centry *vt_find(ms_loader *l, const char *name, const char *version,
-                       uint32_t h)
-{
-	centry *e;
-	for (e = l->vt[h % NBUCKETS]; e; e = e->next)
-		if (e->hash == h && strcmp(e->p->name, name) == 0 &&
-		    strcmp(e->p->version, version) == 0)
-			return e;
-	return NULL;
-}
-
-static pentry *pt_find(pentry **table, const char *name, uint32_t h)
-{
-	pentry *pe;
-	for (pe = table[h % NBUCKETS]; pe; pe = pe->next)
-		if (pe->hash == h && strcmp(pe->name, name) == 0)
-			return pe;
-	return NULL;
-}
-
-static void centry_destroy(ms_loader *l, centry *e)
-{
-	if (e->all_prev)
-		e->all_prev->all_next = e->all_next;
-	else
-		l->all = e->all_next;
-	if (e->all_next)
-		e->all_next->all_prev = e->all_prev;
-	l->bytes_cached -= e->p->size;
-	l->entries--;
-	ms__payload_release(e->p);
-	ms__free(e);
-}
-
-static void centry_unref(ms_loader *l, centry *e)
-{
-	if (--e->nref == 0)
-		centry_destroy(l, e);
-}
-
-static void vt_unlink(ms_loader *l, centry *e)
-{
-	centry **pp = &l->vt[e->hash % NBUCKETS];
-	while (*pp && *pp != e)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = e->next;
-	e->in_vt = false;
-}
-
-/* Drop every pointer entry of @p table that points to @p e. */
-static void pointers_drop(ms_loader *l, pentry **table, centry *e)
-{
-	size_t b;
-	for (b = 0; b < NBUCKETS; b++) {
-		pentry **pp = &table[b];
-		while (*pp) {
-			pentry *pe = *pp;
-			if (pe->e == e) {
-				*pp = pe->next;
-				ms__free(pe);
-				centry_unref(l, e);
-			} else {
-				pp = &pe->next;
-			}
-		}
-	}
-}
-
-static void centry_evict(ms_loader *l, centry *e)
-{
-	e->nref++; /* hold it while unlinking */
-	if (e->in_vt) {
-		vt_unlink(l, e);
-		e->nref--;
-	}
-	pointers_drop(l, l->pt, e);
-	pointers_drop(l, l->lt, e);
-	centry_unref(l, e);
-}
-
-/* Evict least recently used entries, never @p keep, until within budget. */
-static void evict_to_budget(ms_loader *l, centry *keep)
-{
-	while (l->bytes_cached > l->budget) {
-		centry *e, *victim = NULL;
-		uint64_t oldest = UINT64_MAX;
-		for (e = l->all; e; e = e->all_next) {
-			uint64_t t = atomic_load_explicit(&e->last_used,
-			                                  memory_order_relaxed);
-			if (e != keep && t <= oldest) {
-				oldest = t;
-				victim = e;
-			}
-		}
-		if (victim == NULL)
-			return;
-		centry_evict(l, victim);
-	}
-}
-
-/* A new centry for @p p (takes the caller's reference), linked into the
- * LRU list; with @p in_vt also into the version table. */
-static centry *centry_add(ms_loader *l, ms_payload *p, bool in_vt)
-{
-	centry *e = ms__calloc(1, sizeof *e);
-	if (e == NULL)
-		return NULL;
-	e->p = p;
-	e->hash = hash2(p->name, p->version);
-	atomic_init(&e->last_used, coarse_ns());
-	e->all_next = l->all;
-	if (l->all)
-		l->all->all_prev = e;
-	l->all = e;
-	l->bytes_cached += p->size;
-	l->entries++;
-	if (in_vt) {
-		e->in_vt = true;
-		e->nref = 1;
-		e->next = l->vt[e->hash % NBUCKETS];
-		l->vt[e->hash % NBUCKETS] = e;
-	}
-	return e;
-}
-
-/* Point @p name in @p table at @p e (which gains a reference). */
-static bool pointer_set(ms_loader *l, pentry **table, const char *name,
-                        centry *e)
-{
-	uint32_t h = hash2(name, NULL);
-	pentry *pe = pt_find(table, name, h);
-	if (pe == NULL) {
-		pe = ms__calloc(1, sizeof *pe);
-		if (pe == NULL)
-			return false;
-		pe->hash = h;
-		snprintf(pe->name, sizeof pe->name, "%s", name);
-		pe->next = table[h % NBUCKETS];
-		table[h % NBUCKETS] = pe;
-	} else if (pe->e == e) {
-		return true;
-	} else {
-		centry *old = pe->e;
-		pe->e = NULL;
-		centry_unref(l, old);
-	}
-	pe->e = e;
-	e->nref++;
-	return true;
-}
-
-/* Look up a cached payload; returns it retained, or NULL. */
-static ms_payload *cache_lookup(ms_loader *l, int kind, const char *name,
-                             const char *version)
-{
-	centry *e = NULL;
-	ms_payload *p = NULL;
-	uint32_t h = kind == K_PROD ? hash2(name, NULL) : hash2(name, version);
-
-	pthread_rwlock_rdlock(&l->lock);
-	if (kind == K_PROD) {
-		pentry *pe = pt_find(l->pt, name, h);
-		if (pe)
-			e = pe->e;
-	} else {
-		e = vt_find(l, name, version, h);
-	}
-	if (e) {
-		uint64_t now = coarse_ns();
-		p = ms__payload_retain(e->p);
-		if (atomic_load_explicit(&e->last_used, memory_order_relaxed) != now)
-			atomic_store_explicit(&e->last_used, now,
-			                      memory_order_relaxed);
-	}
-	pthread_rwlock_unlock(&l->lock);
-	return p;
-}
-
-/*
- * Install a freshly loaded payload @p (caller's reference is taken).
- * DATABASE payloads go into the version table (an existing entry for the
- * same version wins); with @p prod the production pointer of the name is
- * set: always when @p force, otherwise only when there is none or it
- * points at a fallback copy.  Returns the payload now cached (retained
- * for the caller), which may differ from @p p.
- */
-static ms_payload *cache_install(ms_loader *l, ms_payload *p, bool prod, bool force,
-                              pentry **ptr_table)
-{
-	centry *e = NULL;
-	ms_payload *ret;
-
-	pthread_rwlock_wrlock(&l->lock);
-	if (p->origin != MS_SOURCE_FALLBACK) {
-		e = vt_find(l, p->name, p->version, hash2(p->name, p->version));
-		if (e) {
-			ms__payload_release(p);
-		} else {
-			e = centry_add(l, p, true);
-		}
-	} else {
-		e = centry_add(l, p, false);
-	}
-	if (e == NULL) {
-		/* out of memory for the entry: serve uncached */
-		pthread_rwlock_unlock(&l->lock);
-		return p;
-	}
-	atomic_store_explicit(&e->last_used, coarse_ns(), memory_order_relaxed);
-	if (prod) {
-		uint32_t h = hash2(e->p->name, NULL);
-		pentry *pe = pt_find(ptr_table, e->p->name, h);
-		if (force || pe == NULL ||
-		    pe->e->p->origin == MS_SOURCE_FALLBACK) {
-			e->nref++; /* pin across pointer_set */
-			pointer_set(l, ptr_table, e->p->name, e);
-			e->nref--;
-		} else if (pe->e != e) {
-			/* someone installed a newer pointer meanwhile: serve it */
-			if (e->nref == 0) {
-				centry_destroy(l, e);
-			}
-			e = pe->e;
-		}
-	}
-	ret = ms__payload_retain(e->p);
-	if (e->nref == 0) {
-		/* fallback entry that did not become a pointer */
-		centry_destroy(l, e);
-	} else {
-		evict_to_budget(l, e);
-	}
-	pthread_rwlock_unlock(&l->lock);
-	return ret;
 }
 
 /* ------------------------------------------------------------------ */
@@ -960,91 +636,8 @@ static void refresh_fallback(ms_loader *l, const ms_payload *p,
 }
 
 /* ------------------------------------------------------------------ */
-/* misses: single flight                                               */
+/* misses (ms_cache_load_fn, ctx: the loader)                          */
 /* ------------------------------------------------------------------ */
-
-static ms_status flight(ms_loader *l, ms_err *e, int kind, const char *name,
-                        const char *version, load_fn fn, bool recheck_cache,
-                        ms_payload **out, ms_source *src)
-{
-	inflight *f;
-	ms_payload *p = NULL;
-	ms_source s = MS_SOURCE_DATABASE;
-	ms_status st;
-
-	pthread_mutex_lock(&l->mu);
-	for (f = l->flights; f; f = f->next)
-		if (f->kind == kind && strcmp(f->name, name) == 0 &&
-		    strcmp(f->version, version ? version : "") == 0)
-			break;
-	if (f) {
-		f->users++;
-		while (!f->done)
-			pthread_cond_wait(&l->cv, &l->mu);
-		st = f->st;
-		if (st == MS_OK) {
-			*out = ms__payload_retain(f->p);
-			*src = f->src == MS_SOURCE_DATABASE ? MS_SOURCE_CACHE : f->src;
-		} else {
-			*e = f->err;
-		}
-		if (--f->users == 0) {
-			ms__payload_release(f->p);
-			ms__free(f);
-		}
-		pthread_mutex_unlock(&l->mu);
-		return st;
-	}
-	/* re-check: a flight may have finished since our lookup */
-	p = recheck_cache ? cache_lookup(l, kind, name, version) : NULL;
-	if (p) {
-		pthread_mutex_unlock(&l->mu);
-		*out = p;
-		*src = p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
-		                                       : MS_SOURCE_CACHE;
-		return MS_OK;
-	}
-	f = ms__calloc(1, sizeof *f);
-	if (f == NULL) {
-		pthread_mutex_unlock(&l->mu);
-		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
-	}
-	f->kind = kind;
-	snprintf(f->name, sizeof f->name, "%s", name);
-	snprintf(f->version, sizeof f->version, "%s", version ? version : "");
-	f->users = 1;
-	f->next = l->flights;
-	l->flights = f;
-	pthread_mutex_unlock(&l->mu);
-
-	st = fn(l, e, name, version, &p, &s);
-
-	pthread_mutex_lock(&l->mu);
-	{
-		inflight **pp = &l->flights;
-		while (*pp != f)
-			pp = &(*pp)->next;
-		*pp = f->next;
-	}
-	f->done = true;
-	f->st = st;
-	f->src = s;
-	if (st == MS_OK)
-		f->p = ms__payload_retain(p);
-	else
-		f->err = *e;
-	pthread_cond_broadcast(&l->cv);
-	if (--f->users == 0) {
-		ms__payload_release(f->p);
-		ms__free(f);
-	}
-	pthread_mutex_unlock(&l->mu);
-	if (st == MS_OK) {
-		*out = p;
-		*src = s;
-	}
-	return st;
-}
 
 typedef struct fetch_ctx {
 	const char *name;
@@ -1072,7 +665,8 @@ static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 		if (st != MS_OK)
 			return st;
 		version = f->resolved_version;
-		f->p = cache_lookup(l, K_VERSION, f->name, version);
+		f->p = ms__cache_lookup(&l->cache, MS__K_VERSION, f->name,
+		                        version);
 		if (f->p) {
 			f->src = MS_SOURCE_CACHE;
 			return MS_OK;
@@ -1083,10 +677,11 @@ static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 
 /* Load a given version: cache, database, then (if the database is out)
  * a fallback copy whose sidecar names that version. */
-static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
+static ms_status load_version(void *ctx, ms_err *e, const char *name,
                               const char *version, ms_payload **out,
                               ms_source *src)
 {
+	ms_loader *l = ctx;
 	fetch_ctx f = { .name = name, .version = version };
 	ms_payload *p;
 	ms_status st;
@@ -1096,7 +691,7 @@ static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
 	ms_artifact_info_dispose(&f.info);
 	p = f.p;
 	if (st == MS_OK) {
-		*out = cache_install(l, p, false, false, l->pt);
+		*out = ms__cache_install(&l->cache, p, false, false, l->cache.pt);
 		*src = MS_SOURCE_DATABASE;
 		return MS_OK;
 	}
@@ -1114,10 +709,11 @@ static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
 
 /* Load the production model: resolve the pointer, reuse a cached copy of
  * that version or fetch it; when the database is out, the fallback. */
-static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
+static ms_status load_production(void *ctx, ms_err *e, const char *name,
                                  const char *unused, ms_payload **out,
                                  ms_source *src)
 {
+	ms_loader *l = ctx;
 	fetch_ctx f = { .name = name, .version = NULL };
 	uint64_t seq = atomic_load(&l->notify_seq);
 	ms_artifact_info info;
@@ -1133,7 +729,8 @@ static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
 	s = f.src;
 	if (st == MS_OK) {
 		ms_payload *mine = ms__payload_retain(p);
-		ms_payload *cached = cache_install(l, p, true, false, l->pt);
+		ms_payload *cached = ms__cache_install(&l->cache, p, true, false,
+		                                       l->cache.pt);
 		if (cached != mine)
 			s = MS_SOURCE_CACHE;
 		else if (s == MS_SOURCE_DATABASE)
@@ -1154,7 +751,7 @@ static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
 	if (st != MS_EUNREACHABLE)
 		return st;
 	/* a fallback copy is already cached: keep serving it */
-	p = cache_lookup(l, K_PROD, name, NULL);
+	p = ms__cache_lookup(&l->cache, MS__K_PROD, name, NULL);
 	if (p) {
 		*out = p;
 		*src = p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
@@ -1168,7 +765,7 @@ static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
 	}
 	if (st != MS_OK)
 		return st;
-	*out = cache_install(l, p, true, false, l->pt);
+	*out = ms__cache_install(&l->cache, p, true, false, l->cache.pt);
 	*src = MS_SOURCE_FALLBACK;
 	return MS_OK;
 }
@@ -1188,10 +785,10 @@ static size_t tracked_snapshot(ms_loader *l, const char *only, tracked **out)
 {
 	size_t n = 0, cap = 0, b;
 	tracked *t = NULL;
-	pthread_rwlock_rdlock(&l->lock);
-	for (b = 0; b < NBUCKETS; b++) {
-		pentry *pe;
-		for (pe = l->pt[b]; pe; pe = pe->next) {
+	pthread_rwlock_rdlock(&l->cache.lock);
+	for (b = 0; b < MS__NBUCKETS; b++) {
+		ms_pentry *pe;
+		for (pe = l->cache.pt[b]; pe; pe = pe->next) {
 			if (only && strcmp(pe->name, only) != 0)
 				continue;
 			if (n == cap) {
@@ -1209,7 +806,7 @@ static size_t tracked_snapshot(ms_loader *l, const char *only, tracked **out)
 		}
 	}
 done:
-	pthread_rwlock_unlock(&l->lock);
+	pthread_rwlock_unlock(&l->cache.lock);
 	*out = t;
 	return n;
 }
@@ -1219,7 +816,8 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
                          const char *name, const char *version)
 {
 	ms_artifact_info info;
-	ms_payload *p = cache_lookup(l, K_VERSION, name, version);
+	ms_payload *p = ms__cache_lookup(&l->cache, MS__K_VERSION, name,
+	                                 version);
 	ms_status st = MS_OK;
 
 	memset(&info, 0, sizeof info);
@@ -1232,7 +830,7 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
 			return st;
 		}
 	}
-	p = cache_install(l, p, true, true, l->pt);
+	p = ms__cache_install(&l->cache, p, true, true, l->cache.pt);
 	atomic_fetch_add(&l->reloads, 1);
 	if (info.model_name[0])
 		refresh_fallback(l, p, &info);
@@ -1403,18 +1001,7 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	if (l == NULL)
 		return MS_ENOMEM;
 	l->wake[0] = l->wake[1] = -1;
-	{
-		/* writers (a swap) must not starve behind a stream of readers;
-		 * they hold the lock only to relink pointers */
-		pthread_rwlockattr_t ra;
-		pthread_rwlockattr_init(&ra);
-		pthread_rwlockattr_setkind_np(
-			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&l->lock, &ra);
-		pthread_rwlockattr_destroy(&ra);
-	}
-	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->cv, NULL);
+	ms__cache_init(&l->cache);
 	pthread_mutex_init(&l->db_mu, NULL);
 	pthread_mutex_init(&l->refresh_mu, NULL);
 	pthread_mutex_init(&l->err_mu, NULL);
@@ -1447,7 +1034,7 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 		set_err(l, &e);
 		return MS_ENOMEM;
 	}
-	l->budget = opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
+	l->cache.budget = opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
 	l->refresh_fallback = opts->refresh_fallback;
 	l->watch = opts->watch;
 	l->poll_ms = opts->poll_interval_ms ? opts->poll_interval_ms : 1000;
@@ -1507,11 +1094,11 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 		set_err(l, &e);
 		return MS_EINVAL;
 	}
-	kind = strcmp(selector, "production") == 0 ? K_PROD : K_VERSION;
+	kind = strcmp(selector, "production") == 0 ? MS__K_PROD : MS__K_VERSION;
 
 	/* hot path */
-	if (kind == K_PROD || strcmp(selector, "latest") != 0) {
-		p = cache_lookup(l, kind, name, selector);
+	if (kind == MS__K_PROD || strcmp(selector, "latest") != 0) {
+		p = ms__cache_lookup(&l->cache, kind, name, selector);
 		if (p) {
 			/* a fallback copy, unwatched: after the backoff one caller
 			 * retries the database; the others keep being served */
@@ -1536,40 +1123,34 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 	}
 	atomic_fetch_add(&l->misses, 1);
 
-	if (kind == K_PROD) {
-		st = flight(l, &e, K_PROD, name, NULL, load_production, !retry,
-		            &p, &src);
+	if (kind == MS__K_PROD) {
+		st = ms__cache_flight(&l->cache, &e, MS__K_PROD, name, NULL,
+		                      load_production, l, !retry, &p, &src);
 		tl_retry = false;
 	} else if (strcmp(selector, "latest") == 0) {
 		latest_ctx lc = { name, "" };
 		const char *version = lc.version;
 		st = db_run(l, &e, op_latest, &lc);
 		if (st == MS_OK) {
-			st = flight(l, &e, K_VERSION, name, version, load_version, true,
-			            &p, &src);
+			st = ms__cache_flight(&l->cache, &e, MS__K_VERSION, name,
+			                      version, load_version, l, true, &p, &src);
 			if (st == MS_OK && p->origin != MS_SOURCE_FALLBACK) {
 				/* remember it for outages */
-				ms_payload *q = cache_install(l, ms__payload_retain(p), true, true,
-				                           l->lt);
+				ms_payload *q = ms__cache_install(
+					&l->cache, ms__payload_retain(p), true, true,
+					l->cache.lt);
 				ms__payload_release(q);
 			}
 		} else if (st == MS_EUNREACHABLE) {
-			uint32_t h = hash2(name, NULL);
-			pentry *pe;
-			p = NULL;
-			pthread_rwlock_rdlock(&l->lock);
-			pe = pt_find(l->lt, name, h);
-			if (pe)
-				p = ms__payload_retain(pe->e->p);
-			pthread_rwlock_unlock(&l->lock);
+			p = ms__cache_latest(&l->cache, name);
 			if (p) {
 				st = MS_OK;
 				src = MS_SOURCE_CACHE;
 			}
 		}
 	} else {
-		st = flight(l, &e, K_VERSION, name, selector, load_version, true,
-		            &p, &src);
+		st = ms__cache_flight(&l->cache, &e, MS__K_VERSION, name, selector,
+		                      load_version, l, true, &p, &src);
 	}
 	if (st != MS_OK) {
 		set_err(l, &e);
@@ -1706,10 +1287,7 @@ void ms_loader_stats_get(ms_loader *l, ms_loader_stats *out)
 	out->reloads = atomic_load(&l->reloads);
 	out->integrity_failures = atomic_load(&l->integrity_failures);
 	out->outages = atomic_load(&l->outages);
-	pthread_rwlock_rdlock(&l->lock);
-	out->bytes_cached = l->bytes_cached;
-	out->entries = l->entries;
-	pthread_rwlock_unlock(&l->lock);
+	ms__cache_usage(&l->cache, &out->bytes_cached, &out->entries);
 }
 
 ms_status ms_loader_last_error(ms_loader *l, ms_buf *out)
@@ -1725,7 +1303,6 @@ ms_status ms_loader_last_error(ms_loader *l, ms_buf *out)
 
 void ms_loader_close(ms_loader *l)
 {
-	size_t b;
 	if (l == NULL)
 		return;
 	if (l->watching) {
@@ -1737,27 +1314,8 @@ void ms_loader_close(ms_loader *l)
 		close(l->wake[0]);
 	if (l->wake[1] >= 0)
 		close(l->wake[1]);
-	for (b = 0; b < NBUCKETS; b++) {
-		pentry *pe, *next;
-		for (pe = l->pt[b]; pe; pe = next) {
-			next = pe->next;
-			ms__free(pe);
-		}
-		for (pe = l->lt[b]; pe; pe = next) {
-			next = pe->next;
-			ms__free(pe);
-		}
-	}
-	while (l->all) {
-		centry *e = l->all;
-		l->all = e->all_next;
-		ms__payload_release(e->p);
-		ms__free(e);
-	}
+	ms__cache_destroy(&l->cache);
 	PQfinish(l->conn);
-	pthread_rwlock_destroy(&l->lock);
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv);
 	pthread_mutex_destroy(&l->db_mu);
 	pthread_mutex_destroy(&l->refresh_mu);
 	pthread_mutex_destroy(&l->err_mu);

@@ -12,14 +12,14 @@
  * --------------------
  * When the database cannot be reached (connect refused/timed out, unknown
  * host, auth failure, connection lost mid-query), "production" is served
- * from fallback_dir/production[/<name>]/model.bin, then
- * fallback_dir/model.bin, verified against the sidecar model.json when
- * there is one.  The first failure logs one line to stderr and bumps the
- * `outages` counter; until the database answers again callers do not
- * retry more often than the backoff allows (and never wait on another
- * thread's connect attempt), so a dead host costs at most one connect
- * bound.  The watcher (or, without one, the next caller after the
- * backoff) reconnects and swaps the database's production model back in.
+ * from the fallback tree (fallback_read.c), verified against the sidecar
+ * model.json when there is one.  The first failure logs one line to
+ * stderr and bumps the `outages` counter; until the database answers
+ * again callers do not retry more often than the backoff allows (and
+ * never wait on another thread's connect attempt), so a dead host costs
+ * at most one connect bound.  The watcher (or, without one, the next
+ * caller after the backoff) reconnects and swaps the database's
+ * production model back in.
  *
  * Hot reload
  * ----------
@@ -36,12 +36,10 @@
 #include "errbuf.h"
 #include "fallback.h"
 #include "fetch.h"
-#include "hash.h"
 #include "model.h"
 #include "names.h"
 #include "util.h"
 
-#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
@@ -50,17 +48,14 @@
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #define NSHARDS 16
-#define READ_BLOCK ((size_t)4 << 20)
 #define BACKOFF_MIN_MS 250u
 #define BACKOFF_MAX_MS 5000u
 #define DEFAULT_CACHE ((uint64_t)4 << 30)
-#define UNKNOWN_VERSION "unknown"
 
 /* ------------------------------------------------------------------ */
 /* loader structure                                                    */
@@ -380,194 +375,53 @@ static ms_status db_fetch(ms_loader *l, PGconn *c, ms_err *e,
 }
 
 /* ------------------------------------------------------------------ */
-/* fallback files                                                      */
+/* the fallback copies                                                 */
 /* ------------------------------------------------------------------ */
 
-static bool dir_of(char *out, size_t n, const char *path)
+/* Serve @p name (@p want_version of it, when not NULL) from the fallback
+ * tree; @p e holds the database's error on entry. */
+static ms_status fallback_load(ms_loader *l, ms_err *e, const char *name,
+                               const char *want_version, ms_payload **out)
 {
-	const char *slash = strrchr(path, '/');
-	int r;
-	if (slash == NULL)
-		r = snprintf(out, n, ".");
-	else
-		r = snprintf(out, n, "%.*s", (int)(slash - path), path);
-	return r > 0 && (size_t)r < n;
-}
-
-/* Load one fallback candidate.  MS_ENOTFOUND when @p bin is absent or
- * belongs to another model (or version, with @p want_version). */
-static ms_status fallback_try(ms_loader *l, ms_err *e, const char *bin,
-                              const char *name, const char *want_version,
-                              ms_payload **out)
-{
-	char side[PATH_MAX], dir[PATH_MAX], hex[65];
-	json_t *sc = NULL;
-	json_error_t jerr;
-	struct stat sb;
-	const char *sha = "", *ver = UNKNOWN_VERSION, *type = "unknown";
-	char *metrics = NULL;
-	json_int_t want_size = -1;
-	unsigned char digest[32];
-	ms_sha256 *h = NULL;
-	ms_payload *p = NULL;
-	uint64_t done = 0;
+	char why[sizeof e->msg];
 	ms_status st;
-	int fd;
 
-	*out = NULL;
-	fd = open(bin, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return ms__err_set(e, MS_ENOTFOUND, "%s: not found", bin);
-		return ms__err_set(e, MS_EIO, "%s: %s", bin, strerror(errno));
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return ms__err_set(e, MS_EIO, "%s: not a regular file", bin);
-	}
-	if (!dir_of(dir, sizeof dir, bin) ||
-	    (size_t)snprintf(side, sizeof side, "%s/model.json", dir) >=
-	    sizeof side) {
-		close(fd);
-		return ms__err_set(e, MS_EINVAL, "%s: path too long", bin);
-	}
-	if (access(side, F_OK) == 0) {
-		json_t *v;
-		sc = json_load_file(side, 0, &jerr);
-		if (sc == NULL || !json_is_object(sc)) {
-			close(fd);
-			json_decref(sc);
-			atomic_fetch_add(&l->integrity_failures, 1);
-			return ms__err_set(e, MS_EINTEGRITY,
-			                   "%s: unreadable sidecar: %s", side,
-			                   jerr.text);
-		}
-		if ((v = json_object_get(sc, "sha256")) && json_is_string(v))
-			sha = json_string_value(v);
-		if ((v = json_object_get(sc, "model_version")) &&
-		    json_is_string(v) && json_string_length(v) > 0)
-			ver = json_string_value(v);
-		if ((v = json_object_get(sc, "model_type")) && json_is_string(v))
-			type = json_string_value(v);
-		if ((v = json_object_get(sc, "size")) && json_is_integer(v))
-			want_size = json_integer_value(v);
-		if ((v = json_object_get(sc, "model_name")) && json_is_string(v) &&
-		    json_string_length(v) > 0 &&
-		    strcmp(json_string_value(v), name) != 0) {
-			st = ms__err_set(e, MS_ENOTFOUND, "%s holds model \"%s\", "
-			                 "not \"%s\"", bin, json_string_value(v),
-			                 name);
-			goto out;
-		}
-		if ((v = json_object_get(sc, "metrics")) && json_is_object(v))
-			metrics = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-	}
-	if (want_version && strcmp(want_version, ver) != 0) {
-		st = ms__err_set(e, MS_ENOTFOUND, "%s: holds version \"%s\", not "
-		                 "\"%s\"", bin, ver, want_version);
-		goto out;
-	}
-	if (sha[0] && strlen(sha) != 64) {
+	snprintf(why, sizeof why, "%s", e->msg);
+	st = ms__fallback_load(e, l->fallback_dir, name, want_version, why, out);
+	if (st == MS_OK)
+		atomic_fetch_add(&l->fallback_loads, 1);
+	else if (st == MS_EINTEGRITY)
 		atomic_fetch_add(&l->integrity_failures, 1);
-		st = ms__err_set(e, MS_EINTEGRITY, "%s: malformed sha256 \"%.70s\"",
-		                 side, sha);
-		goto out;
-	}
-	if (want_size >= 0 && (uint64_t)want_size != (uint64_t)sb.st_size) {
-		atomic_fetch_add(&l->integrity_failures, 1);
-		st = ms__err_set(e, MS_EINTEGRITY, "%s: size mismatch: sidecar "
-		                 "records %lld bytes, file has %lld", bin,
-		                 (long long)want_size, (long long)sb.st_size);
-		goto out;
-	}
-	p = ms__payload_new();
-	h = ms__sha256_new();
-	if (p == NULL || h == NULL) {
-		st = ms__err_set(e, MS_ENOMEM, "fallback: out of memory");
-		goto out;
-	}
-	p->size = (uint64_t)sb.st_size;
-	p->data = ms__bytes_alloc(p->size, &p->map_len);
-	if (p->data == NULL) {
-		st = ms__err_set(e, MS_ENOMEM, "%s: cannot allocate %llu bytes",
-		                 bin, (unsigned long long)p->size);
-		goto out;
-	}
-	while (done < p->size) {
-		size_t want = p->size - done < READ_BLOCK ? (size_t)(p->size - done)
-		                                          : READ_BLOCK;
-		ssize_t r = read(fd, p->data + done, want);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			st = ms__err_set(e, MS_EIO, "%s: read: %s", bin,
-			                 r < 0 ? strerror(errno) : "file shrank");
-			goto out;
-		}
-		ms__sha256_update(h, p->data + done, (size_t)r);
-		done += (uint64_t)r;
-	}
-	ms__sha256_final(h, digest);
-	ms__hex(hex, digest, 32);
-	if (sha[0] && strcasecmp(sha, hex) != 0) {
-		atomic_fetch_add(&l->integrity_failures, 1);
-		st = ms__err_set(e, MS_EINTEGRITY, "%s: SHA-256 mismatch: sidecar "
-		                 "records %s, bytes hash to %s; not served", bin,
-		                 sha, hex);
-		goto out;
-	}
-	p->origin = MS_SOURCE_FALLBACK;
-	p->verified = sha[0] != '\0';
-	snprintf(p->name, sizeof p->name, "%s", name);
-	snprintf(p->version, sizeof p->version, "%s", ver);
-	snprintf(p->type, sizeof p->type, "%s", type);
-	memcpy(p->sha256, hex, sizeof hex);
-	p->metrics = ms__strdup(metrics ? metrics : "{}");
-	if (p->metrics == NULL) {
-		st = ms__err_set(e, MS_ENOMEM, "fallback: out of memory");
-		goto out;
-	}
-	*out = p;
-	p = NULL;
-	st = MS_OK;
-out:
-	close(fd);
-	free(metrics); /* jansson's */
-	json_decref(sc);
-	ms__sha256_free(h);
-	ms__payload_release(p);
 	return st;
 }
 
-/* The fallback chain for @p name: production[/<name>]/model.bin, then
- * model.bin.  @p why is the database's error, kept in the message. */
-static ms_status fallback_load(ms_loader *l, ms_err *e, const char *name,
-                               const char *want_version, const char *why,
-                               ms_payload **out)
+/* Write @p p to @p bin in @p dir (made when missing) and its sidecar
+ * from @p info, with the same atomic writer as `modelstore export`. */
+static ms_status fallback_write(ms_err *e, const char *dir, const char *bin,
+                                const ms_payload *p,
+                                const ms_artifact_info *info)
 {
-	char paths[2][PATH_MAX];
-	ms_err e1, e2;
-	ms_status st;
+	ms_atomic_file *af = NULL;
+	ms_status st = ms__mkdirs(e, dir);
 
-	ms__err_clear(&e1);
-	ms__err_clear(&e2);
-	if (!ms__fallback_path(paths[0], sizeof paths[0], l->fallback_dir, name,
-	                       "model.bin") ||
-	    (size_t)snprintf(paths[1], sizeof paths[1], "%s/model.bin",
-	                     l->fallback_dir) >= sizeof paths[1])
-		return ms__err_set(e, MS_EINVAL, "fallback: path too long");
-	st = fallback_try(l, &e1, paths[0], name, want_version, out);
-	if (st == MS_ENOTFOUND)
-		st = fallback_try(l, &e2, paths[1], name, want_version, out);
+	if (st == MS_OK)
+		st = ms__atomic_open(&af, e, bin, 1);
 	if (st == MS_OK) {
-		atomic_fetch_add(&l->fallback_loads, 1);
-		return MS_OK;
+		uint64_t off = 0;
+		while (st == MS_OK && off < p->size) {
+			size_t n = p->size - off < MS__READ_BLOCK
+			           ? (size_t)(p->size - off) : MS__READ_BLOCK;
+			st = ms__atomic_write(af, p->data + off, n);
+			off += n;
+		}
+		if (st == MS_OK)
+			st = ms__atomic_commit(af, e);
+		else
+			ms__atomic_abort(af);
 	}
-	if (st == MS_ENOTFOUND)
-		return ms__err_set(e, MS_EUNREACHABLE, "%s; no fallback: %s; %s",
-		                   why, e1.msg, e2.msg);
-	return ms__err_set(e, st, "%s; fallback refused: %s", why,
-	                   e2.msg[0] ? e2.msg : e1.msg);
+	if (st == MS_OK)
+		st = ms__sidecar_write(e, dir, info);
+	return st;
 }
 
 /* Rewrite the fallback copy of a production model loaded from the
@@ -577,8 +431,7 @@ static void refresh_fallback(ms_loader *l, const ms_payload *p,
                              ms_artifact_info *info)
 {
 	char bin[PATH_MAX], dir[PATH_MAX], side[PATH_MAX];
-	ms_atomic_file *af = NULL;
-	json_t *sc;
+	struct stat sb;
 	ms_err e;
 	ms_status st;
 
@@ -586,47 +439,19 @@ static void refresh_fallback(ms_loader *l, const ms_payload *p,
 		return;
 	ms__err_clear(&e);
 	if (!ms__fallback_path(bin, sizeof bin, l->fallback_dir, p->name,
-	                       "model.bin") || !dir_of(dir, sizeof dir, bin) ||
-	    (size_t)snprintf(side, sizeof side, "%s/model.json", dir) >=
-	    sizeof side)
+	                       "model.bin") || !ms__dir_of(dir, sizeof dir, bin) ||
+	    !ms__sidecar_path(side, sizeof side, dir))
 		return;
 	pthread_mutex_lock(&l->refresh_mu);
-	sc = json_load_file(side, 0, NULL);
-	if (sc) {
-		const char *s = json_string_value(json_object_get(sc, "sha256"));
-		const char *v = json_string_value(json_object_get(sc,
-		                                                  "model_version"));
-		struct stat sb;
-		bool same = s && v && strcmp(s, p->sha256) == 0 &&
-		            strcmp(v, p->version) == 0 && stat(bin, &sb) == 0 &&
-		            (uint64_t)sb.st_size == p->size;
-		json_decref(sc);
-		if (same) {
-			pthread_mutex_unlock(&l->refresh_mu);
-			return;
-		}
+	if (ms__sidecar_records(side, p->sha256, p->version) &&
+	    stat(bin, &sb) == 0 && (uint64_t)sb.st_size == p->size) {
+		pthread_mutex_unlock(&l->refresh_mu);
+		return;
 	}
 	if (info->sha256[0] == '\0')
 		memcpy(info->sha256, p->sha256, sizeof info->sha256);
 	info->size = (int64_t)p->size;
-	st = ms__mkdirs(&e, dir);
-	if (st == MS_OK)
-		st = ms__atomic_open(&af, &e, bin, 1);
-	if (st == MS_OK) {
-		uint64_t off = 0;
-		while (st == MS_OK && off < p->size) {
-			size_t n = p->size - off < READ_BLOCK ? (size_t)(p->size - off)
-			                                      : READ_BLOCK;
-			st = ms__atomic_write(af, p->data + off, n);
-			off += n;
-		}
-		if (st == MS_OK)
-			st = ms__atomic_commit(af, &e);
-		else
-			ms__atomic_abort(af);
-	}
-	if (st == MS_OK)
-		st = ms__sidecar_write(&e, dir, info);
+	st = fallback_write(&e, dir, bin, p, info);
 	pthread_mutex_unlock(&l->refresh_mu);
 	if (st != MS_OK) {
 		ms_err w;
@@ -696,9 +521,7 @@ static ms_status load_version(void *ctx, ms_err *e, const char *name,
 		return MS_OK;
 	}
 	if (st == MS_EUNREACHABLE) {
-		char why[sizeof e->msg];
-		snprintf(why, sizeof why, "%s", e->msg);
-		st = fallback_load(l, e, name, version, why, &p);
+		st = fallback_load(l, e, name, version, &p);
 		if (st == MS_OK) {
 			*out = p; /* not cached: the pointer tables are for prod */
 			*src = MS_SOURCE_FALLBACK;
@@ -758,11 +581,7 @@ static ms_status load_production(void *ctx, ms_err *e, const char *name,
 		                                       : MS_SOURCE_CACHE;
 		return MS_OK;
 	}
-	{
-		char why[sizeof e->msg];
-		snprintf(why, sizeof why, "%s", e->msg);
-		st = fallback_load(l, e, name, NULL, why, &p);
-	}
+	st = fallback_load(l, e, name, NULL, &p);
 	if (st != MS_OK)
 		return st;
 	*out = ms__cache_install(&l->cache, p, true, false, l->cache.pt);
@@ -1160,49 +979,6 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 	return MS_OK;
 }
 
-/* Names with a fallback copy under the fallback directory. */
-static size_t fallback_names(ms_loader *l, char ***out)
-{
-	char path[PATH_MAX];
-	char **names = NULL;
-	size_t n = 0;
-	DIR *d;
-	struct dirent *de;
-	struct stat sb;
-
-	*out = NULL;
-	snprintf(path, sizeof path, "%s/production/model.bin", l->fallback_dir);
-	if (stat(path, &sb) == 0 ||
-	    (snprintf(path, sizeof path, "%s/model.bin", l->fallback_dir),
-	     stat(path, &sb) == 0)) {
-		names = ms__calloc(1, sizeof *names);
-		if (names && (names[0] = ms__strdup(MS_DEFAULT_NAME)) != NULL)
-			n = 1;
-	}
-	snprintf(path, sizeof path, "%s/production", l->fallback_dir);
-	d = opendir(path);
-	while (d && (de = readdir(d)) != NULL) {
-		char **q;
-		if (ms_name_check(de->d_name) != MS_OK ||
-		    strcmp(de->d_name, MS_DEFAULT_NAME) == 0)
-			continue;
-		if ((size_t)snprintf(path, sizeof path, "%s/production/%s/model.bin",
-		                     l->fallback_dir, de->d_name) >= sizeof path ||
-		    stat(path, &sb) != 0)
-			continue;
-		q = ms__realloc(names, (n + 1) * sizeof *names);
-		if (q == NULL)
-			break;
-		names = q;
-		if ((names[n] = ms__strdup(de->d_name)) != NULL)
-			n++;
-	}
-	if (d)
-		closedir(d);
-	*out = names;
-	return n;
-}
-
 typedef struct names_ctx {
 	PGresult *res;
 } names_ctx;
@@ -1245,7 +1021,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 		PQclear(nc.res);
 	}
 	if (st == MS_EUNREACHABLE)
-		n = fallback_names(l, &names);
+		n = ms__fallback_names(l->fallback_dir, &names);
 	else if (st != MS_OK) {
 		set_err(l, &e);
 		return st;

@@ -5,21 +5,15 @@
  * cached payload after one atomic increment: no allocation, no copy.
  *
  * Cache (cache.c): the tables of cached payloads, LRU eviction to the
- * budget, single-flight misses.  Database loads of callers share one
- * connection (db_mu); the watcher has its own.
+ * budget, single-flight misses.
  *
  * Fallback and outages
  * --------------------
- * When the database cannot be reached (connect refused/timed out, unknown
- * host, auth failure, connection lost mid-query), "production" is served
- * from the fallback tree (fallback_read.c), verified against the sidecar
- * model.json when there is one.  The first failure logs one line to
- * stderr and bumps the `outages` counter; until the database answers
- * again callers do not retry more often than the backoff allows (and
- * never wait on another thread's connect attempt), so a dead host costs
- * at most one connect bound.  The watcher (or, without one, the next
- * caller after the backoff) reconnects and swaps the database's
- * production model back in.
+ * When the database cannot be reached (loader_db.c counts the outage and
+ * sets the backoff), "production" is served from the fallback tree
+ * (fallback_read.c), verified against the sidecar model.json when there
+ * is one.  The watcher (or, without one, the next caller after the
+ * backoff) reconnects and swaps the database's production model back in.
  *
  * Hot reload
  * ----------
@@ -30,12 +24,14 @@
  * (fetching bytes first, outside the lock).
  */
 #define _GNU_SOURCE
+#include "loader_internal.h"
+
 #include "alloc.h"
 #include "cache.h"
 #include "conn.h"
 #include "errbuf.h"
 #include "fallback.h"
-#include "fetch.h"
+#include "loader_db.h"
 #include "model.h"
 #include "names.h"
 #include "util.h"
@@ -52,68 +48,17 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define NSHARDS 16
-#define BACKOFF_MIN_MS 250u
-#define BACKOFF_MAX_MS 5000u
 #define DEFAULT_CACHE ((uint64_t)4 << 30)
 
-/* ------------------------------------------------------------------ */
-/* loader structure                                                    */
-/* ------------------------------------------------------------------ */
-
-typedef struct {
-	_Alignas(64) _Atomic uint64_t v;
-} shard_counter;
-
-struct ms_loader {
-	ms_cache cache;                  /* tables, LRU, flights */
-
-	pthread_mutex_t db_mu;           /* the callers' connection */
-	PGconn *conn;
-	bool conn_fresh;                 /* made by the current holder */
-
-	pthread_mutex_t refresh_mu;      /* fallback rewrites */
-
-	pthread_mutex_t err_mu;
-	char last_err[1024];
-	char outage_msg[1024];
-
-	_Atomic bool outage;
-	_Atomic uint64_t next_try_ns;
-	_Atomic unsigned backoff_ms;
-
-	shard_counter hits[NSHARDS];
-	_Atomic uint64_t misses, db_loads, fallback_loads, reloads;
-	_Atomic uint64_t integrity_failures, outages;
-	_Atomic uint64_t notify_seq;
-	_Atomic int resync;
-
-	char *conninfo;
-	char *fallback_dir;
-	int refresh_fallback;
-	ms_watch_mode watch;
-	unsigned poll_ms;
-	int connect_timeout;
-	ms_change_fn on_change;
-	void *change_payload;
-
-	bool watching;
-	pthread_t watcher;
-	int wake[2];
-	_Atomic bool stop;
-	ms_err open_err;
-};
-
 static _Atomic unsigned shard_seq;
-/* set while this thread is the one retrying the database after a backoff */
-static _Thread_local bool tl_retry;
 static _Thread_local unsigned tl_shard = UINT_MAX;
 
 static inline unsigned my_shard(void)
 {
 	if (tl_shard == UINT_MAX)
 		tl_shard = atomic_fetch_add_explicit(&shard_seq, 1,
-		                                     memory_order_relaxed) % NSHARDS;
+		                                     memory_order_relaxed) %
+		           MS__NSHARDS;
 	return tl_shard;
 }
 
@@ -122,256 +67,6 @@ static void set_err(ms_loader *l, const ms_err *e)
 	pthread_mutex_lock(&l->err_mu);
 	snprintf(l->last_err, sizeof l->last_err, "%s", e->msg);
 	pthread_mutex_unlock(&l->err_mu);
-}
-
-/* ------------------------------------------------------------------ */
-/* database access                                                     */
-/* ------------------------------------------------------------------ */
-
-static void note_unreachable(ms_loader *l, const char *msg)
-{
-	unsigned b;
-	bool was = atomic_exchange(&l->outage, true);
-	pthread_mutex_lock(&l->err_mu);
-	snprintf(l->outage_msg, sizeof l->outage_msg, "%s", msg);
-	snprintf(l->last_err, sizeof l->last_err, "%s", msg);
-	pthread_mutex_unlock(&l->err_mu);
-	if (!was) {
-		atomic_fetch_add(&l->outages, 1);
-		atomic_store(&l->backoff_ms, BACKOFF_MIN_MS);
-		fprintf(stderr, "modelstore: loader: %s; serving from cache and "
-		        "fallback until the database answers again\n", msg);
-		b = BACKOFF_MIN_MS;
-	} else {
-		b = atomic_load(&l->backoff_ms) * 2;
-		if (b > BACKOFF_MAX_MS)
-			b = BACKOFF_MAX_MS;
-		atomic_store(&l->backoff_ms, b);
-	}
-	atomic_store(&l->next_try_ns, ms__now_ns() + (uint64_t)b * 1000000u);
-}
-
-static void note_reachable(ms_loader *l)
-{
-	if (atomic_exchange(&l->outage, false))
-		fprintf(stderr, "modelstore: loader: database reachable again\n");
-}
-
-/* Take the callers' connection, connecting when needed.  On MS_OK db_mu
- * is held; otherwise it is not.  During an outage, callers neither retry
- * before the backoff nor queue behind another thread's attempt. */
-static ms_status db_acquire(ms_loader *l, ms_err *e)
-{
-	ms_status st;
-	if (atomic_load(&l->outage)) {
-		if ((!tl_retry && ms__now_ns() < atomic_load(&l->next_try_ns)) ||
-		    pthread_mutex_trylock(&l->db_mu) != 0) {
-			pthread_mutex_lock(&l->err_mu);
-			ms__err_set(e, MS_EUNREACHABLE, "%s", l->outage_msg);
-			pthread_mutex_unlock(&l->err_mu);
-			return MS_EUNREACHABLE;
-		}
-	} else {
-		pthread_mutex_lock(&l->db_mu);
-	}
-	if (l->conn && PQstatus(l->conn) != CONNECTION_OK) {
-		PQfinish(l->conn);
-		l->conn = NULL;
-	}
-	if (l->conn == NULL) {
-		PGconn *c = NULL;
-		st = ms__connect(&c, e, l->conninfo, l->connect_timeout);
-		if (st != MS_OK) {
-			PQfinish(c);
-			pthread_mutex_unlock(&l->db_mu);
-			if (st == MS_EUNREACHABLE)
-				note_unreachable(l, e->msg);
-			return st;
-		}
-		l->conn = c;
-		l->conn_fresh = true;
-		note_reachable(l);
-	} else {
-		l->conn_fresh = false;
-	}
-	return MS_OK;
-}
-
-/* db_mu held: a statement failed on a connection made before this call
- * (say, to a server that restarted since).  Reconnect once, quietly;
- * true when the caller should run its statements again. */
-static bool db_retry_stale(ms_loader *l, ms_err *e, ms_status st)
-{
-	PGconn *c = NULL;
-	if (st == MS_OK || l->conn_fresh || l->conn == NULL ||
-	    (st != MS_EUNREACHABLE && PQstatus(l->conn) == CONNECTION_OK))
-		return false;
-	PQfinish(l->conn);
-	l->conn = NULL;
-	if (ms__connect(&c, e, l->conninfo, l->connect_timeout) != MS_OK) {
-		PQfinish(c);
-		return false;
-	}
-	l->conn = c;
-	l->conn_fresh = true;
-	return true;
-}
-
-/* After a failed statement: drop the connection when the server is gone. */
-static void db_failed(ms_loader *l, PGconn **c, ms_status st, ms_err *e)
-{
-	if (st != MS_EUNREACHABLE && (*c == NULL || PQstatus(*c) == CONNECTION_OK))
-		return;
-	if (*c) {
-		PQfinish(*c);
-		*c = NULL;
-	}
-	note_unreachable(l, e->msg);
-}
-
-/* A unit of work on the callers' connection; may run twice (see db_run),
- * so it must start from scratch each time. */
-typedef ms_status (*db_op)(ms_loader *l, ms_err *e, void *ctx);
-
-/* Acquire the callers' connection, run @op, run it once more on a fresh
- * connection when the first failure came from a stale one (a server that
- * restarted since), drop the connection when the server is gone, and
- * release.  The one place that knows this protocol. */
-static ms_status db_run(ms_loader *l, ms_err *e, db_op op, void *ctx)
-{
-	ms_status st = db_acquire(l, e);
-	if (st != MS_OK)
-		return st;
-	st = op(l, e, ctx);
-	if (db_retry_stale(l, e, st))
-		st = op(l, e, ctx);
-	if (st != MS_OK)
-		db_failed(l, &l->conn, st, e);
-	pthread_mutex_unlock(&l->db_mu);
-	return st;
-}
-
-/* Resolve "production"/"latest" to a version string. */
-static ms_status resolve_version(PGconn *c, ms_err *e, const char *name,
-                                 const char *selector,
-                                 char out[MS_VERSION_MAX + 1])
-{
-	const char *params[1] = { name };
-	PGresult *res;
-	bool prod = strcmp(selector, "production") == 0;
-	ms_status st = ms__exec(
-		c, e, &res, PGRES_TUPLES_OK, "resolve",
-		prod ? "SELECT model_version FROM model_artifacts"
-		       " WHERE model_name = $1 AND is_production LIMIT 1"
-		     : "SELECT model_version FROM model_artifacts"
-		       " WHERE model_name = $1"
-		       " ORDER BY created_at DESC, id DESC LIMIT 1",
-		1, params);
-	if (st != MS_OK)
-		return st;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return ms__err_set(e, MS_ENOTFOUND, "%s: no %s model", name,
-		                   prod ? "production" : "stored");
-	}
-	snprintf(out, MS_VERSION_MAX + 1, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return MS_OK;
-}
-
-typedef struct loadbuf {
-	ms_artifact_info *info;
-	unsigned char *data;
-	uint64_t len, cap;
-	size_t map_len;
-	ms_err *e;
-} loadbuf;
-
-static ms_status loadbuf_sink(void *payload_, const void *d, size_t n)
-{
-	loadbuf *lb = payload_;
-	if (lb->data == NULL) {
-		uint64_t want = lb->info->size > 0 ? (uint64_t)lb->info->size : 0;
-		if (want < n)
-			want = n > (1u << 20) ? n : (1u << 20);
-		lb->data = ms__bytes_alloc(want, &lb->map_len);
-		if (lb->data == NULL)
-			return ms__err_set(lb->e, MS_ENOMEM,
-			                   "load: cannot allocate %llu bytes",
-			                   (unsigned long long)want);
-		lb->cap = want;
-	}
-	if (lb->len + n > lb->cap) {
-		uint64_t want = lb->cap * 2 > lb->len + n ? lb->cap * 2
-		                                          : lb->len + n;
-		unsigned char *q;
-		if (lb->info->size >= 0 && lb->info->sha256[0])
-			return ms__err_set(lb->e, MS_EINTEGRITY,
-			                   "%s version %s: more bytes than the "
-			                   "recorded %lld", lb->info->model_name,
-			                   lb->info->model_version,
-			                   (long long)lb->info->size);
-		q = ms__bytes_grow(lb->data, &lb->map_len, lb->len, want);
-		if (q == NULL)
-			return ms__err_set(lb->e, MS_ENOMEM,
-			                   "load: cannot grow to %llu bytes",
-			                   (unsigned long long)want);
-		lb->data = q;
-		lb->cap = want;
-	}
-	memcpy(lb->data + lb->len, d, n);
-	lb->len += n;
-	return MS_OK;
-}
-
-/* Fetch (name, version) over @p c into a new payload (origin database).
- * @p info receives the metadata (dispose it). */
-static ms_status db_fetch(ms_loader *l, PGconn *c, ms_err *e,
-                          const char *name, const char *version,
-                          ms_artifact_info *info, ms_payload **out)
-{
-	loadbuf lb;
-	char hex[65] = "";
-	ms_payload *p;
-	ms_status st;
-
-	*out = NULL;
-	memset(&lb, 0, sizeof lb);
-	lb.info = info;
-	lb.e = e;
-	st = ms__artifact_fetch(c, e, info, name, version, NULL, loadbuf_sink,
-	                        &lb, NULL, NULL, hex);
-	if (st == MS_EINTEGRITY)
-		atomic_fetch_add(&l->integrity_failures, 1);
-	if (st != MS_OK) {
-		ms__bytes_free(lb.data, lb.map_len);
-		return st;
-	}
-	if (lb.data == NULL)
-		lb.data = ms__bytes_alloc(0, &lb.map_len);
-	p = ms__payload_new();
-	if (p == NULL || lb.data == NULL) {
-		ms__bytes_free(lb.data, lb.map_len);
-		ms__free(p);
-		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
-	}
-	p->data = lb.data;
-	p->size = lb.len;
-	p->map_len = lb.map_len;
-	p->origin = MS_SOURCE_DATABASE;
-	p->verified = info->sha256[0] != '\0';
-	snprintf(p->name, sizeof p->name, "%s", info->model_name);
-	snprintf(p->version, sizeof p->version, "%s", info->model_version);
-	snprintf(p->type, sizeof p->type, "%s", info->model_type);
-	memcpy(p->sha256, hex, sizeof hex);
-	p->metrics = ms__strdup(info->metrics_json ? info->metrics_json : "{}");
-	if (p->metrics == NULL) {
-		ms__payload_release(p);
-		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
-	}
-	atomic_fetch_add(&l->db_loads, 1);
-	*out = p;
-	return MS_OK;
 }
 
 /* ------------------------------------------------------------------ */
@@ -474,8 +169,8 @@ typedef struct fetch_ctx {
 	ms_artifact_info info;
 } fetch_ctx;
 
-/* db_op: fetch @version (or the production version, reusing a cached
- * copy of it) into f->p. */
+/* ms_loader_db_op: fetch @version (or the production version, reusing a
+ * cached copy of it) into f->p. */
 static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 {
 	fetch_ctx *f = ctx;
@@ -485,8 +180,8 @@ static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 	ms_artifact_info_dispose(&f->info);
 	f->src = MS_SOURCE_DATABASE;
 	if (version == NULL) {
-		st = resolve_version(l->conn, e, f->name, "production",
-		                     f->resolved_version);
+		st = ms__loader_resolve_version(l->conn, e, f->name, "production",
+		                                f->resolved_version);
 		if (st != MS_OK)
 			return st;
 		version = f->resolved_version;
@@ -497,7 +192,8 @@ static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 			return MS_OK;
 		}
 	}
-	return db_fetch(l, l->conn, e, f->name, version, &f->info, &f->p);
+	return ms__loader_db_fetch(l, l->conn, e, f->name, version, &f->info,
+	                           &f->p);
 }
 
 /* Load a given version: cache, database, then (if the database is out)
@@ -512,7 +208,7 @@ static ms_status load_version(void *ctx, ms_err *e, const char *name,
 	ms_status st;
 
 	memset(&f.info, 0, sizeof f.info);
-	st = db_run(l, e, op_fetch, &f);
+	st = ms__loader_db_run(l, e, op_fetch, &f);
 	ms_artifact_info_dispose(&f.info);
 	p = f.p;
 	if (st == MS_OK) {
@@ -546,7 +242,7 @@ static ms_status load_production(void *ctx, ms_err *e, const char *name,
 
 	MS_UNUSED(unused);
 	memset(&f.info, 0, sizeof f.info);
-	st = db_run(l, e, op_fetch, &f);
+	st = ms__loader_db_run(l, e, op_fetch, &f);
 	info = f.info; /* disposed below */
 	p = f.p;
 	s = f.src;
@@ -641,11 +337,11 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
 
 	memset(&info, 0, sizeof info);
 	if (p == NULL) {
-		st = db_fetch(l, *c, e, name, version, &info, &p);
+		st = ms__loader_db_fetch(l, *c, e, name, version, &info, &p);
 		if (st != MS_OK) {
 			ms_artifact_info_dispose(&info);
 			set_err(l, e);
-			db_failed(l, c, st, e);
+			ms__loader_db_failed(l, c, st, e);
 			return st;
 		}
 	}
@@ -687,7 +383,7 @@ static ms_status recheck(ms_loader *l, PGconn **c, const char *only)
 	if (st != MS_OK) {
 		ms__free(t);
 		set_err(l, &e);
-		db_failed(l, c, st, &e);
+		ms__loader_db_failed(l, c, st, &e);
 		return st;
 	}
 	for (r = 0; r < PQntuples(res) && st == MS_OK && *c; r++) {
@@ -739,7 +435,7 @@ static void *watcher_main(void *arg)
 				PQfinish(c);
 				c = NULL;
 				if (st == MS_EUNREACHABLE)
-					note_unreachable(l, e.msg);
+					ms__loader_note_unreachable(l, e.msg);
 				else
 					set_err(l, &e);
 				wait_wake(l, backoff);
@@ -747,7 +443,7 @@ static void *watcher_main(void *arg)
 				continue;
 			}
 			backoff = 100;
-			note_reachable(l);
+			ms__loader_note_reachable(l);
 			/* notifications sent while we were away are lost */
 			atomic_store(&l->resync, 0);
 			recheck(l, &c, NULL);
@@ -775,7 +471,7 @@ static void *watcher_main(void *arg)
 				ms__err_set(&e, MS_EUNREACHABLE,
 				            "watch: connection lost: %s",
 				            PQerrorMessage(c));
-				db_failed(l, &c, MS_EUNREACHABLE, &e);
+				ms__loader_db_failed(l, &c, MS_EUNREACHABLE, &e);
 				continue;
 			}
 			while (c && (nt = PQnotifies(c)) != NULL) {
@@ -821,7 +517,7 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 		return MS_ENOMEM;
 	l->wake[0] = l->wake[1] = -1;
 	ms__cache_init(&l->cache);
-	pthread_mutex_init(&l->db_mu, NULL);
+	ms__loader_db_init(l);
 	pthread_mutex_init(&l->refresh_mu, NULL);
 	pthread_mutex_init(&l->err_mu, NULL);
 	if (opts == NULL)
@@ -860,7 +556,6 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	l->connect_timeout = opts->connect_timeout ? opts->connect_timeout : 2;
 	l->on_change = opts->on_change;
 	l->change_payload = opts->change_payload;
-	atomic_init(&l->backoff_ms, BACKOFF_MIN_MS);
 	if (l->watch != MS_WATCH_OFF) {
 		if (pipe2(l->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
 			ms__err_set(&e, MS_ERROR, "watch: pipe: %s", strerror(errno));
@@ -882,11 +577,12 @@ typedef struct latest_ctx {
 	char version[MS_VERSION_MAX + 1];
 } latest_ctx;
 
-/* db_op: resolve "latest" for lc->name. */
+/* ms_loader_db_op: resolve "latest" for lc->name. */
 static ms_status op_latest(ms_loader *l, ms_err *e, void *ctx)
 {
 	latest_ctx *lc = ctx;
-	return resolve_version(l->conn, e, lc->name, "latest", lc->version);
+	return ms__loader_resolve_version(l->conn, e, lc->name, "latest",
+	                                  lc->version);
 }
 
 ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
@@ -921,16 +617,10 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 		if (p) {
 			/* a fallback copy, unwatched: after the backoff one caller
 			 * retries the database; the others keep being served */
-			uint64_t nt = atomic_load(&l->next_try_ns), now;
 			if (p->origin == MS_SOURCE_FALLBACK && !l->watching &&
-			    (now = ms__now_ns()) >= nt &&
-			    atomic_compare_exchange_strong(
-				    &l->next_try_ns, &nt,
-				    now + (uint64_t)atomic_load(&l->backoff_ms) *
-				    1000000u)) {
+			    ms__loader_db_claim_retry(l)) {
 				ms__payload_release(p);
 				retry = true;
-				tl_retry = true;
 			} else {
 				atomic_fetch_add_explicit(&l->hits[my_shard()].v, 1,
 				                          memory_order_relaxed);
@@ -945,11 +635,11 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 	if (kind == MS__K_PROD) {
 		st = ms__cache_flight(&l->cache, &e, MS__K_PROD, name, NULL,
 		                      load_production, l, !retry, &p, &src);
-		tl_retry = false;
+		ms__loader_db_retry_done();
 	} else if (strcmp(selector, "latest") == 0) {
 		latest_ctx lc = { name, "" };
 		const char *version = lc.version;
-		st = db_run(l, &e, op_latest, &lc);
+		st = ms__loader_db_run(l, &e, op_latest, &lc);
 		if (st == MS_OK) {
 			st = ms__cache_flight(&l->cache, &e, MS__K_VERSION, name,
 			                      version, load_version, l, true, &p, &src);
@@ -983,7 +673,7 @@ typedef struct names_ctx {
 	PGresult *res;
 } names_ctx;
 
-/* db_op: the names that have a production model. */
+/* ms_loader_db_op: the names that have a production model. */
 static ms_status op_production_names(ms_loader *l, ms_err *e, void *ctx)
 {
 	names_ctx *nc = ctx;
@@ -1008,7 +698,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	ms__err_clear(&e);
 	{
 		names_ctx nc = { NULL };
-		st = db_run(l, &e, op_production_names, &nc);
+		st = ms__loader_db_run(l, &e, op_production_names, &nc);
 		if (st == MS_OK) {
 			int r;
 			names = ms__calloc((size_t)PQntuples(nc.res) + 1, sizeof *names);
@@ -1054,7 +744,7 @@ void ms_loader_stats_get(ms_loader *l, ms_loader_stats *out)
 	memset(out, 0, sizeof *out);
 	if (l == NULL)
 		return;
-	for (i = 0; i < NSHARDS; i++)
+	for (i = 0; i < MS__NSHARDS; i++)
 		out->hits += atomic_load_explicit(&l->hits[i].v,
 		                                  memory_order_relaxed);
 	out->misses = atomic_load(&l->misses);
@@ -1091,8 +781,7 @@ void ms_loader_close(ms_loader *l)
 	if (l->wake[1] >= 0)
 		close(l->wake[1]);
 	ms__cache_destroy(&l->cache);
-	PQfinish(l->conn);
-	pthread_mutex_destroy(&l->db_mu);
+	ms__loader_db_close(l);
 	pthread_mutex_destroy(&l->refresh_mu);
 	pthread_mutex_destroy(&l->err_mu);
 	ms__free(l->conninfo);

@@ -15,13 +15,8 @@
  * is one.  The watcher (or, without one, the next caller after the
  * backoff) reconnects and swaps the database's production model back in.
  *
- * Hot reload
- * ----------
- * The watcher thread LISTENs on modelstore_production (or polls), and
- * on a notification for a tracked name, after every reconnect, and when
- * a caller's load raced with a notification, compares the production
- * version in the database with the cached one and swaps the pointer
- * (fetching bytes first, outside the lock).
+ * Hot reload (watcher.c): a thread swaps the cached production pointers
+ * when the database's ones change.
  */
 #define _GNU_SOURCE
 #include "loader_internal.h"
@@ -35,18 +30,14 @@
 #include "model.h"
 #include "names.h"
 #include "util.h"
+#include "watcher.h"
 
-#include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 #define DEFAULT_CACHE ((uint64_t)4 << 30)
 
@@ -62,7 +53,7 @@ static inline unsigned my_shard(void)
 	return tl_shard;
 }
 
-static void set_err(ms_loader *l, const ms_err *e)
+void ms__loader_set_err(ms_loader *l, const ms_err *e)
 {
 	pthread_mutex_lock(&l->err_mu);
 	snprintf(l->last_err, sizeof l->last_err, "%s", e->msg);
@@ -119,11 +110,9 @@ static ms_status fallback_write(ms_err *e, const char *dir, const char *bin,
 	return st;
 }
 
-/* Rewrite the fallback copy of a production model loaded from the
- * database, with the same atomic writer as `modelstore export`.  Skipped
- * when the copy on disk already records the same bytes. */
-static void refresh_fallback(ms_loader *l, const ms_payload *p,
-                             ms_artifact_info *info)
+/* Skipped when the copy on disk already records the same bytes. */
+void ms__loader_refresh_fallback(ms_loader *l, const ms_payload *p,
+                                 ms_artifact_info *info)
 {
 	char bin[PATH_MAX], dir[PATH_MAX], side[PATH_MAX];
 	struct stat sb;
@@ -151,7 +140,7 @@ static void refresh_fallback(ms_loader *l, const ms_payload *p,
 	if (st != MS_OK) {
 		ms_err w;
 		ms__err_set(&w, st, "refresh fallback: %s", e.msg);
-		set_err(l, &w);
+		ms__loader_set_err(l, &w);
 	}
 }
 
@@ -253,15 +242,10 @@ static ms_status load_production(void *ctx, ms_err *e, const char *name,
 		if (cached != mine)
 			s = MS_SOURCE_CACHE;
 		else if (s == MS_SOURCE_DATABASE)
-			refresh_fallback(l, cached, &info);
+			ms__loader_refresh_fallback(l, cached, &info);
 		ms__payload_release(mine);
 		ms_artifact_info_dispose(&info);
-		/* a promotion notified while we loaded may have been skipped by
-		 * the watcher (the name was not tracked yet): have it re-check */
-		if (l->watching && atomic_load(&l->notify_seq) != seq) {
-			atomic_store(&l->resync, 1);
-			(void)!write(l->wake[1], "r", 1);
-		}
+		ms__watcher_resync_since(l, seq);
 		*out = cached;
 		*src = s;
 		return MS_OK;
@@ -283,211 +267,6 @@ static ms_status load_production(void *ctx, ms_err *e, const char *name,
 	*out = ms__cache_install(&l->cache, p, true, false, l->cache.pt);
 	*src = MS_SOURCE_FALLBACK;
 	return MS_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* watcher                                                             */
-/* ------------------------------------------------------------------ */
-
-typedef struct tracked {
-	char name[MS_NAME_MAX + 1];
-	char version[MS_VERSION_MAX + 1];
-	bool fallback;
-} tracked;
-
-/* Snapshot of the production pointers (optionally of one name). */
-static size_t tracked_snapshot(ms_loader *l, const char *only, tracked **out)
-{
-	size_t n = 0, cap = 0, b;
-	tracked *t = NULL;
-	pthread_rwlock_rdlock(&l->cache.lock);
-	for (b = 0; b < MS__NBUCKETS; b++) {
-		ms_pentry *pe;
-		for (pe = l->cache.pt[b]; pe; pe = pe->next) {
-			if (only && strcmp(pe->name, only) != 0)
-				continue;
-			if (n == cap) {
-				tracked *q = ms__realloc(t, (cap = cap ? cap * 2 : 8) *
-				                         sizeof *t);
-				if (q == NULL)
-					goto done;
-				t = q;
-			}
-			snprintf(t[n].name, sizeof t[n].name, "%s", pe->name);
-			snprintf(t[n].version, sizeof t[n].version, "%s",
-			         pe->e->p->version);
-			t[n].fallback = pe->e->p->origin == MS_SOURCE_FALLBACK;
-			n++;
-		}
-	}
-done:
-	pthread_rwlock_unlock(&l->cache.lock);
-	*out = t;
-	return n;
-}
-
-/* Make @p version the cached production model of @p name. */
-static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
-                         const char *name, const char *version)
-{
-	ms_artifact_info info;
-	ms_payload *p = ms__cache_lookup(&l->cache, MS__K_VERSION, name,
-	                                 version);
-	ms_status st = MS_OK;
-
-	memset(&info, 0, sizeof info);
-	if (p == NULL) {
-		st = ms__loader_db_fetch(l, *c, e, name, version, &info, &p);
-		if (st != MS_OK) {
-			ms_artifact_info_dispose(&info);
-			set_err(l, e);
-			ms__loader_db_failed(l, c, st, e);
-			return st;
-		}
-	}
-	p = ms__cache_install(&l->cache, p, true, true, l->cache.pt);
-	atomic_fetch_add(&l->reloads, 1);
-	if (info.model_name[0])
-		refresh_fallback(l, p, &info);
-	ms_artifact_info_dispose(&info);
-	if (l->on_change)
-		l->on_change(l->change_payload, name, version);
-	ms__payload_release(p);
-	return MS_OK;
-}
-
-/* Compare the database's production pointers with the cached ones (all
- * tracked names, or @p only) and swap what changed. */
-static ms_status recheck(ms_loader *l, PGconn **c, const char *only)
-{
-	tracked *t = NULL;
-	size_t n = tracked_snapshot(l, only, &t), i;
-	PGresult *res = NULL;
-	const char *params[1] = { only };
-	ms_err e;
-	ms_status st;
-	int r;
-
-	ms__err_clear(&e);
-	if (n == 0) {
-		ms__free(t);
-		return MS_OK;
-	}
-	st = ms__exec(*c, &e, &res, PGRES_TUPLES_OK, "watch",
-	              only ? "SELECT model_name, model_version FROM"
-	                     " model_artifacts WHERE is_production"
-	                     " AND model_name = $1"
-	                   : "SELECT model_name, model_version FROM"
-	                     " model_artifacts WHERE is_production",
-	              only ? 1 : 0, only ? params : NULL);
-	if (st != MS_OK) {
-		ms__free(t);
-		set_err(l, &e);
-		ms__loader_db_failed(l, c, st, &e);
-		return st;
-	}
-	for (r = 0; r < PQntuples(res) && st == MS_OK && *c; r++) {
-		const char *name = PQgetvalue(res, r, 0);
-		const char *ver = PQgetvalue(res, r, 1);
-		for (i = 0; i < n; i++) {
-			if (strcmp(t[i].name, name) != 0)
-				continue;
-			if (strcmp(t[i].version, ver) != 0 || t[i].fallback)
-				st = swap_in(l, c, &e, name, ver);
-			break;
-		}
-	}
-	PQclear(res);
-	ms__free(t);
-	return st;
-}
-
-static void drain_wake(ms_loader *l)
-{
-	char buf[64];
-	while (read(l->wake[0], buf, sizeof buf) > 0)
-		;
-}
-
-static void wait_wake(ms_loader *l, unsigned ms)
-{
-	struct pollfd pf = { l->wake[0], POLLIN, 0 };
-	if (poll(&pf, 1, (int)ms) > 0)
-		drain_wake(l);
-}
-
-static void *watcher_main(void *arg)
-{
-	ms_loader *l = arg;
-	PGconn *c = NULL;
-	unsigned backoff = 100;
-	ms_err e;
-
-	while (!atomic_load(&l->stop)) {
-		if (c == NULL) {
-			ms_status st;
-			ms__err_clear(&e);
-			st = ms__connect(&c, &e, l->conninfo, l->connect_timeout);
-			if (st == MS_OK && l->watch == MS_WATCH_NOTIFY)
-				st = ms__exec(c, &e, NULL, PGRES_COMMAND_OK, "watch",
-				              "LISTEN modelstore_production", 0, NULL);
-			if (st != MS_OK) {
-				PQfinish(c);
-				c = NULL;
-				if (st == MS_EUNREACHABLE)
-					ms__loader_note_unreachable(l, e.msg);
-				else
-					set_err(l, &e);
-				wait_wake(l, backoff);
-				backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-				continue;
-			}
-			backoff = 100;
-			ms__loader_note_reachable(l);
-			/* notifications sent while we were away are lost */
-			atomic_store(&l->resync, 0);
-			recheck(l, &c, NULL);
-			continue;
-		}
-		if (atomic_exchange(&l->resync, 0)) {
-			recheck(l, &c, NULL);
-			continue;
-		}
-		if (l->watch == MS_WATCH_POLL) {
-			wait_wake(l, l->poll_ms);
-			if (!atomic_load(&l->stop))
-				recheck(l, &c, NULL);
-			continue;
-		}
-		{
-			struct pollfd pf[2] = { { PQsocket(c), POLLIN, 0 },
-			                        { l->wake[0], POLLIN, 0 } };
-			PGnotify *nt;
-			if (poll(pf, 2, 1000) < 0 && errno != EINTR)
-				continue;
-			if (pf[1].revents)
-				drain_wake(l);
-			if (!PQconsumeInput(c)) {
-				ms__err_set(&e, MS_EUNREACHABLE,
-				            "watch: connection lost: %s",
-				            PQerrorMessage(c));
-				ms__loader_db_failed(l, &c, MS_EUNREACHABLE, &e);
-				continue;
-			}
-			while (c && (nt = PQnotifies(c)) != NULL) {
-				json_t *j = json_loads(nt->extra, 0, NULL);
-				const char *name = json_string_value(
-					json_object_get(j, "model_name"));
-				atomic_fetch_add(&l->notify_seq, 1);
-				if (name && ms_name_check(name) == MS_OK)
-					recheck(l, &c, name);
-				json_decref(j);
-				PQfreemem(nt);
-			}
-		}
-	}
-	PQfinish(c);
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -525,20 +304,20 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	if (opts->version != MS_LOADER_OPTIONS_VERSION) {
 		ms__err_set(&e, MS_EINVAL, "invalid ms_loader_options version: %u",
 		            opts->version);
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_EINVAL;
 	}
 	if (opts->watch != MS_WATCH_OFF && opts->watch != MS_WATCH_NOTIFY &&
 	    opts->watch != MS_WATCH_POLL) {
 		ms__err_set(&e, MS_EINVAL, "invalid watch value: \"%d\"",
 		            (int)opts->watch);
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_EINVAL;
 	}
 	if (opts->connect_timeout < 0) {
 		ms__err_set(&e, MS_EINVAL, "invalid connect_timeout value: \"%d\"",
 		            opts->connect_timeout);
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_EINVAL;
 	}
 	l->conninfo = conninfo ? ms__strdup(conninfo) : NULL;
@@ -546,7 +325,7 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	                             ? opts->fallback_dir : "models");
 	if ((conninfo && l->conninfo == NULL) || l->fallback_dir == NULL) {
 		ms__err_set(&e, MS_ENOMEM, "out of memory");
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_ENOMEM;
 	}
 	l->cache.budget = opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
@@ -556,18 +335,9 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	l->connect_timeout = opts->connect_timeout ? opts->connect_timeout : 2;
 	l->on_change = opts->on_change;
 	l->change_payload = opts->change_payload;
-	if (l->watch != MS_WATCH_OFF) {
-		if (pipe2(l->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-			ms__err_set(&e, MS_ERROR, "watch: pipe: %s", strerror(errno));
-			set_err(l, &e);
-			return MS_ERROR;
-		}
-		if (pthread_create(&l->watcher, NULL, watcher_main, l) != 0) {
-			ms__err_set(&e, MS_ERROR, "watch: cannot start the thread");
-			set_err(l, &e);
-			return MS_ERROR;
-		}
-		l->watching = true;
+	if (l->watch != MS_WATCH_OFF && ms__watcher_start(l, &e) != MS_OK) {
+		ms__loader_set_err(l, &e);
+		return MS_ERROR;
 	}
 	return MS_OK;
 }
@@ -606,7 +376,7 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 	ms__err_clear(&e);
 	if (ms__name_arg(&e, "model name", name) != MS_OK ||
 	    ms__selector_arg(&e, selector) != MS_OK) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_EINVAL;
 	}
 	kind = strcmp(selector, "production") == 0 ? MS__K_PROD : MS__K_VERSION;
@@ -662,7 +432,7 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 		                      load_version, l, true, &p, &src);
 	}
 	if (st != MS_OK) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return st;
 	}
 	*out = &p->face[src];
@@ -713,7 +483,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	if (st == MS_EUNREACHABLE)
 		n = ms__fallback_names(l->fallback_dir, &names);
 	else if (st != MS_OK) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return st;
 	}
 	for (i = 0; i < n; i++) {
@@ -730,7 +500,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	if (loaded)
 		*loaded = ok;
 	if (first == MS_OK && st == MS_EUNREACHABLE && n == 0) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_EUNREACHABLE;
 	}
 	return first;
@@ -771,15 +541,7 @@ void ms_loader_close(ms_loader *l)
 {
 	if (l == NULL)
 		return;
-	if (l->watching) {
-		atomic_store(&l->stop, true);
-		(void)!write(l->wake[1], "x", 1);
-		pthread_join(l->watcher, NULL);
-	}
-	if (l->wake[0] >= 0)
-		close(l->wake[0]);
-	if (l->wake[1] >= 0)
-		close(l->wake[1]);
+	ms__watcher_stop(l);
 	ms__cache_destroy(&l->cache);
 	ms__loader_db_close(l);
 	pthread_mutex_destroy(&l->refresh_mu);

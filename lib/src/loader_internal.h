@@ -1,6 +1,7 @@
 /*
  * loader_internal.h - the ms_loader structure, shared by the files that
- * make up the loader (loader.c, loader_db.c).  Not installed.
+ * make up the loader (loader.c, loader_db.c, watcher.c), and what
+ * loader.c lends the others (ms__ names).  Not installed.
  */
 #ifndef MS_LOADER_INTERNAL_H
 #define MS_LOADER_INTERNAL_H
@@ -57,5 +58,15 @@ struct ms_loader {
 	_Atomic bool stop;
 	ms_err open_err;
 };
+
+/* Record @p e as the message of ms_loader_last_error. */
+void ms__loader_set_err(ms_loader *l, const ms_err *e);
+
+/* Rewrite the fallback copy of the production model @p p, just loaded
+ * from the database with metadata @p info (completed with the hash and
+ * size of @p p), when refresh_fallback is on and the copy on disk is not
+ * already this one.  A failure is recorded, not returned. */
+void ms__loader_refresh_fallback(ms_loader *l, const ms_payload *p,
+                                 ms_artifact_info *info);
 
 #endif

@@ -1,22 +1,24 @@
 /*
- * loader.c - ms_loader (cache + fallback + hot reload).
+ * loader.c - ms_loader: the public loader API and the loads behind a
+ * miss (database first, then the fallback tree).
  *
- * Model handles (model.c): a cache hit hands out the "cache" face of the
- * cached payload after one atomic increment: no allocation, no copy.
- *
- * Cache (cache.c): the tables of cached payloads, LRU eviction to the
- * budget, single-flight misses.
+ * The loader is made of:
+ *   model.c        the handles it hands out (ms_model over a payload)
+ *   cache.c        the cache of payloads and single-flight misses
+ *   loader_db.c    the callers' connection, outages and backoff, fetches
+ *   fallback*.c    the fallback tree it serves outages from
+ *   watcher.c      the hot-reload thread
+ *   loader.c       the API, and the loads that tie these together
  *
  * Fallback and outages
  * --------------------
- * When the database cannot be reached (loader_db.c counts the outage and
- * sets the backoff), "production" is served from the fallback tree
- * (fallback_read.c), verified against the sidecar model.json when there
- * is one.  The watcher (or, without one, the next caller after the
- * backoff) reconnects and swaps the database's production model back in.
- *
- * Hot reload (watcher.c): a thread swaps the cached production pointers
- * when the database's ones change.
+ * When the database cannot be reached, "production" is served from the
+ * fallback copy (fallback_read.c), and a fallback copy once cached keeps
+ * being served until the database answers again: the watcher (or,
+ * without one, the next caller after the backoff) reconnects and swaps
+ * the database's production model back in.  With the refresh_fallback
+ * option, a production model loaded from the database rewrites its
+ * fallback copy.
  */
 #define _GNU_SOURCE
 #include "loader_internal.h"
@@ -145,7 +147,7 @@ void ms__loader_refresh_fallback(ms_loader *l, const ms_payload *p,
 }
 
 /* ------------------------------------------------------------------ */
-/* misses (ms_cache_load_fn, ctx: the loader)                          */
+/* the loads behind a miss (ms_cache_load_fn, ctx: the loader)         */
 /* ------------------------------------------------------------------ */
 
 typedef struct fetch_ctx {
@@ -215,6 +217,29 @@ static ms_status load_version(void *ctx, ms_err *e, const char *name,
 	return st;
 }
 
+/* The database is out (@p e says why): keep serving a fallback copy
+ * already cached, or load one and cache it as the production model. */
+static ms_status production_from_fallback(ms_loader *l, ms_err *e,
+                                          const char *name, ms_payload **out,
+                                          ms_source *src)
+{
+	ms_payload *p = ms__cache_lookup(&l->cache, MS__K_PROD, name, NULL);
+	ms_status st;
+
+	if (p) {
+		*out = p;
+		*src = p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
+		                                       : MS_SOURCE_CACHE;
+		return MS_OK;
+	}
+	st = fallback_load(l, e, name, NULL, &p);
+	if (st != MS_OK)
+		return st;
+	*out = ms__cache_install(&l->cache, p, true, false, l->cache.pt);
+	*src = MS_SOURCE_FALLBACK;
+	return MS_OK;
+}
+
 /* Load the production model: resolve the pointer, reuse a cached copy of
  * that version or fetch it; when the database is out, the fallback. */
 static ms_status load_production(void *ctx, ms_err *e, const char *name,
@@ -253,20 +278,48 @@ static ms_status load_production(void *ctx, ms_err *e, const char *name,
 	ms_artifact_info_dispose(&info);
 	if (st != MS_EUNREACHABLE)
 		return st;
-	/* a fallback copy is already cached: keep serving it */
-	p = ms__cache_lookup(&l->cache, MS__K_PROD, name, NULL);
-	if (p) {
-		*out = p;
-		*src = p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
-		                                       : MS_SOURCE_CACHE;
-		return MS_OK;
+	return production_from_fallback(l, e, name, out, src);
+}
+
+typedef struct latest_ctx {
+	const char *name;
+	char version[MS_VERSION_MAX + 1];
+} latest_ctx;
+
+/* ms_loader_db_op: resolve "latest" for lc->name. */
+static ms_status op_latest(ms_loader *l, ms_err *e, void *ctx)
+{
+	latest_ctx *lc = ctx;
+	return ms__loader_resolve_version(l->conn, e, lc->name, "latest",
+	                                  lc->version);
+}
+
+/* "latest": resolve it and load that version, remembered for outages;
+ * during one, the last version resolved is served from the cache. */
+static ms_status load_latest(ms_loader *l, ms_err *e, const char *name,
+                             ms_payload **out, ms_source *src)
+{
+	latest_ctx lc = { name, "" };
+	ms_status st = ms__loader_db_run(l, e, op_latest, &lc);
+
+	if (st == MS_OK) {
+		st = ms__cache_flight(&l->cache, e, MS__K_VERSION, name,
+		                      lc.version, load_version, l, true, out, src);
+		if (st == MS_OK && (*out)->origin != MS_SOURCE_FALLBACK) {
+			/* remember it for outages */
+			ms_payload *q = ms__cache_install(
+				&l->cache, ms__payload_retain(*out), true, true,
+				l->cache.lt);
+			ms__payload_release(q);
+		}
+	} else if (st == MS_EUNREACHABLE) {
+		*out = ms__cache_latest(&l->cache, name);
+		if (*out) {
+			st = MS_OK;
+			*src = MS_SOURCE_CACHE;
+		}
 	}
-	st = fallback_load(l, e, name, NULL, &p);
-	if (st != MS_OK)
-		return st;
-	*out = ms__cache_install(&l->cache, p, true, false, l->cache.pt);
-	*src = MS_SOURCE_FALLBACK;
-	return MS_OK;
+	return st;
 }
 
 /* ------------------------------------------------------------------ */
@@ -282,52 +335,43 @@ ms_status ms_loader_options_init(ms_loader_options *opts, unsigned int version)
 	return MS_OK;
 }
 
-ms_status ms_loader_open(ms_loader **out, const char *conninfo,
-                         const ms_loader_options *opts)
+/* The locks of a zeroed loader; the wake pipe not open yet. */
+static void loader_init(ms_loader *l)
 {
-	ms_loader_options def = MS_LOADER_OPTIONS_INIT;
-	ms_loader *l;
-	ms_err e;
-
-	if (out == NULL)
-		return MS_EINVAL;
-	*out = l = ms__calloc(1, sizeof *l);
-	if (l == NULL)
-		return MS_ENOMEM;
 	l->wake[0] = l->wake[1] = -1;
 	ms__cache_init(&l->cache);
 	ms__loader_db_init(l);
 	pthread_mutex_init(&l->refresh_mu, NULL);
 	pthread_mutex_init(&l->err_mu, NULL);
-	if (opts == NULL)
-		opts = &def;
-	if (opts->version != MS_LOADER_OPTIONS_VERSION) {
-		ms__err_set(&e, MS_EINVAL, "invalid ms_loader_options version: %u",
-		            opts->version);
-		ms__loader_set_err(l, &e);
-		return MS_EINVAL;
-	}
+}
+
+/* MS_EINVAL, naming the culprit, for options this version cannot take. */
+static ms_status options_check(ms_err *e, const ms_loader_options *opts)
+{
+	if (opts->version != MS_LOADER_OPTIONS_VERSION)
+		return ms__err_set(e, MS_EINVAL,
+		                   "invalid ms_loader_options version: %u",
+		                   opts->version);
 	if (opts->watch != MS_WATCH_OFF && opts->watch != MS_WATCH_NOTIFY &&
-	    opts->watch != MS_WATCH_POLL) {
-		ms__err_set(&e, MS_EINVAL, "invalid watch value: \"%d\"",
-		            (int)opts->watch);
-		ms__loader_set_err(l, &e);
-		return MS_EINVAL;
-	}
-	if (opts->connect_timeout < 0) {
-		ms__err_set(&e, MS_EINVAL, "invalid connect_timeout value: \"%d\"",
-		            opts->connect_timeout);
-		ms__loader_set_err(l, &e);
-		return MS_EINVAL;
-	}
+	    opts->watch != MS_WATCH_POLL)
+		return ms__err_set(e, MS_EINVAL, "invalid watch value: \"%d\"",
+		                   (int)opts->watch);
+	if (opts->connect_timeout < 0)
+		return ms__err_set(e, MS_EINVAL,
+		                   "invalid connect_timeout value: \"%d\"",
+		                   opts->connect_timeout);
+	return MS_OK;
+}
+
+/* Take @p conninfo and @p opts, with defaults for what they leave 0. */
+static ms_status options_apply(ms_loader *l, ms_err *e, const char *conninfo,
+                               const ms_loader_options *opts)
+{
 	l->conninfo = conninfo ? ms__strdup(conninfo) : NULL;
 	l->fallback_dir = ms__strdup(opts->fallback_dir && opts->fallback_dir[0]
 	                             ? opts->fallback_dir : "models");
-	if ((conninfo && l->conninfo == NULL) || l->fallback_dir == NULL) {
-		ms__err_set(&e, MS_ENOMEM, "out of memory");
-		ms__loader_set_err(l, &e);
-		return MS_ENOMEM;
-	}
+	if ((conninfo && l->conninfo == NULL) || l->fallback_dir == NULL)
+		return ms__err_set(e, MS_ENOMEM, "out of memory");
 	l->cache.budget = opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
 	l->refresh_fallback = opts->refresh_fallback;
 	l->watch = opts->watch;
@@ -335,24 +379,56 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	l->connect_timeout = opts->connect_timeout ? opts->connect_timeout : 2;
 	l->on_change = opts->on_change;
 	l->change_payload = opts->change_payload;
-	if (l->watch != MS_WATCH_OFF && ms__watcher_start(l, &e) != MS_OK) {
-		ms__loader_set_err(l, &e);
-		return MS_ERROR;
-	}
 	return MS_OK;
 }
 
-typedef struct latest_ctx {
-	const char *name;
-	char version[MS_VERSION_MAX + 1];
-} latest_ctx;
-
-/* ms_loader_db_op: resolve "latest" for lc->name. */
-static ms_status op_latest(ms_loader *l, ms_err *e, void *ctx)
+ms_status ms_loader_open(ms_loader **out, const char *conninfo,
+                         const ms_loader_options *opts)
 {
-	latest_ctx *lc = ctx;
-	return ms__loader_resolve_version(l->conn, e, lc->name, "latest",
-	                                  lc->version);
+	ms_loader_options def = MS_LOADER_OPTIONS_INIT;
+	ms_loader *l;
+	ms_status st;
+	ms_err e;
+
+	if (out == NULL)
+		return MS_EINVAL;
+	*out = l = ms__calloc(1, sizeof *l);
+	if (l == NULL)
+		return MS_ENOMEM;
+	loader_init(l);
+	if (opts == NULL)
+		opts = &def;
+	st = options_check(&e, opts);
+	if (st == MS_OK)
+		st = options_apply(l, &e, conninfo, opts);
+	if (st == MS_OK && l->watch != MS_WATCH_OFF)
+		st = ms__watcher_start(l, &e);
+	if (st != MS_OK)
+		ms__loader_set_err(l, &e);
+	return st;
+}
+
+/* The hot path: the cached model, counted as a hit, or NULL.  A fallback
+ * copy, unwatched, is a miss for the one caller that claims the retry of
+ * the database after the backoff (*retry); the others keep being served
+ * it. */
+static ms_model *get_cached(ms_loader *l, int kind, const char *name,
+                            const char *selector, bool *retry)
+{
+	ms_payload *p = ms__cache_lookup(&l->cache, kind, name, selector);
+
+	if (p == NULL)
+		return NULL;
+	if (p->origin == MS_SOURCE_FALLBACK && !l->watching &&
+	    ms__loader_db_claim_retry(l)) {
+		ms__payload_release(p);
+		*retry = true;
+		return NULL;
+	}
+	atomic_fetch_add_explicit(&l->hits[my_shard()].v, 1,
+	                          memory_order_relaxed);
+	return &p->face[p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
+	                                                : MS_SOURCE_CACHE];
 }
 
 ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
@@ -381,24 +457,10 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 	}
 	kind = strcmp(selector, "production") == 0 ? MS__K_PROD : MS__K_VERSION;
 
-	/* hot path */
 	if (kind == MS__K_PROD || strcmp(selector, "latest") != 0) {
-		p = ms__cache_lookup(&l->cache, kind, name, selector);
-		if (p) {
-			/* a fallback copy, unwatched: after the backoff one caller
-			 * retries the database; the others keep being served */
-			if (p->origin == MS_SOURCE_FALLBACK && !l->watching &&
-			    ms__loader_db_claim_retry(l)) {
-				ms__payload_release(p);
-				retry = true;
-			} else {
-				atomic_fetch_add_explicit(&l->hits[my_shard()].v, 1,
-				                          memory_order_relaxed);
-				*out = &p->face[p->origin == MS_SOURCE_FALLBACK
-				                ? MS_SOURCE_FALLBACK : MS_SOURCE_CACHE];
-				return MS_OK;
-			}
-		}
+		*out = get_cached(l, kind, name, selector, &retry);
+		if (*out)
+			return MS_OK;
 	}
 	atomic_fetch_add(&l->misses, 1);
 
@@ -407,26 +469,7 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 		                      load_production, l, !retry, &p, &src);
 		ms__loader_db_retry_done();
 	} else if (strcmp(selector, "latest") == 0) {
-		latest_ctx lc = { name, "" };
-		const char *version = lc.version;
-		st = ms__loader_db_run(l, &e, op_latest, &lc);
-		if (st == MS_OK) {
-			st = ms__cache_flight(&l->cache, &e, MS__K_VERSION, name,
-			                      version, load_version, l, true, &p, &src);
-			if (st == MS_OK && p->origin != MS_SOURCE_FALLBACK) {
-				/* remember it for outages */
-				ms_payload *q = ms__cache_install(
-					&l->cache, ms__payload_retain(p), true, true,
-					l->cache.lt);
-				ms__payload_release(q);
-			}
-		} else if (st == MS_EUNREACHABLE) {
-			p = ms__cache_latest(&l->cache, name);
-			if (p) {
-				st = MS_OK;
-				src = MS_SOURCE_CACHE;
-			}
-		}
+		st = load_latest(l, &e, name, &p, &src);
 	} else {
 		st = ms__cache_flight(&l->cache, &e, MS__K_VERSION, name, selector,
 		                      load_version, l, true, &p, &src);

@@ -1,5 +1,6 @@
 /*
- * fallback.c - the fallback tree on disk: paths, atomic writes, sidecar.
+ * fallback.c - the fallback tree on disk: its paths and the atomic writer
+ * (the sidecar format is sidecar.c's, the reader fallback_read.c's).
  *
  * Layout under the fallback directory D:
  *   D/production/model.bin, D/production/model.json     (model "default")
@@ -20,14 +21,10 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
-#include <math.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 bool ms__fallback_path(char *out, size_t n, const char *dir,
@@ -38,6 +35,17 @@ bool ms__fallback_path(char *out, size_t n, const char *dir,
 		r = snprintf(out, n, "%s/production/%s", dir, file);
 	else
 		r = snprintf(out, n, "%s/production/%s/%s", dir, model_name, file);
+	return r > 0 && (size_t)r < n;
+}
+
+bool ms__dir_of(char *out, size_t n, const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	int r;
+	if (slash == NULL)
+		r = snprintf(out, n, ".");
+	else
+		r = snprintf(out, n, "%.*s", (int)(slash - path), path);
 	return r > 0 && (size_t)r < n;
 }
 
@@ -215,63 +223,4 @@ void ms__atomic_abort(ms_atomic_file *af)
 		close(af->fd);
 	unlink(af->tmp);
 	ms__free(af);
-}
-
-static int set_num(json_t *o, const char *k, double v)
-{
-	return json_object_set_new(o, k, isnan(v) ? json_null() : json_real(v));
-}
-
-ms_status ms__sidecar_write(ms_err *e, const char *dir_of_model,
-                            const ms_artifact_info *info)
-{
-	char path[PATH_MAX];
-	json_t *o = json_object(), *metrics = NULL;
-	json_error_t jerr;
-	char *text = NULL;
-	ms_atomic_file *af = NULL;
-	ms_status st;
-	char when[32];
-	time_t now = time(NULL);
-	struct tm tm;
-
-	if (o == NULL)
-		return ms__err_set(e, MS_ENOMEM, "sidecar: out of memory");
-	gmtime_r(&now, &tm);
-	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
-	metrics = json_loads(info->metrics_json ? info->metrics_json : "{}", 0,
-	                     &jerr);
-	if (metrics == NULL)
-		metrics = json_object();
-	if (json_object_set_new(o, "model_name", json_string(info->model_name)) ||
-	    json_object_set_new(o, "model_version",
-	                        json_string(info->model_version)) ||
-	    json_object_set_new(o, "model_type", json_string(info->model_type)) ||
-	    json_object_set_new(o, "run_id", json_string(info->run_id)) ||
-	    json_object_set_new(o, "sha256", json_string(info->sha256)) ||
-	    json_object_set_new(o, "size", json_integer(info->size)) ||
-	    set_num(o, "accuracy_score", info->accuracy) ||
-	    set_num(o, "rmse_score", info->rmse) ||
-	    set_num(o, "r2_score", info->r2) ||
-	    json_object_set(o, "metrics", metrics) ||
-	    json_object_set_new(o, "exported_at", json_string(when)) ||
-	    (text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
-		json_decref(metrics);
-		json_decref(o);
-		return ms__err_set(e, MS_ENOMEM, "sidecar: out of memory");
-	}
-	json_decref(metrics);
-	json_decref(o);
-	snprintf(path, sizeof path, "%s/model.json", dir_of_model);
-	st = ms__atomic_open(&af, e, path, 1);
-	if (st == MS_OK)
-		st = ms__atomic_write(af, text, strlen(text));
-	if (st == MS_OK)
-		st = ms__atomic_write(af, "\n", 1);
-	if (st == MS_OK)
-		st = ms__atomic_commit(af, e);
-	else
-		ms__atomic_abort(af);
-	free(text); /* allocated by jansson */
-	return st;
 }

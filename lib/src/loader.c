@@ -1,395 +1,61 @@
 /*
- * loader.c - ms_loader (cache + fallback + hot reload) and ms_model.
+ * loader.c - ms_loader: the public loader API and the loads behind a
+ * miss (database first, then the fallback tree).
  *
- * Model handles
- * -------------
- * The bytes and metadata of one loaded model live in a `payload` with an
- * atomic reference count.  A payload embeds three `ms_model` faces, one
- * per ms_source, that differ only in the source they report; a handle is
- * a pointer to one face.  A cache hit hands out the "cache" face of the
- * cached payload after one atomic increment: no allocation, no copy.
- * The bytes are one buffer allocated once at the recorded size (mmap +
- * MADV_HUGEPAGE from HUGE_MIN up), so a model never sits twice in memory.
- *
- * Cache
- * -----
- * Three chained hash tables under one pthread rwlock:
- *   vt  (name, version) -> centry          every database-loaded model
- *   pt  name -> centry                     the production pointer
- *   lt  name -> centry                     last resolved "latest" (used
- *                                          only while the database is out)
- * A centry owns one reference to its payload and is freed when it is in
- * no table.  Readers (the hot path) take the read lock, find the entry,
- * bump the payload's count and stamp the entry's LRU clock (relaxed
- * atomic, coarse clock): a few tens of nanoseconds.  Writers (misses,
- * the watcher's swap) take the write lock only to link entries; bytes are
- * fetched before, outside every lock, so readers are never blocked by a
- * load.  LRU eviction keeps bytes_cached within the budget (one entry may
- * exceed it alone); evicted payloads live on while handles remain.
- *
- * Misses are single-flight: concurrent misses for one key wait on the
- * one load in progress (`inflight`).  Database loads of callers share one
- * connection (db_mu); the watcher has its own.
+ * The loader is made of:
+ *   model.c        the handles it hands out (ms_model over a payload)
+ *   cache.c        the cache of payloads and single-flight misses
+ *   loader_db.c    the callers' connection, outages and backoff, fetches
+ *   fallback*.c    the fallback tree it serves outages from
+ *   watcher.c      the hot-reload thread
+ *   loader.c       the API, and the loads that tie these together
  *
  * Fallback and outages
  * --------------------
- * When the database cannot be reached (connect refused/timed out, unknown
- * host, auth failure, connection lost mid-query), "production" is served
- * from fallback_dir/production[/<name>]/model.bin, then
- * fallback_dir/model.bin, verified against the sidecar model.json when
- * there is one.  The first failure logs one line to stderr and bumps the
- * `outages` counter; until the database answers again callers do not
- * retry more often than the backoff allows (and never wait on another
- * thread's connect attempt), so a dead host costs at most one connect
- * bound.  The watcher (or, without one, the next caller after the
- * backoff) reconnects and swaps the database's production model back in.
- *
- * Hot reload
- * ----------
- * The watcher thread LISTENs on modelstore_production (or polls), and
- * on a notification for a tracked name, after every reconnect, and when
- * a caller's load raced with a notification, compares the production
- * version in the database with the cached one and swaps the pointer
- * (fetching bytes first, outside the lock).
+ * When the database cannot be reached, "production" is served from the
+ * fallback copy (fallback_read.c), and a fallback copy once cached keeps
+ * being served until the database answers again: the watcher (or,
+ * without one, the next caller after the backoff) reconnects and swaps
+ * the database's production model back in.  With the refresh_fallback
+ * option, a production model loaded from the database rewrites its
+ * fallback copy.
  */
 #define _GNU_SOURCE
+#include "loader_internal.h"
+
 #include "alloc.h"
+#include "cache.h"
 #include "conn.h"
 #include "errbuf.h"
 #include "fallback.h"
-#include "fetch.h"
-#include "hash.h"
+#include "loader_db.h"
+#include "model.h"
 #include "names.h"
 #include "util.h"
+#include "watcher.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
-#include <jansson.h>
 #include <limits.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
-#include <time.h>
-#include <unistd.h>
 
-#define HUGE_MIN ((uint64_t)8 << 20)  /* mmap + THP from this size up */
-#define HUGE_ALIGN ((size_t)2 << 20)
-#define NBUCKETS 256
-#define NSHARDS 16
-#define READ_BLOCK ((size_t)4 << 20)
-#define BACKOFF_MIN_MS 250u
-#define BACKOFF_MAX_MS 5000u
 #define DEFAULT_CACHE ((uint64_t)4 << 30)
-#define UNKNOWN_VERSION "unknown"
-
-/* ------------------------------------------------------------------ */
-/* model payloads and handles                                          */
-/* ------------------------------------------------------------------ */
-
-typedef struct payload payload;
-
-struct ms_model {
-	payload *p;
-	ms_source source;
-};
-
-struct payload {
-	_Atomic size_t refs;
-	ms_model face[3];
-	unsigned char *data;
-	uint64_t size;
-	size_t map_len; /* non-zero: data is an mmap of this many bytes */
-	ms_source origin;
-	int verified;
-	char name[MS_NAME_MAX + 1];
-	char version[MS_VERSION_MAX + 1];
-	char type[MS_TYPE_MAX + 1];
-	char sha256[65];
-	char *metrics;
-};
-
-const char *ms_source_str(ms_source source)
-{
-	switch (source) {
-	case MS_SOURCE_DATABASE: return "database";
-	case MS_SOURCE_CACHE: return "cache";
-	case MS_SOURCE_FALLBACK: return "fallback";
-	}
-	return "unknown";
-}
-
-/* One buffer of @p n bytes; big ones are 2 MiB-aligned anonymous maps
- * asking for transparent huge pages (first-touch faults dominate
- * otherwise). */
-static unsigned char *bytes_alloc(uint64_t n, size_t *map_len)
-{
-	*map_len = 0;
-	if (n >= HUGE_MIN && n < SIZE_MAX / 2) {
-		size_t len = ((size_t)n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-		size_t span = len + HUGE_ALIGN;
-		unsigned char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
-		                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		uintptr_t a;
-		size_t head;
-		if (raw == MAP_FAILED)
-			return NULL;
-		a = ((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
-		head = (size_t)(a - (uintptr_t)raw);
-		if (head)
-			munmap(raw, head);
-		if (span - head - len)
-			munmap((unsigned char *)a + len, span - head - len);
-		madvise((void *)a, len, MADV_HUGEPAGE);
-#ifdef MADV_POPULATE_WRITE
-		/* Fault the whole buffer in one call (Linux 5.14+): measured
-		 * here, 200 MB populate in 15-25 ms against 0.45-1.25 s of
-		 * page-by-page first touch.  Every byte is written next anyway;
-		 * on an older kernel this fails and pages fault lazily. */
-		(void)madvise((void *)a, len, MADV_POPULATE_WRITE);
-#endif
-		*map_len = len;
-		return (unsigned char *)a;
-	}
-	if (n >= SIZE_MAX / 2)
-		return NULL;
-	return ms__malloc((size_t)n);
-}
-
-static void bytes_free(unsigned char *p, size_t map_len)
-{
-	if (p == NULL)
-		return;
-	if (map_len)
-		munmap(p, map_len);
-	else
-		ms__free(p);
-}
-
-/* Grow a buffer whose final size was not recorded (seed-era rows). */
-static unsigned char *bytes_grow(unsigned char *p, size_t *map_len,
-                                 uint64_t used, uint64_t want)
-{
-	if (*map_len) {
-		size_t len = ((size_t)want + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
-		void *q = mremap(p, *map_len, len, MREMAP_MAYMOVE);
-		if (q == MAP_FAILED)
-			return NULL;
-		*map_len = len;
-		return q;
-	}
-	if (want >= HUGE_MIN) {
-		size_t ml;
-		unsigned char *q = bytes_alloc(want, &ml);
-		if (q == NULL)
-			return NULL;
-		if (used)
-			memcpy(q, p, (size_t)used);
-		ms__free(p);
-		*map_len = ml;
-		return q;
-	}
-	return ms__realloc(p, (size_t)want);
-}
-
-static payload *payload_new(void)
-{
-	payload *p = ms__calloc(1, sizeof *p);
-	int i;
-	if (p == NULL)
-		return NULL;
-	atomic_init(&p->refs, 1);
-	for (i = 0; i < 3; i++) {
-		p->face[i].p = p;
-		p->face[i].source = (ms_source)i;
-	}
-	return p;
-}
-
-static payload *payload_retain(payload *p)
-{
-	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
-	return p;
-}
-
-static void payload_release(payload *p)
-{
-	if (p == NULL)
-		return;
-	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
-		return;
-	bytes_free(p->data, p->map_len);
-	ms__free(p->metrics);
-	ms__free(p);
-}
-
-const void *ms_model_data(const ms_model *m) { return m ? m->p->data : NULL; }
-uint64_t ms_model_size(const ms_model *m) { return m ? m->p->size : 0; }
-const char *ms_model_name(const ms_model *m) { return m ? m->p->name : ""; }
-const char *ms_model_version(const ms_model *m)
-{
-	return m ? m->p->version : "";
-}
-const char *ms_model_type(const ms_model *m) { return m ? m->p->type : ""; }
-const char *ms_model_metrics_json(const ms_model *m)
-{
-	return m && m->p->metrics ? m->p->metrics : "{}";
-}
-const char *ms_model_sha256(const ms_model *m)
-{
-	return m ? m->p->sha256 : "";
-}
-ms_source ms_model_source(const ms_model *m)
-{
-	return m ? m->source : MS_SOURCE_DATABASE;
-}
-int ms_model_verified(const ms_model *m) { return m ? m->p->verified : 0; }
-
-ms_model *ms_model_retain(ms_model *m)
-{
-	if (m)
-		payload_retain(m->p);
-	return m;
-}
-
-void ms_model_release(ms_model *m)
-{
-	if (m)
-		payload_release(m->p);
-}
-
-/* ------------------------------------------------------------------ */
-/* loader structure                                                    */
-/* ------------------------------------------------------------------ */
-
-typedef struct centry {
-	struct centry *next;            /* vt chain */
-	struct centry *all_prev, *all_next;
-	payload *p;                     /* one reference */
-	_Atomic uint64_t last_used;
-	uint32_t hash;                  /* of name/version */
-	int nref;                       /* tables holding it (vt + pointers) */
-	bool in_vt;
-} centry;
-
-typedef struct pentry {
-	struct pentry *next;
-	centry *e;
-	uint32_t hash;
-	char name[MS_NAME_MAX + 1];
-} pentry;
-
-enum { K_PROD, K_VERSION };
-
-typedef ms_status (*load_fn)(ms_loader *l, ms_err *e, const char *name,
-                             const char *version, payload **out,
-                             ms_source *src);
-
-typedef struct inflight {
-	struct inflight *next;
-	int kind;
-	char name[MS_NAME_MAX + 1];
-	char version[MS_VERSION_MAX + 1];
-	bool done;
-	ms_status st;
-	payload *p;
-	ms_source src;
-	int users;
-	ms_err err;
-} inflight;
-
-typedef struct {
-	_Alignas(64) _Atomic uint64_t v;
-} shard_counter;
-
-struct ms_loader {
-	pthread_rwlock_t lock;          /* the tables */
-	centry *vt[NBUCKETS];
-	pentry *pt[NBUCKETS];
-	pentry *lt[NBUCKETS];
-	centry *all;
-	uint64_t bytes_cached, entries;  /* under lock (write) */
-
-	pthread_mutex_t mu;              /* inflight list */
-	pthread_cond_t cv;
-	inflight *flights;
-
-	pthread_mutex_t db_mu;           /* the callers' connection */
-	PGconn *conn;
-	bool conn_fresh;                 /* made by the current holder */
-
-	pthread_mutex_t refresh_mu;      /* fallback rewrites */
-
-	pthread_mutex_t err_mu;
-	char last_err[1024];
-	char outage_msg[1024];
-
-	_Atomic bool outage;
-	_Atomic uint64_t next_try_ns;
-	_Atomic unsigned backoff_ms;
-
-	shard_counter hits[NSHARDS];
-	_Atomic uint64_t misses, db_loads, fallback_loads, reloads;
-	_Atomic uint64_t integrity_failures, outages;
-	_Atomic uint64_t notify_seq;
-	_Atomic int resync;
-
-	char *conninfo;
-	char *fallback_dir;
-	uint64_t budget;
-	int refresh_fallback;
-	ms_watch_mode watch;
-	unsigned poll_ms;
-	int connect_timeout;
-	ms_change_fn on_change;
-	void *change_payload;
-
-	bool watching;
-	pthread_t watcher;
-	int wake[2];
-	_Atomic bool stop;
-	ms_err open_err;
-};
 
 static _Atomic unsigned shard_seq;
-/* set while this thread is the one retrying the database after a backoff */
-static _Thread_local bool tl_retry;
 static _Thread_local unsigned tl_shard = UINT_MAX;
 
 static inline unsigned my_shard(void)
 {
 	if (tl_shard == UINT_MAX)
 		tl_shard = atomic_fetch_add_explicit(&shard_seq, 1,
-		                                     memory_order_relaxed) % NSHARDS;
+		                                     memory_order_relaxed) %
+		           MS__NSHARDS;
 	return tl_shard;
 }
 
-static inline uint64_t coarse_ns(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
-static uint32_t hash2(const char *a, const char *b)
-{
-	uint32_t h = 2166136261u;
-	for (; *a; a++)
-		h = (h ^ (unsigned char)*a) * 16777619u;
-	if (b) {
-		h = (h ^ '/') * 16777619u;
-		for (; *b; b++)
-			h = (h ^ (unsigned char)*b) * 16777619u;
-	}
-	return h;
-}
-
-static void set_err(ms_loader *l, const ms_err *e)
+void ms__loader_set_err(ms_loader *l, const ms_err *e)
 {
 	pthread_mutex_lock(&l->err_mu);
 	snprintf(l->last_err, sizeof l->last_err, "%s", e->msg);
@@ -397,696 +63,61 @@ static void set_err(ms_loader *l, const ms_err *e)
 }
 
 /* ------------------------------------------------------------------ */
-/* cache tables (callers hold l->lock)                                 */
+/* the fallback copies                                                 */
 /* ------------------------------------------------------------------ */
 
-static centry *vt_find(ms_loader *l, const char *name, const char *version,
-                       uint32_t h)
-{
-	centry *e;
-	for (e = l->vt[h % NBUCKETS]; e; e = e->next)
-		if (e->hash == h && strcmp(e->p->name, name) == 0 &&
-		    strcmp(e->p->version, version) == 0)
-			return e;
-	return NULL;
-}
-
-static pentry *pt_find(pentry **table, const char *name, uint32_t h)
-{
-	pentry *pe;
-	for (pe = table[h % NBUCKETS]; pe; pe = pe->next)
-		if (pe->hash == h && strcmp(pe->name, name) == 0)
-			return pe;
-	return NULL;
-}
-
-static void centry_destroy(ms_loader *l, centry *e)
-{
-	if (e->all_prev)
-		e->all_prev->all_next = e->all_next;
-	else
-		l->all = e->all_next;
-	if (e->all_next)
-		e->all_next->all_prev = e->all_prev;
-	l->bytes_cached -= e->p->size;
-	l->entries--;
-	payload_release(e->p);
-	ms__free(e);
-}
-
-static void centry_unref(ms_loader *l, centry *e)
-{
-	if (--e->nref == 0)
-		centry_destroy(l, e);
-}
-
-static void vt_unlink(ms_loader *l, centry *e)
-{
-	centry **pp = &l->vt[e->hash % NBUCKETS];
-	while (*pp && *pp != e)
-		pp = &(*pp)->next;
-	if (*pp)
-		*pp = e->next;
-	e->in_vt = false;
-}
-
-/* Drop every pointer entry of @p table that points to @p e. */
-static void pointers_drop(ms_loader *l, pentry **table, centry *e)
-{
-	size_t b;
-	for (b = 0; b < NBUCKETS; b++) {
-		pentry **pp = &table[b];
-		while (*pp) {
-			pentry *pe = *pp;
-			if (pe->e == e) {
-				*pp = pe->next;
-				ms__free(pe);
-				centry_unref(l, e);
-			} else {
-				pp = &pe->next;
-			}
-		}
-	}
-}
-
-static void centry_evict(ms_loader *l, centry *e)
-{
-	e->nref++; /* hold it while unlinking */
-	if (e->in_vt) {
-		vt_unlink(l, e);
-		e->nref--;
-	}
-	pointers_drop(l, l->pt, e);
-	pointers_drop(l, l->lt, e);
-	centry_unref(l, e);
-}
-
-/* Evict least recently used entries, never @p keep, until within budget. */
-static void evict_to_budget(ms_loader *l, centry *keep)
-{
-	while (l->bytes_cached > l->budget) {
-		centry *e, *victim = NULL;
-		uint64_t oldest = UINT64_MAX;
-		for (e = l->all; e; e = e->all_next) {
-			uint64_t t = atomic_load_explicit(&e->last_used,
-			                                  memory_order_relaxed);
-			if (e != keep && t <= oldest) {
-				oldest = t;
-				victim = e;
-			}
-		}
-		if (victim == NULL)
-			return;
-		centry_evict(l, victim);
-	}
-}
-
-/* A new centry for @p p (takes the caller's reference), linked into the
- * LRU list; with @p in_vt also into the version table. */
-static centry *centry_add(ms_loader *l, payload *p, bool in_vt)
-{
-	centry *e = ms__calloc(1, sizeof *e);
-	if (e == NULL)
-		return NULL;
-	e->p = p;
-	e->hash = hash2(p->name, p->version);
-	atomic_init(&e->last_used, coarse_ns());
-	e->all_next = l->all;
-	if (l->all)
-		l->all->all_prev = e;
-	l->all = e;
-	l->bytes_cached += p->size;
-	l->entries++;
-	if (in_vt) {
-		e->in_vt = true;
-		e->nref = 1;
-		e->next = l->vt[e->hash % NBUCKETS];
-		l->vt[e->hash % NBUCKETS] = e;
-	}
-	return e;
-}
-
-/* Point @p name in @p table at @p e (which gains a reference). */
-static bool pointer_set(ms_loader *l, pentry **table, const char *name,
-                        centry *e)
-{
-	uint32_t h = hash2(name, NULL);
-	pentry *pe = pt_find(table, name, h);
-	if (pe == NULL) {
-		pe = ms__calloc(1, sizeof *pe);
-		if (pe == NULL)
-			return false;
-		pe->hash = h;
-		snprintf(pe->name, sizeof pe->name, "%s", name);
-		pe->next = table[h % NBUCKETS];
-		table[h % NBUCKETS] = pe;
-	} else if (pe->e == e) {
-		return true;
-	} else {
-		centry *old = pe->e;
-		pe->e = NULL;
-		centry_unref(l, old);
-	}
-	pe->e = e;
-	e->nref++;
-	return true;
-}
-
-/* Look up a cached payload; returns it retained, or NULL. */
-static payload *cache_lookup(ms_loader *l, int kind, const char *name,
-                             const char *version)
-{
-	centry *e = NULL;
-	payload *p = NULL;
-	uint32_t h = kind == K_PROD ? hash2(name, NULL) : hash2(name, version);
-
-	pthread_rwlock_rdlock(&l->lock);
-	if (kind == K_PROD) {
-		pentry *pe = pt_find(l->pt, name, h);
-		if (pe)
-			e = pe->e;
-	} else {
-		e = vt_find(l, name, version, h);
-	}
-	if (e) {
-		uint64_t now = coarse_ns();
-		p = payload_retain(e->p);
-		if (atomic_load_explicit(&e->last_used, memory_order_relaxed) != now)
-			atomic_store_explicit(&e->last_used, now,
-			                      memory_order_relaxed);
-	}
-	pthread_rwlock_unlock(&l->lock);
-	return p;
-}
-
-/*
- * Install a freshly loaded payload @p (caller's reference is taken).
- * DATABASE payloads go into the version table (an existing entry for the
- * same version wins); with @p prod the production pointer of the name is
- * set: always when @p force, otherwise only when there is none or it
- * points at a fallback copy.  Returns the payload now cached (retained
- * for the caller), which may differ from @p p.
- */
-static payload *cache_install(ms_loader *l, payload *p, bool prod, bool force,
-                              pentry **ptr_table)
-{
-	centry *e = NULL;
-	payload *ret;
-
-	pthread_rwlock_wrlock(&l->lock);
-	if (p->origin != MS_SOURCE_FALLBACK) {
-		e = vt_find(l, p->name, p->version, hash2(p->name, p->version));
-		if (e) {
-			payload_release(p);
-		} else {
-			e = centry_add(l, p, true);
-		}
-	} else {
-		e = centry_add(l, p, false);
-	}
-	if (e == NULL) {
-		/* out of memory for the entry: serve uncached */
-		pthread_rwlock_unlock(&l->lock);
-		return p;
-	}
-	atomic_store_explicit(&e->last_used, coarse_ns(), memory_order_relaxed);
-	if (prod) {
-		uint32_t h = hash2(e->p->name, NULL);
-		pentry *pe = pt_find(ptr_table, e->p->name, h);
-		if (force || pe == NULL ||
-		    pe->e->p->origin == MS_SOURCE_FALLBACK) {
-			e->nref++; /* pin across pointer_set */
-			pointer_set(l, ptr_table, e->p->name, e);
-			e->nref--;
-		} else if (pe->e != e) {
-			/* someone installed a newer pointer meanwhile: serve it */
-			if (e->nref == 0) {
-				centry_destroy(l, e);
-			}
-			e = pe->e;
-		}
-	}
-	ret = payload_retain(e->p);
-	if (e->nref == 0) {
-		/* fallback entry that did not become a pointer */
-		centry_destroy(l, e);
-	} else {
-		evict_to_budget(l, e);
-	}
-	pthread_rwlock_unlock(&l->lock);
-	return ret;
-}
-
-/* ------------------------------------------------------------------ */
-/* database access                                                     */
-/* ------------------------------------------------------------------ */
-
-static void note_unreachable(ms_loader *l, const char *msg)
-{
-	unsigned b;
-	bool was = atomic_exchange(&l->outage, true);
-	pthread_mutex_lock(&l->err_mu);
-	snprintf(l->outage_msg, sizeof l->outage_msg, "%s", msg);
-	snprintf(l->last_err, sizeof l->last_err, "%s", msg);
-	pthread_mutex_unlock(&l->err_mu);
-	if (!was) {
-		atomic_fetch_add(&l->outages, 1);
-		atomic_store(&l->backoff_ms, BACKOFF_MIN_MS);
-		fprintf(stderr, "modelstore: loader: %s; serving from cache and "
-		        "fallback until the database answers again\n", msg);
-		b = BACKOFF_MIN_MS;
-	} else {
-		b = atomic_load(&l->backoff_ms) * 2;
-		if (b > BACKOFF_MAX_MS)
-			b = BACKOFF_MAX_MS;
-		atomic_store(&l->backoff_ms, b);
-	}
-	atomic_store(&l->next_try_ns, ms__now_ns() + (uint64_t)b * 1000000u);
-}
-
-static void note_reachable(ms_loader *l)
-{
-	if (atomic_exchange(&l->outage, false))
-		fprintf(stderr, "modelstore: loader: database reachable again\n");
-}
-
-/* Take the callers' connection, connecting when needed.  On MS_OK db_mu
- * is held; otherwise it is not.  During an outage, callers neither retry
- * before the backoff nor queue behind another thread's attempt. */
-static ms_status db_acquire(ms_loader *l, ms_err *e)
-{
-	ms_status st;
-	if (atomic_load(&l->outage)) {
-		if ((!tl_retry && ms__now_ns() < atomic_load(&l->next_try_ns)) ||
-		    pthread_mutex_trylock(&l->db_mu) != 0) {
-			pthread_mutex_lock(&l->err_mu);
-			ms__err_set(e, MS_EUNREACHABLE, "%s", l->outage_msg);
-			pthread_mutex_unlock(&l->err_mu);
-			return MS_EUNREACHABLE;
-		}
-	} else {
-		pthread_mutex_lock(&l->db_mu);
-	}
-	if (l->conn && PQstatus(l->conn) != CONNECTION_OK) {
-		PQfinish(l->conn);
-		l->conn = NULL;
-	}
-	if (l->conn == NULL) {
-		PGconn *c = NULL;
-		st = ms__connect(&c, e, l->conninfo, l->connect_timeout);
-		if (st != MS_OK) {
-			PQfinish(c);
-			pthread_mutex_unlock(&l->db_mu);
-			if (st == MS_EUNREACHABLE)
-				note_unreachable(l, e->msg);
-			return st;
-		}
-		l->conn = c;
-		l->conn_fresh = true;
-		note_reachable(l);
-	} else {
-		l->conn_fresh = false;
-	}
-	return MS_OK;
-}
-
-/* db_mu held: a statement failed on a connection made before this call
- * (say, to a server that restarted since).  Reconnect once, quietly;
- * true when the caller should run its statements again. */
-static bool db_retry_stale(ms_loader *l, ms_err *e, ms_status st)
-{
-	PGconn *c = NULL;
-	if (st == MS_OK || l->conn_fresh || l->conn == NULL ||
-	    (st != MS_EUNREACHABLE && PQstatus(l->conn) == CONNECTION_OK))
-		return false;
-	PQfinish(l->conn);
-	l->conn = NULL;
-	if (ms__connect(&c, e, l->conninfo, l->connect_timeout) != MS_OK) {
-		PQfinish(c);
-		return false;
-	}
-	l->conn = c;
-	l->conn_fresh = true;
-	return true;
-}
-
-/* After a failed statement: drop the connection when the server is gone. */
-static void db_failed(ms_loader *l, PGconn **c, ms_status st, ms_err *e)
-{
-	if (st != MS_EUNREACHABLE && (*c == NULL || PQstatus(*c) == CONNECTION_OK))
-		return;
-	if (*c) {
-		PQfinish(*c);
-		*c = NULL;
-	}
-	note_unreachable(l, e->msg);
-}
-
-/* A unit of work on the callers' connection; may run twice (see db_run),
- * so it must start from scratch each time. */
-typedef ms_status (*db_op)(ms_loader *l, ms_err *e, void *ctx);
-
-/* Acquire the callers' connection, run @op, run it once more on a fresh
- * connection when the first failure came from a stale one (a server that
- * restarted since), drop the connection when the server is gone, and
- * release.  The one place that knows this protocol. */
-static ms_status db_run(ms_loader *l, ms_err *e, db_op op, void *ctx)
-{
-	ms_status st = db_acquire(l, e);
-	if (st != MS_OK)
-		return st;
-	st = op(l, e, ctx);
-	if (db_retry_stale(l, e, st))
-		st = op(l, e, ctx);
-	if (st != MS_OK)
-		db_failed(l, &l->conn, st, e);
-	pthread_mutex_unlock(&l->db_mu);
-	return st;
-}
-
-/* Resolve "production"/"latest" to a version string. */
-static ms_status resolve_version(PGconn *c, ms_err *e, const char *name,
-                                 const char *selector,
-                                 char out[MS_VERSION_MAX + 1])
-{
-	const char *params[1] = { name };
-	PGresult *res;
-	bool prod = strcmp(selector, "production") == 0;
-	ms_status st = ms__exec(
-		c, e, &res, PGRES_TUPLES_OK, "resolve",
-		prod ? "SELECT model_version FROM model_artifacts"
-		       " WHERE model_name = $1 AND is_production LIMIT 1"
-		     : "SELECT model_version FROM model_artifacts"
-		       " WHERE model_name = $1"
-		       " ORDER BY created_at DESC, id DESC LIMIT 1",
-		1, params);
-	if (st != MS_OK)
-		return st;
-	if (PQntuples(res) == 0) {
-		PQclear(res);
-		return ms__err_set(e, MS_ENOTFOUND, "%s: no %s model", name,
-		                   prod ? "production" : "stored");
-	}
-	snprintf(out, MS_VERSION_MAX + 1, "%s", PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return MS_OK;
-}
-
-typedef struct loadbuf {
-	ms_artifact_info *info;
-	unsigned char *data;
-	uint64_t len, cap;
-	size_t map_len;
-	ms_err *e;
-} loadbuf;
-
-static ms_status loadbuf_sink(void *payload_, const void *d, size_t n)
-{
-	loadbuf *lb = payload_;
-	if (lb->data == NULL) {
-		uint64_t want = lb->info->size > 0 ? (uint64_t)lb->info->size : 0;
-		if (want < n)
-			want = n > (1u << 20) ? n : (1u << 20);
-		lb->data = bytes_alloc(want, &lb->map_len);
-		if (lb->data == NULL)
-			return ms__err_set(lb->e, MS_ENOMEM,
-			                   "load: cannot allocate %llu bytes",
-			                   (unsigned long long)want);
-		lb->cap = want;
-	}
-	if (lb->len + n > lb->cap) {
-		uint64_t want = lb->cap * 2 > lb->len + n ? lb->cap * 2
-		                                          : lb->len + n;
-		unsigned char *q;
-		if (lb->info->size >= 0 && lb->info->sha256[0])
-			return ms__err_set(lb->e, MS_EINTEGRITY,
-			                   "%s version %s: more bytes than the "
-			                   "recorded %lld", lb->info->model_name,
-			                   lb->info->model_version,
-			                   (long long)lb->info->size);
-		q = bytes_grow(lb->data, &lb->map_len, lb->len, want);
-		if (q == NULL)
-			return ms__err_set(lb->e, MS_ENOMEM,
-			                   "load: cannot grow to %llu bytes",
-			                   (unsigned long long)want);
-		lb->data = q;
-		lb->cap = want;
-	}
-	memcpy(lb->data + lb->len, d, n);
-	lb->len += n;
-	return MS_OK;
-}
-
-/* Fetch (name, version) over @p c into a new payload (origin database).
- * @p info receives the metadata (dispose it). */
-static ms_status db_fetch(ms_loader *l, PGconn *c, ms_err *e,
-                          const char *name, const char *version,
-                          ms_artifact_info *info, payload **out)
-{
-	loadbuf lb;
-	char hex[65] = "";
-	payload *p;
-	ms_status st;
-
-	*out = NULL;
-	memset(&lb, 0, sizeof lb);
-	lb.info = info;
-	lb.e = e;
-	st = ms__artifact_fetch(c, e, info, name, version, NULL, loadbuf_sink,
-	                        &lb, NULL, NULL, hex);
-	if (st == MS_EINTEGRITY)
-		atomic_fetch_add(&l->integrity_failures, 1);
-	if (st != MS_OK) {
-		bytes_free(lb.data, lb.map_len);
-		return st;
-	}
-	if (lb.data == NULL)
-		lb.data = bytes_alloc(0, &lb.map_len);
-	p = payload_new();
-	if (p == NULL || lb.data == NULL) {
-		bytes_free(lb.data, lb.map_len);
-		ms__free(p);
-		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
-	}
-	p->data = lb.data;
-	p->size = lb.len;
-	p->map_len = lb.map_len;
-	p->origin = MS_SOURCE_DATABASE;
-	p->verified = info->sha256[0] != '\0';
-	snprintf(p->name, sizeof p->name, "%s", info->model_name);
-	snprintf(p->version, sizeof p->version, "%s", info->model_version);
-	snprintf(p->type, sizeof p->type, "%s", info->model_type);
-	memcpy(p->sha256, hex, sizeof hex);
-	p->metrics = ms__strdup(info->metrics_json ? info->metrics_json : "{}");
-	if (p->metrics == NULL) {
-		payload_release(p);
-		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
-	}
-	atomic_fetch_add(&l->db_loads, 1);
-	*out = p;
-	return MS_OK;
-}
-
-/* ------------------------------------------------------------------ */
-/* fallback files                                                      */
-/* ------------------------------------------------------------------ */
-
-static bool dir_of(char *out, size_t n, const char *path)
-{
-	const char *slash = strrchr(path, '/');
-	int r;
-	if (slash == NULL)
-		r = snprintf(out, n, ".");
-	else
-		r = snprintf(out, n, "%.*s", (int)(slash - path), path);
-	return r > 0 && (size_t)r < n;
-}
-
-/* Load one fallback candidate.  MS_ENOTFOUND when @p bin is absent or
- * belongs to another model (or version, with @p want_version). */
-static ms_status fallback_try(ms_loader *l, ms_err *e, const char *bin,
-                              const char *name, const char *want_version,
-                              payload **out)
-{
-	char side[PATH_MAX], dir[PATH_MAX], hex[65];
-	json_t *sc = NULL;
-	json_error_t jerr;
-	struct stat sb;
-	const char *sha = "", *ver = UNKNOWN_VERSION, *type = "unknown";
-	char *metrics = NULL;
-	json_int_t want_size = -1;
-	unsigned char digest[32];
-	ms_sha256 *h = NULL;
-	payload *p = NULL;
-	uint64_t done = 0;
-	ms_status st;
-	int fd;
-
-	*out = NULL;
-	fd = open(bin, O_RDONLY | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENOTDIR)
-			return ms__err_set(e, MS_ENOTFOUND, "%s: not found", bin);
-		return ms__err_set(e, MS_EIO, "%s: %s", bin, strerror(errno));
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		close(fd);
-		return ms__err_set(e, MS_EIO, "%s: not a regular file", bin);
-	}
-	if (!dir_of(dir, sizeof dir, bin) ||
-	    (size_t)snprintf(side, sizeof side, "%s/model.json", dir) >=
-	    sizeof side) {
-		close(fd);
-		return ms__err_set(e, MS_EINVAL, "%s: path too long", bin);
-	}
-	if (access(side, F_OK) == 0) {
-		json_t *v;
-		sc = json_load_file(side, 0, &jerr);
-		if (sc == NULL || !json_is_object(sc)) {
-			close(fd);
-			json_decref(sc);
-			atomic_fetch_add(&l->integrity_failures, 1);
-			return ms__err_set(e, MS_EINTEGRITY,
-			                   "%s: unreadable sidecar: %s", side,
-			                   jerr.text);
-		}
-		if ((v = json_object_get(sc, "sha256")) && json_is_string(v))
-			sha = json_string_value(v);
-		if ((v = json_object_get(sc, "model_version")) &&
-		    json_is_string(v) && json_string_length(v) > 0)
-			ver = json_string_value(v);
-		if ((v = json_object_get(sc, "model_type")) && json_is_string(v))
-			type = json_string_value(v);
-		if ((v = json_object_get(sc, "size")) && json_is_integer(v))
-			want_size = json_integer_value(v);
-		if ((v = json_object_get(sc, "model_name")) && json_is_string(v) &&
-		    json_string_length(v) > 0 &&
-		    strcmp(json_string_value(v), name) != 0) {
-			st = ms__err_set(e, MS_ENOTFOUND, "%s holds model \"%s\", "
-			                 "not \"%s\"", bin, json_string_value(v),
-			                 name);
-			goto out;
-		}
-		if ((v = json_object_get(sc, "metrics")) && json_is_object(v))
-			metrics = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
-	}
-	if (want_version && strcmp(want_version, ver) != 0) {
-		st = ms__err_set(e, MS_ENOTFOUND, "%s: holds version \"%s\", not "
-		                 "\"%s\"", bin, ver, want_version);
-		goto out;
-	}
-	if (sha[0] && strlen(sha) != 64) {
-		atomic_fetch_add(&l->integrity_failures, 1);
-		st = ms__err_set(e, MS_EINTEGRITY, "%s: malformed sha256 \"%.70s\"",
-		                 side, sha);
-		goto out;
-	}
-	if (want_size >= 0 && (uint64_t)want_size != (uint64_t)sb.st_size) {
-		atomic_fetch_add(&l->integrity_failures, 1);
-		st = ms__err_set(e, MS_EINTEGRITY, "%s: size mismatch: sidecar "
-		                 "records %lld bytes, file has %lld", bin,
-		                 (long long)want_size, (long long)sb.st_size);
-		goto out;
-	}
-	p = payload_new();
-	h = ms__sha256_new();
-	if (p == NULL || h == NULL) {
-		st = ms__err_set(e, MS_ENOMEM, "fallback: out of memory");
-		goto out;
-	}
-	p->size = (uint64_t)sb.st_size;
-	p->data = bytes_alloc(p->size, &p->map_len);
-	if (p->data == NULL) {
-		st = ms__err_set(e, MS_ENOMEM, "%s: cannot allocate %llu bytes",
-		                 bin, (unsigned long long)p->size);
-		goto out;
-	}
-	while (done < p->size) {
-		size_t want = p->size - done < READ_BLOCK ? (size_t)(p->size - done)
-		                                          : READ_BLOCK;
-		ssize_t r = read(fd, p->data + done, want);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			st = ms__err_set(e, MS_EIO, "%s: read: %s", bin,
-			                 r < 0 ? strerror(errno) : "file shrank");
-			goto out;
-		}
-		ms__sha256_update(h, p->data + done, (size_t)r);
-		done += (uint64_t)r;
-	}
-	ms__sha256_final(h, digest);
-	ms__hex(hex, digest, 32);
-	if (sha[0] && strcasecmp(sha, hex) != 0) {
-		atomic_fetch_add(&l->integrity_failures, 1);
-		st = ms__err_set(e, MS_EINTEGRITY, "%s: SHA-256 mismatch: sidecar "
-		                 "records %s, bytes hash to %s; not served", bin,
-		                 sha, hex);
-		goto out;
-	}
-	p->origin = MS_SOURCE_FALLBACK;
-	p->verified = sha[0] != '\0';
-	snprintf(p->name, sizeof p->name, "%s", name);
-	snprintf(p->version, sizeof p->version, "%s", ver);
-	snprintf(p->type, sizeof p->type, "%s", type);
-	memcpy(p->sha256, hex, sizeof hex);
-	p->metrics = ms__strdup(metrics ? metrics : "{}");
-	if (p->metrics == NULL) {
-		st = ms__err_set(e, MS_ENOMEM, "fallback: out of memory");
-		goto out;
-	}
-	*out = p;
-	p = NULL;
-	st = MS_OK;
-out:
-	close(fd);
-	free(metrics); /* jansson's */
-	json_decref(sc);
-	ms__sha256_free(h);
-	payload_release(p);
-	return st;
-}
-
-/* The fallback chain for @p name: production[/<name>]/model.bin, then
- * model.bin.  @p why is the database's error, kept in the message. */
+/* Serve @p name (@p want_version of it, when not NULL) from the fallback
+ * tree; @p e holds the database's error on entry. */
 static ms_status fallback_load(ms_loader *l, ms_err *e, const char *name,
-                               const char *want_version, const char *why,
-                               payload **out)
+                               const char *want_version, ms_payload **out)
 {
-	char paths[2][PATH_MAX];
-	ms_err e1, e2;
+	char why[sizeof e->msg];
 	ms_status st;
 
-	ms__err_clear(&e1);
-	ms__err_clear(&e2);
-	if (!ms__fallback_path(paths[0], sizeof paths[0], l->fallback_dir, name,
-	                       "model.bin") ||
-	    (size_t)snprintf(paths[1], sizeof paths[1], "%s/model.bin",
-	                     l->fallback_dir) >= sizeof paths[1])
-		return ms__err_set(e, MS_EINVAL, "fallback: path too long");
-	st = fallback_try(l, &e1, paths[0], name, want_version, out);
-	if (st == MS_ENOTFOUND)
-		st = fallback_try(l, &e2, paths[1], name, want_version, out);
-	if (st == MS_OK) {
+	snprintf(why, sizeof why, "%s", e->msg);
+	st = ms__fallback_load(e, l->fallback_dir, name, want_version, why, out);
+	if (st == MS_OK)
 		atomic_fetch_add(&l->fallback_loads, 1);
-		return MS_OK;
-	}
-	if (st == MS_ENOTFOUND)
-		return ms__err_set(e, MS_EUNREACHABLE, "%s; no fallback: %s; %s",
-		                   why, e1.msg, e2.msg);
-	return ms__err_set(e, st, "%s; fallback refused: %s", why,
-	                   e2.msg[0] ? e2.msg : e1.msg);
+	else if (st == MS_EINTEGRITY)
+		atomic_fetch_add(&l->integrity_failures, 1);
+	return st;
 }
 
-/* Rewrite the fallback copy of a production model loaded from the
- * database, with the same atomic writer as `modelstore export`.  Skipped
- * when the copy on disk already records the same bytes. */
-static void refresh_fallback(ms_loader *l, const payload *p,
-                             ms_artifact_info *info)
+/* Write @p p to @p bin in @p dir (made when missing) and its sidecar
+ * from @p info, with the same atomic writer as `modelstore export`. */
+static ms_status fallback_write(ms_err *e, const char *dir, const char *bin,
+                                const ms_payload *p,
+                                const ms_artifact_info *info)
+{
+	ms_atomic_file *af = NULL;
+	ms_status st = ms__mkdirs(e, dir);
+
+	if (st == MS_OK)
+		st = ms__atomic_open(&af, e, bin, 1);
+	if (st == MS_OK) {
+		uint64_t off = 0;
+		while (st == MS_OK && off < p->size) {
+			size_t n = p->size - off < MS__READ_BLOCK
+			           ? (size_t)(p->size - off) : MS__READ_BLOCK;
+			st = ms__atomic_write(af, p->data + off, n);
+			off += n;
+		}
+		if (st == MS_OK)
+			st = ms__atomic_commit(af, e);
+		else
+			ms__atomic_abort(af);
+	}
+	if (st == MS_OK)
+		st = ms__sidecar_write(e, dir, info);
+	return st;
+}
+
+/* Skipped when the copy on disk already records the same bytes. */
+void ms__loader_refresh_fallback(ms_loader *l, const ms_payload *p,
+                                 ms_artifact_info *info)
 {
 	char bin[PATH_MAX], dir[PATH_MAX], side[PATH_MAX];
-	ms_atomic_file *af = NULL;
-	json_t *sc;
+	struct stat sb;
 	ms_err e;
 	ms_status st;
 
@@ -1094,154 +125,43 @@ static void refresh_fallback(ms_loader *l, const payload *p,
 		return;
 	ms__err_clear(&e);
 	if (!ms__fallback_path(bin, sizeof bin, l->fallback_dir, p->name,
-	                       "model.bin") || !dir_of(dir, sizeof dir, bin) ||
-	    (size_t)snprintf(side, sizeof side, "%s/model.json", dir) >=
-	    sizeof side)
+	                       "model.bin") || !ms__dir_of(dir, sizeof dir, bin) ||
+	    !ms__sidecar_path(side, sizeof side, dir))
 		return;
 	pthread_mutex_lock(&l->refresh_mu);
-	sc = json_load_file(side, 0, NULL);
-	if (sc) {
-		const char *s = json_string_value(json_object_get(sc, "sha256"));
-		const char *v = json_string_value(json_object_get(sc,
-		                                                  "model_version"));
-		struct stat sb;
-		bool same = s && v && strcmp(s, p->sha256) == 0 &&
-		            strcmp(v, p->version) == 0 && stat(bin, &sb) == 0 &&
-		            (uint64_t)sb.st_size == p->size;
-		json_decref(sc);
-		if (same) {
-			pthread_mutex_unlock(&l->refresh_mu);
-			return;
-		}
+	if (ms__sidecar_records(side, p->sha256, p->version) &&
+	    stat(bin, &sb) == 0 && (uint64_t)sb.st_size == p->size) {
+		pthread_mutex_unlock(&l->refresh_mu);
+		return;
 	}
 	if (info->sha256[0] == '\0')
 		memcpy(info->sha256, p->sha256, sizeof info->sha256);
 	info->size = (int64_t)p->size;
-	st = ms__mkdirs(&e, dir);
-	if (st == MS_OK)
-		st = ms__atomic_open(&af, &e, bin, 1);
-	if (st == MS_OK) {
-		uint64_t off = 0;
-		while (st == MS_OK && off < p->size) {
-			size_t n = p->size - off < READ_BLOCK ? (size_t)(p->size - off)
-			                                      : READ_BLOCK;
-			st = ms__atomic_write(af, p->data + off, n);
-			off += n;
-		}
-		if (st == MS_OK)
-			st = ms__atomic_commit(af, &e);
-		else
-			ms__atomic_abort(af);
-	}
-	if (st == MS_OK)
-		st = ms__sidecar_write(&e, dir, info);
+	st = fallback_write(&e, dir, bin, p, info);
 	pthread_mutex_unlock(&l->refresh_mu);
 	if (st != MS_OK) {
 		ms_err w;
 		ms__err_set(&w, st, "refresh fallback: %s", e.msg);
-		set_err(l, &w);
+		ms__loader_set_err(l, &w);
 	}
 }
 
 /* ------------------------------------------------------------------ */
-/* misses: single flight                                               */
+/* the loads behind a miss (ms_cache_load_fn, ctx: the loader)         */
 /* ------------------------------------------------------------------ */
-
-static ms_status flight(ms_loader *l, ms_err *e, int kind, const char *name,
-                        const char *version, load_fn fn, bool recheck_cache,
-                        payload **out, ms_source *src)
-{
-	inflight *f;
-	payload *p = NULL;
-	ms_source s = MS_SOURCE_DATABASE;
-	ms_status st;
-
-	pthread_mutex_lock(&l->mu);
-	for (f = l->flights; f; f = f->next)
-		if (f->kind == kind && strcmp(f->name, name) == 0 &&
-		    strcmp(f->version, version ? version : "") == 0)
-			break;
-	if (f) {
-		f->users++;
-		while (!f->done)
-			pthread_cond_wait(&l->cv, &l->mu);
-		st = f->st;
-		if (st == MS_OK) {
-			*out = payload_retain(f->p);
-			*src = f->src == MS_SOURCE_DATABASE ? MS_SOURCE_CACHE : f->src;
-		} else {
-			*e = f->err;
-		}
-		if (--f->users == 0) {
-			payload_release(f->p);
-			ms__free(f);
-		}
-		pthread_mutex_unlock(&l->mu);
-		return st;
-	}
-	/* re-check: a flight may have finished since our lookup */
-	p = recheck_cache ? cache_lookup(l, kind, name, version) : NULL;
-	if (p) {
-		pthread_mutex_unlock(&l->mu);
-		*out = p;
-		*src = p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
-		                                       : MS_SOURCE_CACHE;
-		return MS_OK;
-	}
-	f = ms__calloc(1, sizeof *f);
-	if (f == NULL) {
-		pthread_mutex_unlock(&l->mu);
-		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
-	}
-	f->kind = kind;
-	snprintf(f->name, sizeof f->name, "%s", name);
-	snprintf(f->version, sizeof f->version, "%s", version ? version : "");
-	f->users = 1;
-	f->next = l->flights;
-	l->flights = f;
-	pthread_mutex_unlock(&l->mu);
-
-	st = fn(l, e, name, version, &p, &s);
-
-	pthread_mutex_lock(&l->mu);
-	{
-		inflight **pp = &l->flights;
-		while (*pp != f)
-			pp = &(*pp)->next;
-		*pp = f->next;
-	}
-	f->done = true;
-	f->st = st;
-	f->src = s;
-	if (st == MS_OK)
-		f->p = payload_retain(p);
-	else
-		f->err = *e;
-	pthread_cond_broadcast(&l->cv);
-	if (--f->users == 0) {
-		payload_release(f->p);
-		ms__free(f);
-	}
-	pthread_mutex_unlock(&l->mu);
-	if (st == MS_OK) {
-		*out = p;
-		*src = s;
-	}
-	return st;
-}
 
 typedef struct fetch_ctx {
 	const char *name;
 	const char *version;  /* NULL: resolve the production pointer */
-	payload *p;
+	ms_payload *p;
 	ms_source src;
 	bool resolved;
 	char resolved_version[MS_VERSION_MAX + 1];
 	ms_artifact_info info;
 } fetch_ctx;
 
-/* db_op: fetch @version (or the production version, reusing a cached
- * copy of it) into f->p. */
+/* ms_loader_db_op: fetch @version (or the production version, reusing a
+ * cached copy of it) into f->p. */
 static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 {
 	fetch_ctx *f = ctx;
@@ -1251,43 +171,44 @@ static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 	ms_artifact_info_dispose(&f->info);
 	f->src = MS_SOURCE_DATABASE;
 	if (version == NULL) {
-		st = resolve_version(l->conn, e, f->name, "production",
-		                     f->resolved_version);
+		st = ms__loader_resolve_version(l->conn, e, f->name, "production",
+		                                f->resolved_version);
 		if (st != MS_OK)
 			return st;
 		version = f->resolved_version;
-		f->p = cache_lookup(l, K_VERSION, f->name, version);
+		f->p = ms__cache_lookup(&l->cache, MS__K_VERSION, f->name,
+		                        version);
 		if (f->p) {
 			f->src = MS_SOURCE_CACHE;
 			return MS_OK;
 		}
 	}
-	return db_fetch(l, l->conn, e, f->name, version, &f->info, &f->p);
+	return ms__loader_db_fetch(l, l->conn, e, f->name, version, &f->info,
+	                           &f->p);
 }
 
 /* Load a given version: cache, database, then (if the database is out)
  * a fallback copy whose sidecar names that version. */
-static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
-                              const char *version, payload **out,
+static ms_status load_version(void *ctx, ms_err *e, const char *name,
+                              const char *version, ms_payload **out,
                               ms_source *src)
 {
+	ms_loader *l = ctx;
 	fetch_ctx f = { .name = name, .version = version };
-	payload *p;
+	ms_payload *p;
 	ms_status st;
 
 	memset(&f.info, 0, sizeof f.info);
-	st = db_run(l, e, op_fetch, &f);
+	st = ms__loader_db_run(l, e, op_fetch, &f);
 	ms_artifact_info_dispose(&f.info);
 	p = f.p;
 	if (st == MS_OK) {
-		*out = cache_install(l, p, false, false, l->pt);
+		*out = ms__cache_install(&l->cache, p, false, false, l->cache.pt);
 		*src = MS_SOURCE_DATABASE;
 		return MS_OK;
 	}
 	if (st == MS_EUNREACHABLE) {
-		char why[sizeof e->msg];
-		snprintf(why, sizeof why, "%s", e->msg);
-		st = fallback_load(l, e, name, version, why, &p);
+		st = fallback_load(l, e, name, version, &p);
 		if (st == MS_OK) {
 			*out = p; /* not cached: the pointer tables are for prod */
 			*src = MS_SOURCE_FALLBACK;
@@ -1296,40 +217,60 @@ static ms_status load_version(ms_loader *l, ms_err *e, const char *name,
 	return st;
 }
 
+/* The database is out (@p e says why): keep serving a fallback copy
+ * already cached, or load one and cache it as the production model. */
+static ms_status production_from_fallback(ms_loader *l, ms_err *e,
+                                          const char *name, ms_payload **out,
+                                          ms_source *src)
+{
+	ms_payload *p = ms__cache_lookup(&l->cache, MS__K_PROD, name, NULL);
+	ms_status st;
+
+	if (p) {
+		*out = p;
+		*src = p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
+		                                       : MS_SOURCE_CACHE;
+		return MS_OK;
+	}
+	st = fallback_load(l, e, name, NULL, &p);
+	if (st != MS_OK)
+		return st;
+	*out = ms__cache_install(&l->cache, p, true, false, l->cache.pt);
+	*src = MS_SOURCE_FALLBACK;
+	return MS_OK;
+}
+
 /* Load the production model: resolve the pointer, reuse a cached copy of
  * that version or fetch it; when the database is out, the fallback. */
-static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
-                                 const char *unused, payload **out,
+static ms_status load_production(void *ctx, ms_err *e, const char *name,
+                                 const char *unused, ms_payload **out,
                                  ms_source *src)
 {
+	ms_loader *l = ctx;
 	fetch_ctx f = { .name = name, .version = NULL };
 	uint64_t seq = atomic_load(&l->notify_seq);
 	ms_artifact_info info;
-	payload *p;
+	ms_payload *p;
 	ms_source s;
 	ms_status st;
 
 	MS_UNUSED(unused);
 	memset(&f.info, 0, sizeof f.info);
-	st = db_run(l, e, op_fetch, &f);
+	st = ms__loader_db_run(l, e, op_fetch, &f);
 	info = f.info; /* disposed below */
 	p = f.p;
 	s = f.src;
 	if (st == MS_OK) {
-		payload *mine = payload_retain(p);
-		payload *cached = cache_install(l, p, true, false, l->pt);
+		ms_payload *mine = ms__payload_retain(p);
+		ms_payload *cached = ms__cache_install(&l->cache, p, true, false,
+		                                       l->cache.pt);
 		if (cached != mine)
 			s = MS_SOURCE_CACHE;
 		else if (s == MS_SOURCE_DATABASE)
-			refresh_fallback(l, cached, &info);
-		payload_release(mine);
+			ms__loader_refresh_fallback(l, cached, &info);
+		ms__payload_release(mine);
 		ms_artifact_info_dispose(&info);
-		/* a promotion notified while we loaded may have been skipped by
-		 * the watcher (the name was not tracked yet): have it re-check */
-		if (l->watching && atomic_load(&l->notify_seq) != seq) {
-			atomic_store(&l->resync, 1);
-			(void)!write(l->wake[1], "r", 1);
-		}
+		ms__watcher_resync_since(l, seq);
 		*out = cached;
 		*src = s;
 		return MS_OK;
@@ -1337,228 +278,48 @@ static ms_status load_production(ms_loader *l, ms_err *e, const char *name,
 	ms_artifact_info_dispose(&info);
 	if (st != MS_EUNREACHABLE)
 		return st;
-	/* a fallback copy is already cached: keep serving it */
-	p = cache_lookup(l, K_PROD, name, NULL);
-	if (p) {
-		*out = p;
-		*src = p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
-		                                       : MS_SOURCE_CACHE;
-		return MS_OK;
-	}
-	{
-		char why[sizeof e->msg];
-		snprintf(why, sizeof why, "%s", e->msg);
-		st = fallback_load(l, e, name, NULL, why, &p);
-	}
-	if (st != MS_OK)
-		return st;
-	*out = cache_install(l, p, true, false, l->pt);
-	*src = MS_SOURCE_FALLBACK;
-	return MS_OK;
+	return production_from_fallback(l, e, name, out, src);
 }
 
-/* ------------------------------------------------------------------ */
-/* watcher                                                             */
-/* ------------------------------------------------------------------ */
-
-typedef struct tracked {
-	char name[MS_NAME_MAX + 1];
+typedef struct latest_ctx {
+	const char *name;
 	char version[MS_VERSION_MAX + 1];
-	bool fallback;
-} tracked;
+} latest_ctx;
 
-/* Snapshot of the production pointers (optionally of one name). */
-static size_t tracked_snapshot(ms_loader *l, const char *only, tracked **out)
+/* ms_loader_db_op: resolve "latest" for lc->name. */
+static ms_status op_latest(ms_loader *l, ms_err *e, void *ctx)
 {
-	size_t n = 0, cap = 0, b;
-	tracked *t = NULL;
-	pthread_rwlock_rdlock(&l->lock);
-	for (b = 0; b < NBUCKETS; b++) {
-		pentry *pe;
-		for (pe = l->pt[b]; pe; pe = pe->next) {
-			if (only && strcmp(pe->name, only) != 0)
-				continue;
-			if (n == cap) {
-				tracked *q = ms__realloc(t, (cap = cap ? cap * 2 : 8) *
-				                         sizeof *t);
-				if (q == NULL)
-					goto done;
-				t = q;
-			}
-			snprintf(t[n].name, sizeof t[n].name, "%s", pe->name);
-			snprintf(t[n].version, sizeof t[n].version, "%s",
-			         pe->e->p->version);
-			t[n].fallback = pe->e->p->origin == MS_SOURCE_FALLBACK;
-			n++;
-		}
-	}
-done:
-	pthread_rwlock_unlock(&l->lock);
-	*out = t;
-	return n;
+	latest_ctx *lc = ctx;
+	return ms__loader_resolve_version(l->conn, e, lc->name, "latest",
+	                                  lc->version);
 }
 
-/* Make @p version the cached production model of @p name. */
-static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
-                         const char *name, const char *version)
+/* "latest": resolve it and load that version, remembered for outages;
+ * during one, the last version resolved is served from the cache. */
+static ms_status load_latest(ms_loader *l, ms_err *e, const char *name,
+                             ms_payload **out, ms_source *src)
 {
-	ms_artifact_info info;
-	payload *p = cache_lookup(l, K_VERSION, name, version);
-	ms_status st = MS_OK;
+	latest_ctx lc = { name, "" };
+	ms_status st = ms__loader_db_run(l, e, op_latest, &lc);
 
-	memset(&info, 0, sizeof info);
-	if (p == NULL) {
-		st = db_fetch(l, *c, e, name, version, &info, &p);
-		if (st != MS_OK) {
-			ms_artifact_info_dispose(&info);
-			set_err(l, e);
-			db_failed(l, c, st, e);
-			return st;
+	if (st == MS_OK) {
+		st = ms__cache_flight(&l->cache, e, MS__K_VERSION, name,
+		                      lc.version, load_version, l, true, out, src);
+		if (st == MS_OK && (*out)->origin != MS_SOURCE_FALLBACK) {
+			/* remember it for outages */
+			ms_payload *q = ms__cache_install(
+				&l->cache, ms__payload_retain(*out), true, true,
+				l->cache.lt);
+			ms__payload_release(q);
+		}
+	} else if (st == MS_EUNREACHABLE) {
+		*out = ms__cache_latest(&l->cache, name);
+		if (*out) {
+			st = MS_OK;
+			*src = MS_SOURCE_CACHE;
 		}
 	}
-	p = cache_install(l, p, true, true, l->pt);
-	atomic_fetch_add(&l->reloads, 1);
-	if (info.model_name[0])
-		refresh_fallback(l, p, &info);
-	ms_artifact_info_dispose(&info);
-	if (l->on_change)
-		l->on_change(l->change_payload, name, version);
-	payload_release(p);
-	return MS_OK;
-}
-
-/* Compare the database's production pointers with the cached ones (all
- * tracked names, or @p only) and swap what changed. */
-static ms_status recheck(ms_loader *l, PGconn **c, const char *only)
-{
-	tracked *t = NULL;
-	size_t n = tracked_snapshot(l, only, &t), i;
-	PGresult *res = NULL;
-	const char *params[1] = { only };
-	ms_err e;
-	ms_status st;
-	int r;
-
-	ms__err_clear(&e);
-	if (n == 0) {
-		ms__free(t);
-		return MS_OK;
-	}
-	st = ms__exec(*c, &e, &res, PGRES_TUPLES_OK, "watch",
-	              only ? "SELECT model_name, model_version FROM"
-	                     " model_artifacts WHERE is_production"
-	                     " AND model_name = $1"
-	                   : "SELECT model_name, model_version FROM"
-	                     " model_artifacts WHERE is_production",
-	              only ? 1 : 0, only ? params : NULL);
-	if (st != MS_OK) {
-		ms__free(t);
-		set_err(l, &e);
-		db_failed(l, c, st, &e);
-		return st;
-	}
-	for (r = 0; r < PQntuples(res) && st == MS_OK && *c; r++) {
-		const char *name = PQgetvalue(res, r, 0);
-		const char *ver = PQgetvalue(res, r, 1);
-		for (i = 0; i < n; i++) {
-			if (strcmp(t[i].name, name) != 0)
-				continue;
-			if (strcmp(t[i].version, ver) != 0 || t[i].fallback)
-				st = swap_in(l, c, &e, name, ver);
-			break;
-		}
-	}
-	PQclear(res);
-	ms__free(t);
 	return st;
-}
-
-static void drain_wake(ms_loader *l)
-{
-	char buf[64];
-	while (read(l->wake[0], buf, sizeof buf) > 0)
-		;
-}
-
-static void wait_wake(ms_loader *l, unsigned ms)
-{
-	struct pollfd pf = { l->wake[0], POLLIN, 0 };
-	if (poll(&pf, 1, (int)ms) > 0)
-		drain_wake(l);
-}
-
-static void *watcher_main(void *arg)
-{
-	ms_loader *l = arg;
-	PGconn *c = NULL;
-	unsigned backoff = 100;
-	ms_err e;
-
-	while (!atomic_load(&l->stop)) {
-		if (c == NULL) {
-			ms_status st;
-			ms__err_clear(&e);
-			st = ms__connect(&c, &e, l->conninfo, l->connect_timeout);
-			if (st == MS_OK && l->watch == MS_WATCH_NOTIFY)
-				st = ms__exec(c, &e, NULL, PGRES_COMMAND_OK, "watch",
-				              "LISTEN modelstore_production", 0, NULL);
-			if (st != MS_OK) {
-				PQfinish(c);
-				c = NULL;
-				if (st == MS_EUNREACHABLE)
-					note_unreachable(l, e.msg);
-				else
-					set_err(l, &e);
-				wait_wake(l, backoff);
-				backoff = backoff * 2 > 2000 ? 2000 : backoff * 2;
-				continue;
-			}
-			backoff = 100;
-			note_reachable(l);
-			/* notifications sent while we were away are lost */
-			atomic_store(&l->resync, 0);
-			recheck(l, &c, NULL);
-			continue;
-		}
-		if (atomic_exchange(&l->resync, 0)) {
-			recheck(l, &c, NULL);
-			continue;
-		}
-		if (l->watch == MS_WATCH_POLL) {
-			wait_wake(l, l->poll_ms);
-			if (!atomic_load(&l->stop))
-				recheck(l, &c, NULL);
-			continue;
-		}
-		{
-			struct pollfd pf[2] = { { PQsocket(c), POLLIN, 0 },
-			                        { l->wake[0], POLLIN, 0 } };
-			PGnotify *nt;
-			if (poll(pf, 2, 1000) < 0 && errno != EINTR)
-				continue;
-			if (pf[1].revents)
-				drain_wake(l);
-			if (!PQconsumeInput(c)) {
-				ms__err_set(&e, MS_EUNREACHABLE,
-				            "watch: connection lost: %s",
-				            PQerrorMessage(c));
-				db_failed(l, &c, MS_EUNREACHABLE, &e);
-				continue;
-			}
-			while (c && (nt = PQnotifies(c)) != NULL) {
-				json_t *j = json_loads(nt->extra, 0, NULL);
-				const char *name = json_string_value(
-					json_object_get(j, "model_name"));
-				atomic_fetch_add(&l->notify_seq, 1);
-				if (name && ms_name_check(name) == MS_OK)
-					recheck(l, &c, name);
-				json_decref(j);
-				PQfreemem(nt);
-			}
-		}
-	}
-	PQfinish(c);
-	return NULL;
 }
 
 /* ------------------------------------------------------------------ */
@@ -1574,11 +335,59 @@ ms_status ms_loader_options_init(ms_loader_options *opts, unsigned int version)
 	return MS_OK;
 }
 
+/* The locks of a zeroed loader; the wake pipe not open yet. */
+static void loader_init(ms_loader *l)
+{
+	l->wake[0] = l->wake[1] = -1;
+	ms__cache_init(&l->cache);
+	ms__loader_db_init(l);
+	pthread_mutex_init(&l->refresh_mu, NULL);
+	pthread_mutex_init(&l->err_mu, NULL);
+}
+
+/* MS_EINVAL, naming the culprit, for options this version cannot take. */
+static ms_status options_check(ms_err *e, const ms_loader_options *opts)
+{
+	if (opts->version != MS_LOADER_OPTIONS_VERSION)
+		return ms__err_set(e, MS_EINVAL,
+		                   "invalid ms_loader_options version: %u",
+		                   opts->version);
+	if (opts->watch != MS_WATCH_OFF && opts->watch != MS_WATCH_NOTIFY &&
+	    opts->watch != MS_WATCH_POLL)
+		return ms__err_set(e, MS_EINVAL, "invalid watch value: \"%d\"",
+		                   (int)opts->watch);
+	if (opts->connect_timeout < 0)
+		return ms__err_set(e, MS_EINVAL,
+		                   "invalid connect_timeout value: \"%d\"",
+		                   opts->connect_timeout);
+	return MS_OK;
+}
+
+/* Take @p conninfo and @p opts, with defaults for what they leave 0. */
+static ms_status options_apply(ms_loader *l, ms_err *e, const char *conninfo,
+                               const ms_loader_options *opts)
+{
+	l->conninfo = conninfo ? ms__strdup(conninfo) : NULL;
+	l->fallback_dir = ms__strdup(opts->fallback_dir && opts->fallback_dir[0]
+	                             ? opts->fallback_dir : "models");
+	if ((conninfo && l->conninfo == NULL) || l->fallback_dir == NULL)
+		return ms__err_set(e, MS_ENOMEM, "out of memory");
+	l->cache.budget = opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
+	l->refresh_fallback = opts->refresh_fallback;
+	l->watch = opts->watch;
+	l->poll_ms = opts->poll_interval_ms ? opts->poll_interval_ms : 1000;
+	l->connect_timeout = opts->connect_timeout ? opts->connect_timeout : 2;
+	l->on_change = opts->on_change;
+	l->change_payload = opts->change_payload;
+	return MS_OK;
+}
+
 ms_status ms_loader_open(ms_loader **out, const char *conninfo,
                          const ms_loader_options *opts)
 {
 	ms_loader_options def = MS_LOADER_OPTIONS_INIT;
 	ms_loader *l;
+	ms_status st;
 	ms_err e;
 
 	if (out == NULL)
@@ -1586,91 +395,46 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 	*out = l = ms__calloc(1, sizeof *l);
 	if (l == NULL)
 		return MS_ENOMEM;
-	l->wake[0] = l->wake[1] = -1;
-	{
-		/* writers (a swap) must not starve behind a stream of readers;
-		 * they hold the lock only to relink pointers */
-		pthread_rwlockattr_t ra;
-		pthread_rwlockattr_init(&ra);
-		pthread_rwlockattr_setkind_np(
-			&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-		pthread_rwlock_init(&l->lock, &ra);
-		pthread_rwlockattr_destroy(&ra);
-	}
-	pthread_mutex_init(&l->mu, NULL);
-	pthread_cond_init(&l->cv, NULL);
-	pthread_mutex_init(&l->db_mu, NULL);
-	pthread_mutex_init(&l->refresh_mu, NULL);
-	pthread_mutex_init(&l->err_mu, NULL);
+	loader_init(l);
 	if (opts == NULL)
 		opts = &def;
-	if (opts->version != MS_LOADER_OPTIONS_VERSION) {
-		ms__err_set(&e, MS_EINVAL, "invalid ms_loader_options version: %u",
-		            opts->version);
-		set_err(l, &e);
-		return MS_EINVAL;
-	}
-	if (opts->watch != MS_WATCH_OFF && opts->watch != MS_WATCH_NOTIFY &&
-	    opts->watch != MS_WATCH_POLL) {
-		ms__err_set(&e, MS_EINVAL, "invalid watch value: \"%d\"",
-		            (int)opts->watch);
-		set_err(l, &e);
-		return MS_EINVAL;
-	}
-	if (opts->connect_timeout < 0) {
-		ms__err_set(&e, MS_EINVAL, "invalid connect_timeout value: \"%d\"",
-		            opts->connect_timeout);
-		set_err(l, &e);
-		return MS_EINVAL;
-	}
-	l->conninfo = conninfo ? ms__strdup(conninfo) : NULL;
-	l->fallback_dir = ms__strdup(opts->fallback_dir && opts->fallback_dir[0]
-	                             ? opts->fallback_dir : "models");
-	if ((conninfo && l->conninfo == NULL) || l->fallback_dir == NULL) {
-		ms__err_set(&e, MS_ENOMEM, "out of memory");
-		set_err(l, &e);
-		return MS_ENOMEM;
-	}
-	l->budget = opts->cache_bytes ? opts->cache_bytes : DEFAULT_CACHE;
-	l->refresh_fallback = opts->refresh_fallback;
-	l->watch = opts->watch;
-	l->poll_ms = opts->poll_interval_ms ? opts->poll_interval_ms : 1000;
-	l->connect_timeout = opts->connect_timeout ? opts->connect_timeout : 2;
-	l->on_change = opts->on_change;
-	l->change_payload = opts->change_payload;
-	atomic_init(&l->backoff_ms, BACKOFF_MIN_MS);
-	if (l->watch != MS_WATCH_OFF) {
-		if (pipe2(l->wake, O_NONBLOCK | O_CLOEXEC) != 0) {
-			ms__err_set(&e, MS_ERROR, "watch: pipe: %s", strerror(errno));
-			set_err(l, &e);
-			return MS_ERROR;
-		}
-		if (pthread_create(&l->watcher, NULL, watcher_main, l) != 0) {
-			ms__err_set(&e, MS_ERROR, "watch: cannot start the thread");
-			set_err(l, &e);
-			return MS_ERROR;
-		}
-		l->watching = true;
-	}
-	return MS_OK;
+	st = options_check(&e, opts);
+	if (st == MS_OK)
+		st = options_apply(l, &e, conninfo, opts);
+	if (st == MS_OK && l->watch != MS_WATCH_OFF)
+		st = ms__watcher_start(l, &e);
+	if (st != MS_OK)
+		ms__loader_set_err(l, &e);
+	return st;
 }
 
-typedef struct latest_ctx {
-	const char *name;
-	char version[MS_VERSION_MAX + 1];
-} latest_ctx;
-
-/* db_op: resolve "latest" for lc->name. */
-static ms_status op_latest(ms_loader *l, ms_err *e, void *ctx)
+/* The hot path: the cached model, counted as a hit, or NULL.  A fallback
+ * copy, unwatched, is a miss for the one caller that claims the retry of
+ * the database after the backoff (*retry); the others keep being served
+ * it. */
+static ms_model *get_cached(ms_loader *l, int kind, const char *name,
+                            const char *selector, bool *retry)
 {
-	latest_ctx *lc = ctx;
-	return resolve_version(l->conn, e, lc->name, "latest", lc->version);
+	ms_payload *p = ms__cache_lookup(&l->cache, kind, name, selector);
+
+	if (p == NULL)
+		return NULL;
+	if (p->origin == MS_SOURCE_FALLBACK && !l->watching &&
+	    ms__loader_db_claim_retry(l)) {
+		ms__payload_release(p);
+		*retry = true;
+		return NULL;
+	}
+	atomic_fetch_add_explicit(&l->hits[my_shard()].v, 1,
+	                          memory_order_relaxed);
+	return &p->face[p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
+	                                                : MS_SOURCE_CACHE];
 }
 
 ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
                         const char *selector)
 {
-	payload *p;
+	ms_payload *p;
 	ms_source src;
 	ms_err e;
 	ms_status st;
@@ -1688,129 +452,41 @@ ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
 	ms__err_clear(&e);
 	if (ms__name_arg(&e, "model name", name) != MS_OK ||
 	    ms__selector_arg(&e, selector) != MS_OK) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_EINVAL;
 	}
-	kind = strcmp(selector, "production") == 0 ? K_PROD : K_VERSION;
+	kind = strcmp(selector, "production") == 0 ? MS__K_PROD : MS__K_VERSION;
 
-	/* hot path */
-	if (kind == K_PROD || strcmp(selector, "latest") != 0) {
-		p = cache_lookup(l, kind, name, selector);
-		if (p) {
-			/* a fallback copy, unwatched: after the backoff one caller
-			 * retries the database; the others keep being served */
-			uint64_t nt = atomic_load(&l->next_try_ns), now;
-			if (p->origin == MS_SOURCE_FALLBACK && !l->watching &&
-			    (now = ms__now_ns()) >= nt &&
-			    atomic_compare_exchange_strong(
-				    &l->next_try_ns, &nt,
-				    now + (uint64_t)atomic_load(&l->backoff_ms) *
-				    1000000u)) {
-				payload_release(p);
-				retry = true;
-				tl_retry = true;
-			} else {
-				atomic_fetch_add_explicit(&l->hits[my_shard()].v, 1,
-				                          memory_order_relaxed);
-				*out = &p->face[p->origin == MS_SOURCE_FALLBACK
-				                ? MS_SOURCE_FALLBACK : MS_SOURCE_CACHE];
-				return MS_OK;
-			}
-		}
+	if (kind == MS__K_PROD || strcmp(selector, "latest") != 0) {
+		*out = get_cached(l, kind, name, selector, &retry);
+		if (*out)
+			return MS_OK;
 	}
 	atomic_fetch_add(&l->misses, 1);
 
-	if (kind == K_PROD) {
-		st = flight(l, &e, K_PROD, name, NULL, load_production, !retry,
-		            &p, &src);
-		tl_retry = false;
+	if (kind == MS__K_PROD) {
+		st = ms__cache_flight(&l->cache, &e, MS__K_PROD, name, NULL,
+		                      load_production, l, !retry, &p, &src);
+		ms__loader_db_retry_done();
 	} else if (strcmp(selector, "latest") == 0) {
-		latest_ctx lc = { name, "" };
-		const char *version = lc.version;
-		st = db_run(l, &e, op_latest, &lc);
-		if (st == MS_OK) {
-			st = flight(l, &e, K_VERSION, name, version, load_version, true,
-			            &p, &src);
-			if (st == MS_OK && p->origin != MS_SOURCE_FALLBACK) {
-				/* remember it for outages */
-				payload *q = cache_install(l, payload_retain(p), true, true,
-				                           l->lt);
-				payload_release(q);
-			}
-		} else if (st == MS_EUNREACHABLE) {
-			uint32_t h = hash2(name, NULL);
-			pentry *pe;
-			p = NULL;
-			pthread_rwlock_rdlock(&l->lock);
-			pe = pt_find(l->lt, name, h);
-			if (pe)
-				p = payload_retain(pe->e->p);
-			pthread_rwlock_unlock(&l->lock);
-			if (p) {
-				st = MS_OK;
-				src = MS_SOURCE_CACHE;
-			}
-		}
+		st = load_latest(l, &e, name, &p, &src);
 	} else {
-		st = flight(l, &e, K_VERSION, name, selector, load_version, true,
-		            &p, &src);
+		st = ms__cache_flight(&l->cache, &e, MS__K_VERSION, name, selector,
+		                      load_version, l, true, &p, &src);
 	}
 	if (st != MS_OK) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return st;
 	}
 	*out = &p->face[src];
 	return MS_OK;
 }
 
-/* Names with a fallback copy under the fallback directory. */
-static size_t fallback_names(ms_loader *l, char ***out)
-{
-	char path[PATH_MAX];
-	char **names = NULL;
-	size_t n = 0;
-	DIR *d;
-	struct dirent *de;
-	struct stat sb;
-
-	*out = NULL;
-	snprintf(path, sizeof path, "%s/production/model.bin", l->fallback_dir);
-	if (stat(path, &sb) == 0 ||
-	    (snprintf(path, sizeof path, "%s/model.bin", l->fallback_dir),
-	     stat(path, &sb) == 0)) {
-		names = ms__calloc(1, sizeof *names);
-		if (names && (names[0] = ms__strdup(MS_DEFAULT_NAME)) != NULL)
-			n = 1;
-	}
-	snprintf(path, sizeof path, "%s/production", l->fallback_dir);
-	d = opendir(path);
-	while (d && (de = readdir(d)) != NULL) {
-		char **q;
-		if (ms_name_check(de->d_name) != MS_OK ||
-		    strcmp(de->d_name, MS_DEFAULT_NAME) == 0)
-			continue;
-		if ((size_t)snprintf(path, sizeof path, "%s/production/%s/model.bin",
-		                     l->fallback_dir, de->d_name) >= sizeof path ||
-		    stat(path, &sb) != 0)
-			continue;
-		q = ms__realloc(names, (n + 1) * sizeof *names);
-		if (q == NULL)
-			break;
-		names = q;
-		if ((names[n] = ms__strdup(de->d_name)) != NULL)
-			n++;
-	}
-	if (d)
-		closedir(d);
-	*out = names;
-	return n;
-}
-
 typedef struct names_ctx {
 	PGresult *res;
 } names_ctx;
 
-/* db_op: the names that have a production model. */
+/* ms_loader_db_op: the names that have a production model. */
 static ms_status op_production_names(ms_loader *l, ms_err *e, void *ctx)
 {
 	names_ctx *nc = ctx;
@@ -1835,7 +511,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	ms__err_clear(&e);
 	{
 		names_ctx nc = { NULL };
-		st = db_run(l, &e, op_production_names, &nc);
+		st = ms__loader_db_run(l, &e, op_production_names, &nc);
 		if (st == MS_OK) {
 			int r;
 			names = ms__calloc((size_t)PQntuples(nc.res) + 1, sizeof *names);
@@ -1848,9 +524,9 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 		PQclear(nc.res);
 	}
 	if (st == MS_EUNREACHABLE)
-		n = fallback_names(l, &names);
+		n = ms__fallback_names(l->fallback_dir, &names);
 	else if (st != MS_OK) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return st;
 	}
 	for (i = 0; i < n; i++) {
@@ -1867,7 +543,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	if (loaded)
 		*loaded = ok;
 	if (first == MS_OK && st == MS_EUNREACHABLE && n == 0) {
-		set_err(l, &e);
+		ms__loader_set_err(l, &e);
 		return MS_EUNREACHABLE;
 	}
 	return first;
@@ -1881,7 +557,7 @@ void ms_loader_stats_get(ms_loader *l, ms_loader_stats *out)
 	memset(out, 0, sizeof *out);
 	if (l == NULL)
 		return;
-	for (i = 0; i < NSHARDS; i++)
+	for (i = 0; i < MS__NSHARDS; i++)
 		out->hits += atomic_load_explicit(&l->hits[i].v,
 		                                  memory_order_relaxed);
 	out->misses = atomic_load(&l->misses);
@@ -1890,10 +566,7 @@ void ms_loader_stats_get(ms_loader *l, ms_loader_stats *out)
 	out->reloads = atomic_load(&l->reloads);
 	out->integrity_failures = atomic_load(&l->integrity_failures);
 	out->outages = atomic_load(&l->outages);
-	pthread_rwlock_rdlock(&l->lock);
-	out->bytes_cached = l->bytes_cached;
-	out->entries = l->entries;
-	pthread_rwlock_unlock(&l->lock);
+	ms__cache_usage(&l->cache, &out->bytes_cached, &out->entries);
 }
 
 ms_status ms_loader_last_error(ms_loader *l, ms_buf *out)
@@ -1909,40 +582,11 @@ ms_status ms_loader_last_error(ms_loader *l, ms_buf *out)
 
 void ms_loader_close(ms_loader *l)
 {
-	size_t b;
 	if (l == NULL)
 		return;
-	if (l->watching) {
-		atomic_store(&l->stop, true);
-		(void)!write(l->wake[1], "x", 1);
-		pthread_join(l->watcher, NULL);
-	}
-	if (l->wake[0] >= 0)
-		close(l->wake[0]);
-	if (l->wake[1] >= 0)
-		close(l->wake[1]);
-	for (b = 0; b < NBUCKETS; b++) {
-		pentry *pe, *next;
-		for (pe = l->pt[b]; pe; pe = next) {
-			next = pe->next;
-			ms__free(pe);
-		}
-		for (pe = l->lt[b]; pe; pe = next) {
-			next = pe->next;
-			ms__free(pe);
-		}
-	}
-	while (l->all) {
-		centry *e = l->all;
-		l->all = e->all_next;
-		payload_release(e->p);
-		ms__free(e);
-	}
-	PQfinish(l->conn);
-	pthread_rwlock_destroy(&l->lock);
-	pthread_mutex_destroy(&l->mu);
-	pthread_cond_destroy(&l->cv);
-	pthread_mutex_destroy(&l->db_mu);
+	ms__watcher_stop(l);
+	ms__cache_destroy(&l->cache);
+	ms__loader_db_close(l);
 	pthread_mutex_destroy(&l->refresh_mu);
 	pthread_mutex_destroy(&l->err_mu);
 	ms__free(l->conninfo);

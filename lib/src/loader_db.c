@@ -1,0 +1,318 @@
+/*
+ * loader_db.c - the loader's side of the database: the callers' shared
+ * connection, outage bookkeeping and backoff, fetching a model into a
+ * payload.
+ *
+ * Database loads of callers share one connection (db_mu); the watcher
+ * has its own.  When the database cannot be reached (connect refused or
+ * timed out, unknown host, auth failure, connection lost mid-query), the
+ * first failure logs one line (ms__log) and bumps the `outages` counter;
+ * until the database answers again callers do not retry more often than
+ * the backoff allows (and never wait on another thread's connect
+ * attempt), so a dead host costs at most one connect bound.
+ */
+#define _GNU_SOURCE
+#include "loader_db.h"
+
+#include "alloc.h"
+#include "conn.h"
+#include "errbuf.h"
+#include "fetch.h"
+#include "loader_internal.h"
+#include "log.h"
+#include "model.h"
+#include "util.h"
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+
+#define BACKOFF_MIN_MS 250u
+#define BACKOFF_MAX_MS 5000u
+
+/* set while this thread is the one retrying the database after a backoff */
+static _Thread_local bool tl_retry;
+
+void ms__loader_db_init(ms_loader *l)
+{
+	pthread_mutex_init(&l->db_mu, NULL);
+	atomic_init(&l->backoff_ms, BACKOFF_MIN_MS);
+}
+
+void ms__loader_db_close(ms_loader *l)
+{
+	PQfinish(l->conn);
+	l->conn = NULL;
+	pthread_mutex_destroy(&l->db_mu);
+}
+
+bool ms__loader_db_claim_retry(ms_loader *l)
+{
+	uint64_t nt = atomic_load(&l->next_try_ns), now;
+	if ((now = ms__now_ns()) >= nt &&
+	    atomic_compare_exchange_strong(
+		    &l->next_try_ns, &nt,
+		    now + (uint64_t)atomic_load(&l->backoff_ms) * 1000000u)) {
+		tl_retry = true;
+		return true;
+	}
+	return false;
+}
+
+void ms__loader_db_retry_done(void)
+{
+	tl_retry = false;
+}
+
+/* ------------------------------------------------------------------ */
+/* outages                                                             */
+/* ------------------------------------------------------------------ */
+
+void ms__loader_note_unreachable(ms_loader *l, const char *msg)
+{
+	unsigned b;
+	bool was = atomic_exchange(&l->outage, true);
+	pthread_mutex_lock(&l->err_mu);
+	snprintf(l->outage_msg, sizeof l->outage_msg, "%s", msg);
+	snprintf(l->last_err, sizeof l->last_err, "%s", msg);
+	pthread_mutex_unlock(&l->err_mu);
+	if (!was) {
+		atomic_fetch_add(&l->outages, 1);
+		atomic_store(&l->backoff_ms, BACKOFF_MIN_MS);
+		ms__log(MS_LOG_WARN, "loader: %s; serving from cache and "
+		        "fallback until the database answers again", msg);
+		b = BACKOFF_MIN_MS;
+	} else {
+		b = atomic_load(&l->backoff_ms) * 2;
+		if (b > BACKOFF_MAX_MS)
+			b = BACKOFF_MAX_MS;
+		atomic_store(&l->backoff_ms, b);
+	}
+	atomic_store(&l->next_try_ns, ms__now_ns() + (uint64_t)b * 1000000u);
+}
+
+void ms__loader_note_reachable(ms_loader *l)
+{
+	if (atomic_exchange(&l->outage, false))
+		ms__log(MS_LOG_INFO, "loader: database reachable again");
+}
+
+/* ------------------------------------------------------------------ */
+/* the callers' connection                                             */
+/* ------------------------------------------------------------------ */
+
+/* Take the callers' connection, connecting when needed.  On MS_OK db_mu
+ * is held; otherwise it is not.  During an outage, callers neither retry
+ * before the backoff nor queue behind another thread's attempt. */
+static ms_status db_acquire(ms_loader *l, ms_err *e)
+{
+	ms_status st;
+	if (atomic_load(&l->outage)) {
+		if ((!tl_retry && ms__now_ns() < atomic_load(&l->next_try_ns)) ||
+		    pthread_mutex_trylock(&l->db_mu) != 0) {
+			pthread_mutex_lock(&l->err_mu);
+			ms__err_set(e, MS_EUNREACHABLE, "%s", l->outage_msg);
+			pthread_mutex_unlock(&l->err_mu);
+			return MS_EUNREACHABLE;
+		}
+	} else {
+		pthread_mutex_lock(&l->db_mu);
+	}
+	if (l->conn && PQstatus(l->conn) != CONNECTION_OK) {
+		PQfinish(l->conn);
+		l->conn = NULL;
+	}
+	if (l->conn == NULL) {
+		PGconn *c = NULL;
+		st = ms__connect(&c, e, l->conninfo, l->connect_timeout);
+		if (st != MS_OK) {
+			PQfinish(c);
+			pthread_mutex_unlock(&l->db_mu);
+			if (st == MS_EUNREACHABLE)
+				ms__loader_note_unreachable(l, e->msg);
+			return st;
+		}
+		l->conn = c;
+		l->conn_fresh = true;
+		ms__loader_note_reachable(l);
+	} else {
+		l->conn_fresh = false;
+	}
+	return MS_OK;
+}
+
+/* db_mu held: a statement failed on a connection made before this call
+ * (say, to a server that restarted since).  Reconnect once, quietly;
+ * true when the caller should run its statements again. */
+static bool db_retry_stale(ms_loader *l, ms_err *e, ms_status st)
+{
+	PGconn *c = NULL;
+	if (st == MS_OK || l->conn_fresh || l->conn == NULL ||
+	    (st != MS_EUNREACHABLE && PQstatus(l->conn) == CONNECTION_OK))
+		return false;
+	PQfinish(l->conn);
+	l->conn = NULL;
+	if (ms__connect(&c, e, l->conninfo, l->connect_timeout) != MS_OK) {
+		PQfinish(c);
+		return false;
+	}
+	l->conn = c;
+	l->conn_fresh = true;
+	return true;
+}
+
+void ms__loader_db_failed(ms_loader *l, PGconn **c, ms_status st, ms_err *e)
+{
+	if (st != MS_EUNREACHABLE && (*c == NULL || PQstatus(*c) == CONNECTION_OK))
+		return;
+	if (*c) {
+		PQfinish(*c);
+		*c = NULL;
+	}
+	ms__loader_note_unreachable(l, e->msg);
+}
+
+/* Acquire the callers' connection, run @op, run it once more on a fresh
+ * connection when the first failure came from a stale one (a server that
+ * restarted since), drop the connection when the server is gone, and
+ * release.  The one place that knows this protocol. */
+ms_status ms__loader_db_run(ms_loader *l, ms_err *e, ms_loader_db_op op,
+                            void *ctx)
+{
+	ms_status st = db_acquire(l, e);
+	if (st != MS_OK)
+		return st;
+	st = op(l, e, ctx);
+	if (db_retry_stale(l, e, st))
+		st = op(l, e, ctx);
+	if (st != MS_OK)
+		ms__loader_db_failed(l, &l->conn, st, e);
+	pthread_mutex_unlock(&l->db_mu);
+	return st;
+}
+
+ms_status ms__loader_resolve_version(PGconn *c, ms_err *e, const char *name,
+                                     const char *selector,
+                                     char out[MS_VERSION_MAX + 1])
+{
+	const char *params[1] = { name };
+	PGresult *res;
+	bool prod = strcmp(selector, "production") == 0;
+	ms_status st = ms__exec(
+		c, e, &res, PGRES_TUPLES_OK, "resolve",
+		prod ? "SELECT model_version FROM model_artifacts"
+		       " WHERE model_name = $1 AND is_production LIMIT 1"
+		     : "SELECT model_version FROM model_artifacts"
+		       " WHERE model_name = $1"
+		       " ORDER BY created_at DESC, id DESC LIMIT 1",
+		1, params);
+	if (st != MS_OK)
+		return st;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return ms__err_set(e, MS_ENOTFOUND, "%s: no %s model", name,
+		                   prod ? "production" : "stored");
+	}
+	snprintf(out, MS_VERSION_MAX + 1, "%s", PQgetvalue(res, 0, 0));
+	PQclear(res);
+	return MS_OK;
+}
+
+/* The bytes of one fetch, gathered into one buffer (ms_write_fn sink). */
+typedef struct loadbuf {
+	ms_artifact_info *info;
+	unsigned char *data;
+	uint64_t len, cap;
+	size_t map_len;
+	ms_err *e;
+} loadbuf;
+
+static ms_status loadbuf_sink(void *payload_, const void *d, size_t n)
+{
+	loadbuf *lb = payload_;
+	if (lb->data == NULL) {
+		uint64_t want = lb->info->size > 0 ? (uint64_t)lb->info->size : 0;
+		if (want < n)
+			want = n > (1u << 20) ? n : (1u << 20);
+		lb->data = ms__bytes_alloc(want, &lb->map_len);
+		if (lb->data == NULL)
+			return ms__err_set(lb->e, MS_ENOMEM,
+			                   "load: cannot allocate %llu bytes",
+			                   (unsigned long long)want);
+		lb->cap = want;
+	}
+	if (lb->len + n > lb->cap) {
+		uint64_t want = lb->cap * 2 > lb->len + n ? lb->cap * 2
+		                                          : lb->len + n;
+		unsigned char *q;
+		if (lb->info->size >= 0 && lb->info->sha256[0])
+			return ms__err_set(lb->e, MS_EINTEGRITY,
+			                   "%s version %s: more bytes than the "
+			                   "recorded %lld", lb->info->model_name,
+			                   lb->info->model_version,
+			                   (long long)lb->info->size);
+		q = ms__bytes_grow(lb->data, &lb->map_len, lb->len, want);
+		if (q == NULL)
+			return ms__err_set(lb->e, MS_ENOMEM,
+			                   "load: cannot grow to %llu bytes",
+			                   (unsigned long long)want);
+		lb->data = q;
+		lb->cap = want;
+	}
+	memcpy(lb->data + lb->len, d, n);
+	lb->len += n;
+	return MS_OK;
+}
+
+/* ------------------------------------------------------------------ */
+/* fetching a model                                                    */
+/* ------------------------------------------------------------------ */
+
+ms_status ms__loader_db_fetch(ms_loader *l, PGconn *c, ms_err *e,
+                              const char *name, const char *version,
+                              ms_artifact_info *info, ms_payload **out)
+{
+	loadbuf lb;
+	char hex[65] = "";
+	ms_payload *p;
+	ms_status st;
+
+	*out = NULL;
+	memset(&lb, 0, sizeof lb);
+	lb.info = info;
+	lb.e = e;
+	st = ms__artifact_fetch(c, e, info, name, version, NULL, loadbuf_sink,
+	                        &lb, NULL, NULL, hex);
+	if (st == MS_EINTEGRITY)
+		atomic_fetch_add(&l->integrity_failures, 1);
+	if (st != MS_OK) {
+		ms__bytes_free(lb.data, lb.map_len);
+		return st;
+	}
+	if (lb.data == NULL)
+		lb.data = ms__bytes_alloc(0, &lb.map_len);
+	p = ms__payload_new();
+	if (p == NULL || lb.data == NULL) {
+		ms__bytes_free(lb.data, lb.map_len);
+		ms__free(p);
+		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
+	}
+	p->data = lb.data;
+	p->size = lb.len;
+	p->map_len = lb.map_len;
+	p->origin = MS_SOURCE_DATABASE;
+	p->verified = info->sha256[0] != '\0';
+	snprintf(p->name, sizeof p->name, "%s", info->model_name);
+	snprintf(p->version, sizeof p->version, "%s", info->model_version);
+	snprintf(p->type, sizeof p->type, "%s", info->model_type);
+	memcpy(p->sha256, hex, sizeof hex);
+	p->metrics = ms__strdup(info->metrics_json ? info->metrics_json : "{}");
+	if (p->metrics == NULL) {
+		ms__payload_release(p);
+		return ms__err_set(e, MS_ENOMEM, "load: out of memory");
+	}
+	atomic_fetch_add(&l->db_loads, 1);
+	*out = p;
+	return MS_OK;
+}

@@ -1,0 +1,166 @@
+/*
+ * model.c - the model handle: ms_model accessors, retain/release, and the
+ * payload behind a handle (its reference count and its one byte buffer,
+ * allocated once at the recorded size: mmap + MADV_HUGEPAGE from HUGE_MIN
+ * up, so a model never sits twice in memory).
+ */
+#define _GNU_SOURCE
+#include "model.h"
+
+#include "alloc.h"
+
+#include <stdint.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#define HUGE_MIN ((uint64_t)8 << 20)  /* mmap + THP from this size up */
+#define HUGE_ALIGN ((size_t)2 << 20)
+
+const char *ms_source_str(ms_source source)
+{
+	switch (source) {
+	case MS_SOURCE_DATABASE: return "database";
+	case MS_SOURCE_CACHE: return "cache";
+	case MS_SOURCE_FALLBACK: return "fallback";
+	}
+	return "unknown";
+}
+
+/* One buffer of @p n bytes; big ones are 2 MiB-aligned anonymous maps
+ * asking for transparent huge pages (first-touch faults dominate
+ * otherwise). */
+unsigned char *ms__bytes_alloc(uint64_t n, size_t *map_len)
+{
+	*map_len = 0;
+	if (n >= HUGE_MIN && n < SIZE_MAX / 2) {
+		size_t len = ((size_t)n + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+		size_t span = len + HUGE_ALIGN;
+		unsigned char *raw = mmap(NULL, span, PROT_READ | PROT_WRITE,
+		                          MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		uintptr_t a;
+		size_t head;
+		if (raw == MAP_FAILED)
+			return NULL;
+		a = ((uintptr_t)raw + HUGE_ALIGN - 1) & ~(uintptr_t)(HUGE_ALIGN - 1);
+		head = (size_t)(a - (uintptr_t)raw);
+		if (head)
+			munmap(raw, head);
+		if (span - head - len)
+			munmap((unsigned char *)a + len, span - head - len);
+		madvise((void *)a, len, MADV_HUGEPAGE);
+#ifdef MADV_POPULATE_WRITE
+		/* Fault the whole buffer in one call (Linux 5.14+): measured
+		 * here, 200 MB populate in 15-25 ms against 0.45-1.25 s of
+		 * page-by-page first touch.  Every byte is written next anyway;
+		 * on an older kernel this fails and pages fault lazily. */
+		(void)madvise((void *)a, len, MADV_POPULATE_WRITE);
+#endif
+		*map_len = len;
+		return (unsigned char *)a;
+	}
+	if (n >= SIZE_MAX / 2)
+		return NULL;
+	return ms__malloc((size_t)n);
+}
+
+void ms__bytes_free(unsigned char *p, size_t map_len)
+{
+	if (p == NULL)
+		return;
+	if (map_len)
+		munmap(p, map_len);
+	else
+		ms__free(p);
+}
+
+/* Grow a buffer whose final size was not recorded (seed-era rows). */
+unsigned char *ms__bytes_grow(unsigned char *p, size_t *map_len,
+                              uint64_t used, uint64_t want)
+{
+	if (*map_len) {
+		size_t len = ((size_t)want + HUGE_ALIGN - 1) & ~(HUGE_ALIGN - 1);
+		void *q = mremap(p, *map_len, len, MREMAP_MAYMOVE);
+		if (q == MAP_FAILED)
+			return NULL;
+		*map_len = len;
+		return q;
+	}
+	if (want >= HUGE_MIN) {
+		size_t ml;
+		unsigned char *q = ms__bytes_alloc(want, &ml);
+		if (q == NULL)
+			return NULL;
+		if (used)
+			memcpy(q, p, (size_t)used);
+		ms__free(p);
+		*map_len = ml;
+		return q;
+	}
+	return ms__realloc(p, (size_t)want);
+}
+
+ms_payload *ms__payload_new(void)
+{
+	ms_payload *p = ms__calloc(1, sizeof *p);
+	int i;
+	if (p == NULL)
+		return NULL;
+	atomic_init(&p->refs, 1);
+	for (i = 0; i < 3; i++) {
+		p->face[i].p = p;
+		p->face[i].source = (ms_source)i;
+	}
+	return p;
+}
+
+ms_payload *ms__payload_retain(ms_payload *p)
+{
+	atomic_fetch_add_explicit(&p->refs, 1, memory_order_relaxed);
+	return p;
+}
+
+void ms__payload_release(ms_payload *p)
+{
+	if (p == NULL)
+		return;
+	if (atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+		return;
+	ms__bytes_free(p->data, p->map_len);
+	ms__free(p->metrics);
+	ms__free(p);
+}
+
+const void *ms_model_data(const ms_model *m) { return m ? m->p->data : NULL; }
+uint64_t ms_model_size(const ms_model *m) { return m ? m->p->size : 0; }
+const char *ms_model_name(const ms_model *m) { return m ? m->p->name : ""; }
+const char *ms_model_version(const ms_model *m)
+{
+	return m ? m->p->version : "";
+}
+const char *ms_model_type(const ms_model *m) { return m ? m->p->type : ""; }
+const char *ms_model_metrics_json(const ms_model *m)
+{
+	return m && m->p->metrics ? m->p->metrics : "{}";
+}
+const char *ms_model_sha256(const ms_model *m)
+{
+	return m ? m->p->sha256 : "";
+}
+ms_source ms_model_source(const ms_model *m)
+{
+	return m ? m->source : MS_SOURCE_DATABASE;
+}
+int ms_model_verified(const ms_model *m) { return m ? m->p->verified : 0; }
+
+ms_model *ms_model_retain(ms_model *m)
+{
+	if (m)
+		ms__payload_retain(m->p);
+	return m;
+}
+
+void ms_model_release(ms_model *m)
+{
+	if (m)
+		ms__payload_release(m->p);
+}

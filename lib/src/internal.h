@@ -56,6 +56,12 @@ ms_status ms__exec(PGconn *conn, ms_err *e, PGresult **out,
                    ExecStatusType expect, const char *what, const char *sql,
                    int nparams, const char *const *params);
 
+/* ---- store (for operations kept outside store.c, e.g. report.c) ---- */
+/* The connection and error buffer of a usable @p s; the error is
+ * cleared.  MS_EINVAL when @p s is NULL, MS_EUNREACHABLE (message set)
+ * when it is not connected. */
+ms_status ms__store_conn(ms_store *s, PGconn **conn, ms_err **err);
+
 /* ---- schema ---- */
 int ms__schema_known_version(void);
 ms_status ms__schema_check(PGconn *conn, ms_err *e);

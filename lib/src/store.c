@@ -138,6 +138,14 @@ static bool usable(ms_store *s)
 			return MS_EUNREACHABLE;                         \
 	} while (0)
 
+ms_status ms__store_conn(ms_store *s, PGconn **conn, ms_err **err)
+{
+	REQUIRE_CONN(s);
+	*conn = s->conn;
+	*err = &s->err;
+	return MS_OK;
+}
+
 ms_status ms_store_migrate(ms_store *s, int *applied)
 {
 	REQUIRE_CONN(s);

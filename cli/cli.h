@@ -26,6 +26,10 @@ typedef struct cli {
 	const char *command;      /* the command being run, for messages */
 } cli;
 
+/* Returned by a command's option-parsing step when it printed the
+ * --help text: the command then exits 0.  Never an exit code itself. */
+#define CLI_HELP_SHOWN (-1)
+
 /* Exit code for a library status. */
 int cli_exit_for(ms_status st);
 

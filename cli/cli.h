@@ -41,6 +41,11 @@ int cli_exit_for(ms_status st);
 int cli_fail(const cli *c, ms_status st, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
+/* cli_fail with a message copied out of a handle (ms_loader_last_error,
+ * ms_predlog_last_error, ms_file_write_atomic): @msg is disposed; the
+ * status text stands in when it is empty. */
+int cli_fail_buf(const cli *c, ms_status st, ms_buf *msg);
+
 /* Usage error: message plus a hint to --help; returns EXIT_USAGE. */
 int cli_usage(const cli *c, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));

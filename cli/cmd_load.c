@@ -90,12 +90,8 @@ static int get_and_print(cli *c, ms_loader *l, bool ndjson, char *last,
 	ms_status st = ms_loader_get(l, &m, c->name, "production");
 	if (st != MS_OK) {
 		ms_buf err = MS_BUF_INIT;
-		int rc;
 		ms_loader_last_error(l, &err);
-		rc = cli_fail(c, st, "%s", err.ptr && err.ptr[0] ? err.ptr
-		                                     : ms_status_str(st));
-		ms_buf_dispose(&err);
-		return rc;
+		return cli_fail_buf(c, st, &err);
 	}
 	/* a change notification for a version already printed is quiet */
 	if (last == NULL || strcmp(last, ms_model_version(m)) != 0) {
@@ -137,7 +133,6 @@ static int open_loader(const cli *c, bool watch, ms_loader **l)
 	ms_loader_options o;
 	ms_buf err = MS_BUF_INIT;
 	ms_status st;
-	int rc;
 
 	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
 	o.fallback_dir = c->fallback_dir;
@@ -151,11 +146,9 @@ static int open_loader(const cli *c, bool watch, ms_loader **l)
 	if (st == MS_OK)
 		return 0;
 	ms_loader_last_error(*l, &err);
-	rc = cli_fail(c, st, "%s", err.ptr ? err.ptr : ms_status_str(st));
-	ms_buf_dispose(&err);
 	ms_loader_close(*l);
 	*l = NULL;
-	return rc;
+	return cli_fail_buf(c, st, &err);
 }
 
 /* Empty the wake-up pipe: a change notification ('c') or a signal. */

@@ -195,7 +195,6 @@ static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
 	ms_predlog_options o;
 	ms_buf err = MS_BUF_INIT;
 	ms_status s;
-	int rc;
 
 	ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
 	o.spool_dir = spool_dir;
@@ -203,11 +202,9 @@ static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
 	if (s == MS_OK)
 		return 0;
 	ms_predlog_last_error(*pl, &err);
-	rc = cli_fail(c, s, "%s", err.ptr ? err.ptr : ms_status_str(s));
-	ms_buf_dispose(&err);
 	ms_predlog_close(*pl);
 	*pl = NULL;
-	return rc;
+	return cli_fail_buf(c, s, &err);
 }
 
 /* One non-blank NDJSON line: logged, or recorded as rejected. */

@@ -67,7 +67,7 @@ static void fmt_plain(char *buf, size_t n, const char *v)
 	buf[i] = '\0';
 }
 
-/* Cell formatters: one JSON value to display text; null shows as "-". */
+/* Cell formatters: one JSON value (not null) to display text. */
 typedef void (*cell_fmt)(char *buf, size_t n, const json_t *v);
 
 static void cell_text(char *buf, size_t n, const json_t *v)
@@ -82,7 +82,7 @@ static void cell_yes(char *buf, size_t n, const json_t *v)
 
 static void cell_size(char *buf, size_t n, const json_t *v)
 {
-	long long b = json_is_integer(v) ? json_integer_value(v) : -1;
+	long long b = json_integer_value(v);
 	if (b < 0)
 		snprintf(buf, n, "-");
 	else
@@ -91,18 +91,12 @@ static void cell_size(char *buf, size_t n, const json_t *v)
 
 static void cell_count(char *buf, size_t n, const json_t *v)
 {
-	if (json_is_integer(v))
-		snprintf(buf, n, "%lld", (long long)json_integer_value(v));
-	else
-		snprintf(buf, n, "-");
+	snprintf(buf, n, "%lld", (long long)json_integer_value(v));
 }
 
 static void cell_num(char *buf, size_t n, const json_t *v)
 {
-	if (json_is_number(v))
-		snprintf(buf, n, "%.4g", json_number_value(v));
-	else
-		snprintf(buf, n, "-");
+	snprintf(buf, n, "%.4g", json_number_value(v));
 }
 
 static void cell_time(char *buf, size_t n, const json_t *v)
@@ -139,11 +133,16 @@ typedef struct vrow {
 	char cell[NCELLS][160];
 } vrow;
 
+/* An absent figure (null) shows as "-"; PROD stays blank. */
 static void version_cells(vrow *out, const json_t *row)
 {
-	for (int j = 0; j < NCELLS; j++)
-		VCOL[j].fmt(out->cell[j], sizeof out->cell[j],
-		            json_object_get(row, VCOL[j].key));
+	for (int j = 0; j < NCELLS; j++) {
+		const json_t *v = json_object_get(row, VCOL[j].key);
+		if ((v == NULL || json_is_null(v)) && j != C_PROD)
+			snprintf(out->cell[j], sizeof out->cell[j], "-");
+		else
+			VCOL[j].fmt(out->cell[j], sizeof out->cell[j], v);
+	}
 }
 
 /* End of the run of versions sharing the model name of version @start. */
@@ -442,7 +441,6 @@ static int save_html(const cli *c, const report *r, const char *path)
 	FILE *mem = open_memstream(&buf, &len);
 	ms_buf msg = MS_BUF_INIT;
 	ms_status st;
-	int rc;
 
 	if (mem == NULL)
 		return cli_fail(c, MS_ENOMEM, "out of memory");
@@ -455,10 +453,7 @@ static int save_html(const cli *c, const report *r, const char *path)
 	free(buf);
 	if (st == MS_OK)
 		return 0;
-	rc = cli_fail(c, st == MS_ENOMEM ? MS_ENOMEM : MS_EIO, "%s",
-	              msg.ptr ? msg.ptr : ms_status_str(st));
-	ms_buf_dispose(&msg);
-	return rc;
+	return cli_fail_buf(c, st == MS_ENOMEM ? MS_ENOMEM : MS_EIO, &msg);
 }
 
 /* ------------------------------------------------------------------ */

@@ -69,6 +69,14 @@ int cli_fail(const cli *c, ms_status st, const char *fmt, ...)
 	return code;
 }
 
+int cli_fail_buf(const cli *c, ms_status st, ms_buf *msg)
+{
+	int code = cli_fail(c, st, "%s", msg->ptr && msg->ptr[0]
+	                                  ? msg->ptr : ms_status_str(st));
+	ms_buf_dispose(msg);
+	return code;
+}
+
 int cli_usage(const cli *c, const char *fmt, ...)
 {
 	va_list ap;

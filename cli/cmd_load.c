@@ -90,12 +90,8 @@ static int get_and_print(cli *c, ms_loader *l, bool ndjson, char *last,
 	ms_status st = ms_loader_get(l, &m, c->name, "production");
 	if (st != MS_OK) {
 		ms_buf err = MS_BUF_INIT;
-		int rc;
 		ms_loader_last_error(l, &err);
-		rc = cli_fail(c, st, "%s", err.ptr && err.ptr[0] ? err.ptr
-		                                     : ms_status_str(st));
-		ms_buf_dispose(&err);
-		return rc;
+		return cli_fail_buf(c, st, &err);
 	}
 	/* a change notification for a version already printed is quiet */
 	if (last == NULL || strcmp(last, ms_model_version(m)) != 0) {
@@ -107,30 +103,36 @@ static int get_and_print(cli *c, ms_loader *l, bool ndjson, char *last,
 	return 0;
 }
 
-int cmd_load(cli *c, int argc, char **argv)
+/* 0, CLI_HELP_SHOWN, or the exit code of a usage error. */
+static int parse_load_args(cli *c, bool *watch, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "watch", no_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	ms_loader_options o;
-	ms_loader *l = NULL;
-	ms_status st;
-	bool watch = false;
-	int opt, rc;
-	char last[MS_VERSION_MAX + 1] = "";
+	int opt;
 
+	*watch = false;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "wh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'w': watch = true; break;
-		case 'h': fputs(LOAD_HELP, stdout); return 0;
+		case 'w': *watch = true; break;
+		case 'h': fputs(LOAD_HELP, stdout); return CLI_HELP_SHOWN;
 		default: return cli_usage(c, "unknown option");
 		}
 	}
 	if (optind < argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
+	return 0;
+}
+
+/* The loader, with --watch also the wake-up pipe and change callback. */
+static int open_loader(const cli *c, bool watch, ms_loader **l)
+{
+	ms_loader_options o;
+	ms_buf err = MS_BUF_INIT;
+	ms_status st;
 
 	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
 	o.fallback_dir = c->fallback_dir;
@@ -140,54 +142,73 @@ int cmd_load(cli *c, int argc, char **argv)
 		o.watch = MS_WATCH_NOTIFY;
 		o.on_change = on_change;
 	}
-	st = ms_loader_open(&l, c->db, &o);
-	if (st != MS_OK) {
-		ms_buf err = MS_BUF_INIT;
-		ms_loader_last_error(l, &err);
-		rc = cli_fail(c, st, "%s", err.ptr ? err.ptr : ms_status_str(st));
-		ms_buf_dispose(&err);
-		ms_loader_close(l);
-		return rc;
-	}
-	rc = get_and_print(c, l, watch, watch ? last : NULL, sizeof last);
-	if (rc != 0 || !watch) {
-		ms_loader_close(l);
-		return rc;
-	}
+	st = ms_loader_open(l, c->db, &o);
+	if (st == MS_OK)
+		return 0;
+	ms_loader_last_error(*l, &err);
+	ms_loader_close(*l);
+	*l = NULL;
+	return cli_fail_buf(c, st, &err);
+}
 
-	{
-		struct sigaction sa;
-		memset(&sa, 0, sizeof sa);
-		sa.sa_handler = on_signal;
-		sigemptyset(&sa.sa_mask);
-		sigaction(SIGINT, &sa, NULL);
-		sigaction(SIGTERM, &sa, NULL);
+/* Empty the wake-up pipe: a change notification ('c') or a signal. */
+static void drain_wake_pipe(bool *changed, bool *stop)
+{
+	char buf[64];
+	ssize_t n;
+	while ((n = read(wake_pipe[0], buf, sizeof buf)) > 0) {
+		for (ssize_t i = 0; i < n; i++) {
+			if (buf[i] == 'c')
+				*changed = true;
+			else
+				*stop = true;
+		}
 	}
+}
+
+/* --watch: one more line per production change until SIGINT/SIGTERM. */
+static int watch_changes(cli *c, ms_loader *l, char *last, size_t lastn)
+{
+	struct sigaction sa;
+	int rc = 0;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_handler = on_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
 	for (;;) {
 		struct pollfd pf = { wake_pipe[0], POLLIN, 0 };
-		char buf[64];
-		ssize_t n;
 		bool stop = false, changed = false;
 		if (poll(&pf, 1, -1) < 0 && errno != EINTR)
 			break;
-		while ((n = read(wake_pipe[0], buf, sizeof buf)) > 0) {
-			for (ssize_t i = 0; i < n; i++) {
-				if (buf[i] == 'c')
-					changed = true;
-				else
-					stop = true;
-			}
-		}
+		drain_wake_pipe(&changed, &stop);
 		if (stop)
 			break;
-		if (changed) {
-			rc = get_and_print(c, l, true, last, sizeof last);
-			if (rc != 0)
-				break;
-		}
+		if (changed && (rc = get_and_print(c, l, true, last, lastn)) != 0)
+			break;
 	}
+	return rc;
+}
+
+int cmd_load(cli *c, int argc, char **argv)
+{
+	ms_loader *l = NULL;
+	bool watch;
+	char last[MS_VERSION_MAX + 1] = "";
+	int rc = parse_load_args(c, &watch, argc, argv);
+
+	if (rc != 0)
+		return rc == CLI_HELP_SHOWN ? 0 : rc;
+	if ((rc = open_loader(c, watch, &l)) != 0)
+		return rc;
+	rc = get_and_print(c, l, watch, watch ? last : NULL, sizeof last);
+	if (rc == 0 && watch)
+		rc = watch_changes(c, l, last, sizeof last);
 	ms_loader_close(l);
-	close(wake_pipe[0]);
-	close(wake_pipe[1]);
+	if (watch) {
+		close(wake_pipe[0]);
+		close(wake_pipe[1]);
+	}
 	return rc;
 }

@@ -8,7 +8,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -156,14 +155,16 @@ static bool spool_has_files(const char *dir)
 	return any;
 }
 
-static uint64_t mono_ms(void)
+static void import_state_dispose(import_state *st)
 {
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+	for (size_t i = 0; i < st->nrej; i++)
+		free(st->rej[i].reason);
+	free(st->rej);
 }
 
-static int cmd_import(cli *c, int argc, char **argv)
+/* 0, CLI_HELP_SHOWN, or the exit code of a usage error. */
+static int parse_import_args(cli *c, const char **spool_dir, bool *quiet,
+                             int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "spool-dir", required_argument, NULL, 'd' },
@@ -171,152 +172,209 @@ static int cmd_import(cli *c, int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
-	const char *spool_dir = "spool";
-	bool quiet = c->quiet, progress;
-	ms_predlog_options o;
-	ms_predlog *pl = NULL;
-	ms_predlog_stats stats;
-	import_state st = { 0 };
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
-	int opt, rc = 0;
-	ms_status s, cs;
-	bool pending;
-	uint64_t last_progress = 0;
-	ms_buf err = MS_BUF_INIT;
+	int opt;
 
+	*spool_dir = "spool";
+	*quiet = c->quiet;
 	optind = 0;
 	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
 		switch (opt) {
-		case 'd': spool_dir = optarg; break;
-		case 'q': quiet = true; break;
-		case 'h': usage_text(stdout); return 0;
+		case 'd': *spool_dir = optarg; break;
+		case 'q': *quiet = true; break;
+		case 'h': usage_text(stdout); return CLI_HELP_SHOWN;
 		default: return cli_usage(c, "unknown option");
 		}
 	}
 	if (optind != argc)
 		return cli_usage(c, "import takes no arguments (NDJSON on stdin)");
-	progress = !quiet && !c->json && isatty(STDERR_FILENO);
+	return 0;
+}
+
+static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
+{
+	ms_predlog_options o;
+	ms_buf err = MS_BUF_INIT;
+	ms_status s;
 
 	ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
 	o.spool_dir = spool_dir;
-	s = ms_predlog_open(&pl, c->db, &o);
-	if (s != MS_OK) {
+	s = ms_predlog_open(pl, c->db, &o);
+	if (s == MS_OK)
+		return 0;
+	ms_predlog_last_error(*pl, &err);
+	ms_predlog_close(*pl);
+	*pl = NULL;
+	return cli_fail_buf(c, s, &err);
+}
+
+/* One non-blank NDJSON line: logged, or recorded as rejected. */
+static void import_line(const cli *c, ms_predlog *pl, import_state *st,
+                        const char *line, size_t len)
+{
+	json_t *doc = NULL;
+	char *features = NULL, reason[512];
+	ms_prediction p;
+	ms_status s;
+	ms_buf err = MS_BUF_INIT;
+
+	if (!parse_line(c, line, len, &doc, &features, &p, reason,
+	                sizeof reason)) {
+		add_rejection(st, st->lines, reason);
+	} else if ((s = ms_predlog_log(pl, NULL, &p)) == MS_OK) {
+		st->accepted++;
+	} else {
+		if (s == MS_EINVAL)
+			st->log_rejected++;
 		ms_predlog_last_error(pl, &err);
-		rc = cli_fail(c, s, "%s", err.ptr ? err.ptr : ms_status_str(s));
+		add_rejection(st, st->lines, err.ptr && err.ptr[0]
+		              ? err.ptr : ms_status_str(s));
 		ms_buf_dispose(&err);
-		ms_predlog_close(pl);
-		return rc;
 	}
+	free(features);
+	json_decref(doc);
+}
+
+/* Every line of stdin; a running count on stderr when @progress. */
+static void import_stdin(const cli *c, ms_predlog *pl, import_state *st,
+                         bool progress)
+{
+	uint64_t last_progress = 0;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t n;
 
 	while ((n = getline(&line, &cap, stdin)) != -1) {
-		json_t *doc = NULL;
-		char *features = NULL, reason[512];
-		ms_prediction p;
 		size_t len = (size_t)n;
-
-		st.lines++;
+		st->lines++;
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
 		if (strspn(line, " \t") >= len)
 			continue; /* blank line */
-		if (!parse_line(c, line, len, &doc, &features, &p, reason,
-		                sizeof reason)) {
-			add_rejection(&st, st.lines, reason);
-		} else {
-			s = ms_predlog_log(pl, NULL, &p);
-			if (s == MS_OK) {
-				st.accepted++;
-			} else {
-				if (s == MS_EINVAL)
-					st.log_rejected++;
-				ms_predlog_last_error(pl, &err);
-				add_rejection(&st, st.lines, err.ptr && err.ptr[0]
-				              ? err.ptr : ms_status_str(s));
-				ms_buf_dispose(&err);
-			}
-		}
-		free(features);
-		json_decref(doc);
-		if (progress && st.lines % 1024 == 0) {
-			uint64_t now = mono_ms();
+		import_line(c, pl, st, line, len);
+		if (progress && st->lines % 1024 == 0) {
+			uint64_t now = cli_now_ns() / 1000000u;
 			if (now - last_progress >= 250) {
 				last_progress = now;
 				fprintf(stderr, "\rimporting: %lu lines, %lu accepted, "
-				        "%lu rejected", st.lines, st.accepted, st.rejected);
+				        "%lu rejected", st->lines, st->accepted, st->rejected);
 			}
 		}
 	}
 	free(line);
 	if (progress && last_progress)
 		fputc('\n', stderr);
+}
 
-	s = ms_predlog_flush(pl, 120000);
-	ms_predlog_stats_get(pl, &stats);
-	ms_predlog_last_error(pl, &err);
-	cs = ms_predlog_close(pl);
-	pending = spool_has_files(spool_dir);
+/* How the logger ended. */
+typedef struct import_end {
+	ms_status flush, close;
+	ms_predlog_stats stats;
+	ms_buf err;   /* the logger's last error */
+	bool pending; /* rows wait in the spool */
+} import_end;
 
-	if (c->json) {
-		json_t *doc = json_object(), *arr = json_array();
-		for (size_t i = 0; i < st.nrej; i++)
-			json_array_append_new(arr, json_pack("{s:I,s:s}", "line",
-			                      (json_int_t)st.rej[i].line, "reason",
-			                      st.rej[i].reason));
-		json_object_set_new(doc, "lines", json_integer((json_int_t)st.lines));
-		json_object_set_new(doc, "accepted",
-		                    json_integer((json_int_t)st.accepted));
-		json_object_set_new(doc, "rejected",
-		                    json_integer((json_int_t)st.rejected));
-		json_object_set_new(doc, "rejections", arr);
-		json_object_set_new(doc, "written",
-		                    json_integer((json_int_t)stats.written));
-		json_object_set_new(doc, "spooled",
-		                    json_integer((json_int_t)stats.spooled));
-		json_object_set_new(doc, "replayed",
-		                    json_integer((json_int_t)stats.replayed));
-		json_object_set_new(doc, "server_rejected",
-		                    json_integer((json_int_t)(stats.rejected -
-		                    st.log_rejected)));
-		json_object_set_new(doc, "spool_corrupt",
-		                    json_integer((json_int_t)stats.spool_corrupt));
-		json_object_set_new(doc, "spool_dir", json_string(spool_dir));
-		json_object_set_new(doc, "spool_pending", json_boolean(pending));
-		cli_print_json(doc);
-	} else {
-		size_t i;
-		for (i = 0; i < st.nrej; i++)
-			fprintf(stderr, "modelstore: predictions import: line %lu: %s\n",
-			        st.rej[i].line, st.rej[i].reason);
-		if (st.rejected > st.nrej)
-			fprintf(stderr, "modelstore: predictions import: ... and %lu "
-			        "more rejected lines\n", st.rejected - st.nrej);
-		if (!quiet)
-			printf("accepted %lu, rejected %lu, written %llu, spooled %llu, "
-			       "replayed %llu%s\n", st.accepted, st.rejected,
-			       (unsigned long long)stats.written,
-			       (unsigned long long)stats.spooled,
-			       (unsigned long long)stats.replayed,
-			       pending ? " (rows wait in the spool: database "
-			                 "unreachable)" : "");
-	}
+/* Flush and close @pl; @pl is gone afterwards. */
+static void finish_import(ms_predlog *pl, const char *spool_dir,
+                          import_end *e)
+{
+	e->flush = ms_predlog_flush(pl, 120000);
+	ms_predlog_stats_get(pl, &e->stats);
+	ms_predlog_last_error(pl, &e->err);
+	e->close = ms_predlog_close(pl);
+	e->pending = spool_has_files(spool_dir);
+}
 
-	if (cs != MS_OK)
-		rc = cli_fail(c, cs, "%s", err.ptr && err.ptr[0] ? err.ptr
-		              : "rows could not be written or spooled");
-	else if (pending || s != MS_OK)
+static void print_import_json(const import_state *st, const import_end *e,
+                              const char *spool_dir)
+{
+	json_t *doc = json_object(), *arr = json_array();
+	for (size_t i = 0; i < st->nrej; i++)
+		json_array_append_new(arr, json_pack("{s:I,s:s}", "line",
+		                      (json_int_t)st->rej[i].line, "reason",
+		                      st->rej[i].reason));
+	json_object_set_new(doc, "lines", json_integer((json_int_t)st->lines));
+	json_object_set_new(doc, "accepted",
+	                    json_integer((json_int_t)st->accepted));
+	json_object_set_new(doc, "rejected",
+	                    json_integer((json_int_t)st->rejected));
+	json_object_set_new(doc, "rejections", arr);
+	json_object_set_new(doc, "written",
+	                    json_integer((json_int_t)e->stats.written));
+	json_object_set_new(doc, "spooled",
+	                    json_integer((json_int_t)e->stats.spooled));
+	json_object_set_new(doc, "replayed",
+	                    json_integer((json_int_t)e->stats.replayed));
+	json_object_set_new(doc, "server_rejected",
+	                    json_integer((json_int_t)(e->stats.rejected -
+	                    st->log_rejected)));
+	json_object_set_new(doc, "spool_corrupt",
+	                    json_integer((json_int_t)e->stats.spool_corrupt));
+	json_object_set_new(doc, "spool_dir", json_string(spool_dir));
+	json_object_set_new(doc, "spool_pending", json_boolean(e->pending));
+	cli_print_json(doc);
+}
+
+static void print_import_text(const import_state *st, const import_end *e,
+                              bool quiet)
+{
+	for (size_t i = 0; i < st->nrej; i++)
+		fprintf(stderr, "modelstore: predictions import: line %lu: %s\n",
+		        st->rej[i].line, st->rej[i].reason);
+	if (st->rejected > st->nrej)
+		fprintf(stderr, "modelstore: predictions import: ... and %lu "
+		        "more rejected lines\n", st->rejected - st->nrej);
+	if (!quiet)
+		printf("accepted %lu, rejected %lu, written %llu, spooled %llu, "
+		       "replayed %llu%s\n", st->accepted, st->rejected,
+		       (unsigned long long)e->stats.written,
+		       (unsigned long long)e->stats.spooled,
+		       (unsigned long long)e->stats.replayed,
+		       e->pending ? " (rows wait in the spool: database "
+		                    "unreachable)" : "");
+}
+
+/* 0: all in the database; 4: rows wait in the spool; 1: some rejected
+ * or lost. */
+static int import_exit(const cli *c, const import_state *st,
+                       const import_end *e)
+{
+	const char *why = e->err.ptr && e->err.ptr[0] ? e->err.ptr : NULL;
+	int rc = 0;
+	if (e->close != MS_OK)
+		rc = cli_fail(c, e->close, "%s",
+		              why ? why : "rows could not be written or spooled");
+	else if (e->pending || e->flush != MS_OK)
 		rc = EXIT_UNREACHABLE;
-	else if (st.rejected > 0 || stats.rejected > st.log_rejected)
+	else if (st->rejected > 0 || e->stats.rejected > st->log_rejected)
 		rc = EXIT_ERROR_;
-	if (pending && !c->json && cs == MS_OK)
+	if (e->pending && !c->json && e->close == MS_OK)
 		fprintf(stderr, "modelstore: predictions import: %s\n",
-		        err.ptr && err.ptr[0] ? err.ptr
-		        : "database unreachable; rows kept in the spool");
-	ms_buf_dispose(&err);
-	for (size_t i = 0; i < st.nrej; i++)
-		free(st.rej[i].reason);
-	free(st.rej);
+		        why ? why : "database unreachable; rows kept in the spool");
+	return rc;
+}
+
+static int cmd_import(cli *c, int argc, char **argv)
+{
+	const char *spool_dir;
+	bool quiet;
+	ms_predlog *pl = NULL;
+	import_state st = { 0 };
+	import_end e = { .err = MS_BUF_INIT };
+	int rc = parse_import_args(c, &spool_dir, &quiet, argc, argv);
+
+	if (rc != 0)
+		return rc == CLI_HELP_SHOWN ? 0 : rc;
+	if ((rc = open_predlog(c, spool_dir, &pl)) != 0)
+		return rc;
+	import_stdin(c, pl, &st, !quiet && !c->json && isatty(STDERR_FILENO));
+	finish_import(pl, spool_dir, &e);
+	if (c->json)
+		print_import_json(&st, &e, spool_dir);
+	else
+		print_import_text(&st, &e, quiet);
+	rc = import_exit(c, &st, &e);
+	ms_buf_dispose(&e.err);
+	import_state_dispose(&st);
 	return rc;
 }
 

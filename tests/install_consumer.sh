@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the built tree into a temp prefix, then build a tiny consumer
-# against it twice: with find_package(modelstore) and with pkg-config.
+# against it twice: with find_package(modelstore) and with pkg-config;
+# then the CLI's sources (cli/*.c) against the installed library alone.
 set -euo pipefail
 src=$1 build=$2
 tmp=$(mktemp -d /tmp/ms-consumer.XXXXXX)
@@ -32,6 +33,18 @@ libdir=$(ls -d "$tmp"/prefix/lib*/pkgconfig | head -n 1)
 PKG_CONFIG_PATH="$libdir" cc -o "$tmp/app/pc" "$tmp/app/main.c" \
   $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs modelstore)
 LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/app/pc"
+# the CLI needs nothing private: its sources build against the installed
+# header and shared library alone (no lib/ include path; the library
+# exports only the ms_ API, so any ms__ call would fail to link)
+mkdir -p "$tmp/cli"
+cc -std=c11 -Wall -Wextra -Wno-unused-parameter -Werror -o "$tmp/cli/modelstore" \
+  "$src"/cli/*.c $(PKG_CONFIG_PATH="$libdir" pkg-config --cflags --libs modelstore jansson)
+readelf -d "$tmp/cli/modelstore" | grep -q 'NEEDED.*libmodelstore\.so' ||
+  { echo "the CLI did not link the installed shared library" >&2; exit 1; }
+want="modelstore $(PKG_CONFIG_PATH="$libdir" pkg-config --modversion modelstore)"
+got=$(LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/cli/modelstore" --version)
+[ "$got" = "$want" ] || { echo "installed-library CLI: got \"$got\", want \"$want\"" >&2; exit 1; }
+LD_LIBRARY_PATH="$(dirname "$libdir")" "$tmp/cli/modelstore" report --help >/dev/null
 # the shared library exports the public ms_ API and nothing else
 lib=$(ls "$(dirname "$libdir")"/libmodelstore.so.* | head -n 1)
 bad=$(nm -D --defined-only "$lib" | awk '$2 ~ /^[TDBRVW]$/ {print $3}' | grep -v '^ms_[a-z]' || true)
@@ -42,4 +55,4 @@ if [ -n "$bad" ]; then
 fi
 internal=$(nm -D --defined-only "$lib" | awk '{print $3}' | grep '^ms__' || true)
 [ -z "$internal" ] || { echo "internal ms__ symbols exported: $internal" >&2; exit 1; }
-echo "consumer built both ways; $(nm -D --defined-only "$lib" | grep -c ' T ms_') ms_ functions exported, nothing else"
+echo "consumer built both ways, CLI built against the installed library; $(nm -D --defined-only "$lib" | grep -c ' T ms_') ms_ functions exported, nothing else"

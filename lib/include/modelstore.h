@@ -893,6 +893,33 @@ MS_EXTERN(ms_status) ms_store_export(ms_store *store, ms_artifact_info *info,
                                      void *progress_payload);
 
 /**
+ * Write @p len bytes to the file @p path atomically, the way
+ * ms_store_export() writes: a temporary file beside @p path (O_EXCL, no
+ * symlinks followed), fsync, rename over @p path, fsync of the directory.
+ * Readers see the old file or the new one, never a partial one; on
+ * failure the temporary file is removed and @p path is untouched.
+ *
+ * @param errmsg_out receives the message on failure (naming the file);
+ *                   untouched on success.  May be NULL.  Dispose it with
+ *                   ms_buf_dispose().
+ * @param path       the file to write.  Its directory must exist.
+ * @param data       the bytes; may be NULL when @p len is 0.
+ * @param len        how many bytes.
+ * @param overwrite  0: fail with MS_EEXISTS when @p path exists (also when
+ *                   it appears during the write); 1: replace it.
+ * @return MS_OK; MS_EINVAL (NULL or empty @p path, NULL @p data with a
+ *         length, path too long); MS_EEXISTS (@p path exists and
+ *         @p overwrite is 0); MS_ENOTFOUND (the directory does not exist);
+ *         MS_EIO (cannot create, write, fsync or rename; @p path is a
+ *         directory or a symbolic link); MS_ENOMEM.
+ * Thread-safety: safe; concurrent writers of one path each replace it
+ * whole, the last rename wins.
+ */
+MS_EXTERN(ms_status) ms_file_write_atomic(ms_buf *errmsg_out,
+                                          const char *path, const void *data,
+                                          size_t len, int overwrite);
+
+/**
  * Attach an actual value to a logged prediction.
  *
  * A prediction still queued or spooled by an ms_predlog is not in the
@@ -914,6 +941,50 @@ MS_EXTERN(ms_status) ms_store_export(ms_store *store, ms_artifact_info *info,
 MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
                                             const char *prediction_id,
                                             double actual_value);
+
+/**
+ * Per model name and version, the metrics stored at push time next to
+ * what the logged predictions say, and the last 20 promotions, read from
+ * the monitoring views (`model_version_performance`,
+ * `model_promotion_history`) as one JSON document:
+ *
+ *     {"versions": [{"model_name", "model_version", "is_production",
+ *                    "model_type", "model_size_bytes", "accuracy_score",
+ *                    "rmse_score", "r2_score", "created_at",
+ *                    "prediction_count", "predictions_with_actual",
+ *                    "mean_absolute_error", "rmse", "avg_prediction",
+ *                    "avg_confidence", "first_prediction_at",
+ *                    "last_prediction_at"}, ...],
+ *      "promotions": [{"promoted_at", "model_name", "action",
+ *                      "from_version", "to_version", "to_model_type",
+ *                      "reason", "promoted_by"}, ...]}
+ *
+ * Versions are ordered by name, then newest first; promotions newest
+ * first.  Keys appear in that order.  Types: is_production a boolean,
+ * sizes and counts integers, scores and averages numbers, the rest
+ * strings (times as "YYYY-MM-DDTHH:MM:SS", server time); any value may be
+ * null (a figure with no predictions or no actuals yet, a non-finite
+ * number).
+ *
+ * @param out        receives the document (UTF-8, compact).  Dispose it
+ *                   with ms_buf_dispose() after MS_OK.
+ * @param store      an open store.
+ * @param model_name only this model name; NULL for every name.
+ * @param since      NULL for all time, or the decimal text of a number of
+ *                   days, "0" to "36500": prediction figures and
+ *                   promotions of that window only (versions are listed
+ *                   whatever their activity).
+ * @return MS_OK; MS_EINVAL (NULL @p store or @p out, invalid
+ *         @p model_name or @p since, or a figure the server could not
+ *         compute, e.g. an overflow); MS_EUNREACHABLE; MS_ESCHEMA (the
+ *         views are missing: migrate); MS_ENOMEM; MS_ERROR (any other
+ *         server error, e.g. permission denied).  The message is in
+ *         ms_store_errmsg().
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_report(ms_buf *out, ms_store *store,
+                                     const char *model_name,
+                                     const char *since);
 
 /* ------------------------------------------------------------------ */
 /* Model handles                                                       */

@@ -224,3 +224,26 @@ void ms__atomic_abort(ms_atomic_file *af)
 	unlink(af->tmp);
 	ms__free(af);
 }
+
+ms_status ms_file_write_atomic(ms_buf *errmsg_out, const char *path,
+                               const void *data, size_t len, int overwrite)
+{
+	ms_atomic_file *af = NULL;
+	ms_status st;
+	ms_err e;
+
+	ms__err_clear(&e);
+	if (path == NULL || path[0] == '\0' || (data == NULL && len > 0))
+		st = ms__err_set(&e, MS_EINVAL, "write file: need a path and data");
+	else
+		st = ms__atomic_open(&af, &e, path, overwrite);
+	if (st == MS_OK)
+		st = ms__atomic_write(af, data, len);
+	if (st == MS_OK)
+		st = ms__atomic_commit(af, &e);
+	else
+		ms__atomic_abort(af);
+	if (st != MS_OK && errmsg_out)
+		ms__buf_set(errmsg_out, e.msg, strlen(e.msg));
+	return st;
+}

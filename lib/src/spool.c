@@ -1,6 +1,6 @@
 /*
  * spool.c - the prediction logger's on-disk spool (format described in
- * predlog_internal.h).
+ * spool.h).
  *
  * Writers append whole batches with one write() and fsync per batch; a
  * failed write is truncated back so a file never holds a half record in

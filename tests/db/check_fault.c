@@ -5,6 +5,7 @@
 #include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,8 +16,6 @@
 
 #include "common.h"
 #include "alloc.h"
-
-#include <stdbool.h>
 
 static double now_s(void)
 {
@@ -218,6 +217,32 @@ START_TEST(allocation_failures_during_push_leave_nothing_half_written)
 }
 END_TEST
 
+START_TEST(allocation_failures_during_report_are_enomem)
+{
+	char *url = mt_migrated_db("fault_report");
+	ms_store *s = NULL;
+	ms_buf out = MS_BUF_INIT;
+	int n, enomem = 0;
+	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
+	for (n = 1; n < 50; n++) {
+		ms__fault_alloc_after(n);
+		ms_status st = ms_store_report(&out, s, NULL, "7");
+		ms__fault_alloc_after(0);
+		if (st == MS_OK)
+			break;
+		ck_assert_msg(st == MS_ENOMEM, "allocation %d: status %d (%s)", n, st, ms_store_errmsg(s));
+		ck_assert_ptr_null(out.ptr);
+		enomem++;
+	}
+	ck_assert_int_ge(enomem, 1);
+	ck_assert_int_lt(n, 50);
+	ck_assert_str_eq(out.ptr, "{\"versions\":[],\"promotions\":[]}");
+	ms_buf_dispose(&out);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
 Suite *db_fault_suite(void)
 {
 	Suite *s = suite_create("db_fault");
@@ -227,6 +252,7 @@ Suite *db_fault_suite(void)
 	tcase_add_test(tc, server_killed_mid_pull_is_unreachable_and_writes_nothing);
 	tcase_add_test(tc, silent_host_is_bounded_by_connect_timeout);
 	tcase_add_test(tc, allocation_failures_during_push_leave_nothing_half_written);
+	tcase_add_test(tc, allocation_failures_during_report_are_enomem);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -382,6 +382,79 @@ START_TEST(report_json_and_html)
 }
 END_TEST
 
+/* The library half of `report`: one JSON document, typed, filterable. */
+static json_t *report_doc(ms_store *s, const char *name, const char *since)
+{
+	ms_buf out = MS_BUF_INIT;
+	json_t *doc;
+	ms_status st = ms_store_report(&out, s, name, since);
+	ck_assert_msg(st == MS_OK, "report: %s", ms_store_errmsg(s));
+	doc = json_loads(out.ptr, 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", out.ptr);
+	ms_buf_dispose(&out);
+	return doc;
+}
+
+START_TEST(store_report_document)
+{
+	ms_store *s = NULL;
+	ms_buf out = MS_BUF_INIT;
+	json_t *doc, *v;
+	const char *keys[] = { "model_name", "model_version", "is_production",
+		"model_type", "model_size_bytes", "accuracy_score", "rmse_score",
+		"r2_score", "created_at", "prediction_count",
+		"predictions_with_actual", "mean_absolute_error", "rmse",
+		"avg_prediction", "avg_confidence", "first_prediction_at",
+		"last_prediction_at" };
+	size_t i;
+
+	fixture_data();
+	ck_assert_int_eq(ms_store_open(&s, g_url, NULL), MS_OK);
+	doc = report_doc(s, NULL, NULL);
+	ck_assert_int_eq(json_object_size(doc), 2);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "versions")), 2);
+	v = json_array_get(json_object_get(doc, "versions"), 0); /* newest: v2 */
+	{
+		void *it = json_object_iter(v);
+		for (i = 0; it; i++, it = json_object_iter_next(v, it))
+			ck_assert_str_eq(json_object_iter_key(it), keys[i]);
+		ck_assert_uint_eq(i, sizeof keys / sizeof *keys);
+	}
+	ck_assert_str_eq(json_string_value(json_object_get(v, "model_version")), "v2");
+	ck_assert(json_is_true(json_object_get(v, "is_production")));
+	ck_assert(json_is_integer(json_object_get(v, "model_size_bytes")));
+	ck_assert(json_is_real(json_object_get(v, "accuracy_score")));
+	ck_assert_int_eq(json_integer_value(json_object_get(v, "prediction_count")), 2);
+	ck_assert(json_is_null(json_object_get(v, "mean_absolute_error")));
+	v = json_array_get(json_object_get(doc, "promotions"), 0);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "action")), "promote");
+	ck_assert_str_eq(json_string_value(json_object_get(v, "to_version")), "v2");
+	json_decref(doc);
+
+	/* a window of 1 day: the 2024 predictions of v1 fall outside */
+	doc = report_doc(s, MS_DEFAULT_NAME, "1");
+	v = json_array_get(json_object_get(doc, "versions"), 1);
+	ck_assert_str_eq(json_string_value(json_object_get(v, "model_version")), "v1");
+	ck_assert_int_eq(json_integer_value(json_object_get(v, "prediction_count")), 0);
+	json_decref(doc);
+	/* a name with predictions but no stored version */
+	doc = report_doc(s, "other", NULL);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "versions")), 0);
+	ck_assert_int_eq(json_array_size(json_object_get(doc, "promotions")), 0);
+	json_decref(doc);
+
+	ck_assert_int_eq(ms_store_report(&out, s, NULL, "-1"), MS_EINVAL);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "since"));
+	ck_assert_int_eq(ms_store_report(&out, s, NULL, "36501"), MS_EINVAL);
+	ck_assert_int_eq(ms_store_report(&out, s, NULL, ""), MS_EINVAL);
+	ck_assert_int_eq(ms_store_report(&out, s, ".bad", NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_store_report(NULL, s, NULL, NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_store_report(&out, NULL, NULL, NULL), MS_EINVAL);
+	ck_assert_ptr_null(out.ptr);
+	ms_store_close(s);
+}
+END_TEST
+
 START_TEST(report_usage_and_unreachable)
 {
 	char *out = NULL, *err = NULL;
@@ -420,6 +493,7 @@ Suite *db_views_suite(void)
 	tcase_add_test(tc, roles_apply_twice_and_restrict);
 	tcase_add_test(tc, report_json_and_html);
 	tcase_add_test(tc, report_usage_and_unreachable);
+	tcase_add_test(tc, store_report_document);
 	suite_add_tcase(s, tc);
 	return s;
 }

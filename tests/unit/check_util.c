@@ -149,6 +149,57 @@ START_TEST(atomic_file_writes_and_refuses_symlinks)
 }
 END_TEST
 
+/* The public wrapper: whole file or nothing, messages through an ms_buf. */
+START_TEST(public_atomic_file_write)
+{
+	char *dir = mt_tmpdir(), path[512], bad[600], buf[16];
+	ms_buf msg = MS_BUF_INIT;
+	FILE *f;
+	snprintf(path, sizeof path, "%s/page.html", dir);
+	ck_assert_int_eq(ms_file_write_atomic(&msg, path, "hello", 5, 0), MS_OK);
+	ck_assert_ptr_null(msg.ptr); /* untouched on success */
+	ck_assert_int_eq(ms_file_write_atomic(&msg, path, "again", 5, 0),
+	                 MS_EEXISTS);
+	ck_assert_ptr_nonnull(strstr(msg.ptr, path));
+	ms_buf_dispose(&msg);
+	ck_assert_int_eq(ms_file_write_atomic(NULL, path, "bye", 3, 1), MS_OK);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), 3);
+	fclose(f);
+	ck_assert_mem_eq(buf, "bye", 3);
+	ck_assert_int_eq(ms_file_write_atomic(NULL, path, NULL, 0, 1), MS_OK);
+	snprintf(bad, sizeof bad, "%s/no/such/dir/page.html", dir);
+	ck_assert_int_eq(ms_file_write_atomic(&msg, bad, "x", 1, 1), MS_ENOTFOUND);
+	ck_assert_ptr_nonnull(strstr(msg.ptr, bad));
+	ms_buf_dispose(&msg);
+	ck_assert_int_eq(ms_file_write_atomic(&msg, dir, "x", 1, 1), MS_EIO);
+	ms_buf_dispose(&msg);
+	ck_assert_int_eq(ms_file_write_atomic(&msg, "", "x", 1, 1), MS_EINVAL);
+	ms_buf_dispose(&msg);
+	ck_assert_int_eq(ms_file_write_atomic(NULL, path, NULL, 1, 1), MS_EINVAL);
+	/* allocation failures: MS_ENOMEM, the old file intact */
+	for (int n = 1; n < 50; n++) {
+		ms_status st;
+		ms__fault_alloc_after(n);
+		st = ms_file_write_atomic(&msg, path, "fault", 5, 1);
+		ms__fault_alloc_after(0);
+		ms_buf_dispose(&msg);
+		if (st == MS_OK)
+			break;
+		ck_assert_int_eq(st, MS_ENOMEM);
+		ck_assert_int_eq(access(path, F_OK), 0);
+	}
+	{
+		char cmd[600];
+		snprintf(cmd, sizeof cmd, "test $(ls %s | wc -l) -eq 1", dir);
+		ck_assert_int_eq(system(cmd), 0); /* no temp file left behind */
+	}
+	mt_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(allocation_failures_are_reported)
 {
 	/* Fail the Nth allocation for N = 1, 2, ... until the operation
@@ -193,6 +244,7 @@ Suite *unit_util_suite(void)
 	tcase_add_test(tc, store_open_bad_options);
 	tcase_add_test(tc, fallback_paths);
 	tcase_add_test(tc, atomic_file_writes_and_refuses_symlinks);
+	tcase_add_test(tc, public_atomic_file_write);
 	tcase_add_test(tc, allocation_failures_are_reported);
 	suite_add_tcase(s, tc);
 	return s;

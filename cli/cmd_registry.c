@@ -1,0 +1,504 @@
+/*
+ * cmd_registry.c - the registry commands after push: pull, list, show,
+ * promote, rollback, export, prune and verify.
+ */
+#define _GNU_SOURCE
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cli.h"
+
+static const char PULL_HELP[] =
+	"usage: modelstore pull VERSION|production|latest -o FILE [options]\n"
+	"\n"
+	"Fetch an artifact's bytes.  The SHA-256 is verified before the file\n"
+	"appears: it is written to a temp file beside FILE and renamed.\n"
+	"\n"
+	"  -o, --output FILE    where to write; \"-\" for stdout\n"
+	"  --artifact NAME      artifact of the version (default: model)\n"
+	"  --force              replace FILE if it exists\n"
+	"  -q, --quiet          no progress\n";
+
+static ms_status write_stdout(void *p, const void *d, size_t n)
+{
+	(void)p;
+	return fwrite(d, 1, n, stdout) == n ? MS_OK : MS_EIO;
+}
+
+int cmd_pull(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "output", required_argument, NULL, 'o' },
+		{ "artifact", required_argument, NULL, 'a' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *out = NULL, *artifact = NULL, *sel;
+	int force = 0, opt, rc;
+	ms_store *s = NULL;
+	ms_artifact_info info;
+	ms_status st;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "o:fqh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'o': out = optarg; break;
+		case 'a': artifact = optarg; break;
+		case 'f': force = 1; break;
+		case 'q': c->quiet = true; break;
+		case 'h': fputs(PULL_HELP, stdout); return 0;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage(c, "expected one VERSION, \"production\" or \"latest\"");
+	sel = argv[optind];
+	if ((rc = cli_check_selector(c, sel, true)) != 0)
+		return rc;
+	if (out == NULL) {
+		if (isatty(1))
+			return cli_usage(c, "refusing to write model bytes to a terminal; use -o FILE or -o -");
+		return cli_usage(c, "no output given: use -o FILE or -o -");
+	}
+	if ((rc = cli_open_store(c, &s, true)) != 0)
+		return rc;
+	memset(&info, 0, sizeof info);
+	if (strcmp(out, "-") == 0) {
+		st = ms_store_pull(s, &info, c->name, sel, artifact, write_stdout,
+		                   NULL, NULL, NULL);
+		if (fflush(stdout) != 0 && st == MS_OK)
+			st = MS_EIO;
+	} else {
+		st = ms_store_pull_file(s, &info, c->name, sel, artifact, out, force,
+		                        cli_progress, c);
+		cli_progress_end(c);
+	}
+	if (st != MS_OK) {
+		rc = cli_fail(c, st, "%s", st == MS_EIO && strcmp(out, "-") == 0
+		                               ? "write to stdout failed"
+		                               : ms_store_errmsg(s));
+	} else if (strcmp(out, "-") != 0) {
+		if (c->json) {
+			json_t *j = cli_info_json(&info);
+			json_object_set_new(j, "output", json_string(out));
+			cli_print_json(j);
+		} else {
+			printf("%s %s (%lld bytes, sha256 %s) -> %s\n", info.model_name,
+			       info.model_version, (long long)info.size,
+			       info.sha256[0] ? info.sha256 : "none recorded", out);
+		}
+	}
+	ms_artifact_info_dispose(&info);
+	ms_store_close(s);
+	return rc;
+}
+
+int cmd_list(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "limit", required_argument, NULL, 'l' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long long limit = 0;
+	ms_artifact_info *list = NULL;
+	size_t n = 0, i;
+	ms_store *s;
+	int opt, rc;
+	ms_status st;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'l':
+			if (!cli_parse_uint(optarg, 1000000000ull, &limit))
+				return cli_usage(c, "invalid --limit value: \"%s\"", optarg);
+			break;
+		case 'h':
+			puts("usage: modelstore [--name NAME] list [--limit N]\n\n"
+			     "List stored versions, newest first (every model name unless\n"
+			     "--name is given).  `*` marks the production version.");
+			return 0;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (optind < argc)
+		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
+	if ((rc = cli_open_store(c, &s, true)) != 0)
+		return rc;
+	st = ms_store_list(s, &list, &n, c->name_given ? c->name : NULL, (size_t)limit);
+	if (st != MS_OK) {
+		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+		ms_store_close(s);
+		return rc;
+	}
+	if (c->json) {
+		json_t *arr = json_array();
+		for (i = 0; i < n; i++)
+			json_array_append_new(arr, cli_info_json(&list[i]));
+		cli_print_json(arr);
+	} else {
+		printf("%-1s %-20s %-22s %-16s %10s %8s %8s %8s  %-12s %s\n", "",
+		       "NAME", "VERSION", "TYPE", "SIZE", "ACC", "RMSE", "R2",
+		       "SHA256", "CREATED");
+		for (i = 0; i < n; i++) {
+			char sz[32], a[16], r[16], r2[16];
+			cli_fmt_size(sz, sizeof sz, list[i].size);
+			cli_fmt_metric(a, sizeof a, list[i].accuracy);
+			cli_fmt_metric(r, sizeof r, list[i].rmse);
+			cli_fmt_metric(r2, sizeof r2, list[i].r2);
+			printf("%-1s %-20s %-22s %-16s %10s %8s %8s %8s  %-12.12s %s\n",
+			       list[i].is_production ? "*" : "", list[i].model_name,
+			       list[i].model_version, list[i].model_type, sz, a, r, r2,
+			       list[i].sha256[0] ? list[i].sha256 : "(none)",
+			       list[i].created_at);
+		}
+	}
+	ms_artifact_list_free(list, n);
+	ms_store_close(s);
+	return 0;
+}
+
+int cmd_show(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "artifact", required_argument, NULL, 'a' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *artifact = NULL;
+	ms_artifact_info info;
+	ms_store *s;
+	int opt, rc;
+	ms_status st;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'a': artifact = optarg; break;
+		case 'h':
+			puts("usage: modelstore show VERSION|production|latest [--artifact NAME]\n\n"
+			     "Print the metadata of one stored artifact.");
+			return 0;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (optind != argc - 1)
+		return cli_usage(c, "expected one VERSION, \"production\" or \"latest\"");
+	if ((rc = cli_check_selector(c, argv[optind], true)) != 0)
+		return rc;
+	if ((rc = cli_open_store(c, &s, true)) != 0)
+		return rc;
+	st = ms_store_show(s, &info, c->name, argv[optind], artifact);
+	if (st != MS_OK) {
+		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+		ms_store_close(s);
+		return rc;
+	}
+	if (c->json) {
+		cli_print_json(cli_info_json(&info));
+	} else {
+		char sz[32], ssz[32];
+		cli_fmt_size(sz, sizeof sz, info.size);
+		cli_fmt_size(ssz, sizeof ssz, info.stored_size);
+		printf("model_name:     %s\nmodel_version:  %s\nartifact:       %s\n"
+		       "run_id:         %s\nmodel_type:     %s\nis_production:  %s\n"
+		       "size:           %s (%lld bytes)\nstored:         %s, %s, %s\n"
+		       "sha256:         %s\naccuracy_score: %g\nrmse_score:     %g\n"
+		       "r2_score:       %g\nmetrics:        %s\nparams:         %s\n"
+		       "created_at:     %s\n",
+		       info.model_name, info.model_version, info.artifact, info.run_id,
+		       info.model_type, info.is_production ? "yes" : "no", sz,
+		       (long long)info.size, ssz, info.compression,
+		       info.chunk_count ? "chunked" : "inline",
+		       info.sha256[0] ? info.sha256 : "(none recorded)", info.accuracy,
+		       info.rmse, info.r2, info.metrics_json, info.params_json,
+		       info.created_at);
+	}
+	ms_artifact_info_dispose(&info);
+	ms_store_close(s);
+	return 0;
+}
+
+static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
+{
+	static const struct option longopts[] = {
+		{ "reason", required_argument, NULL, 'r' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *reason = NULL;
+	ms_buf to = MS_BUF_INIT;
+	ms_store *s;
+	int opt, rc;
+	ms_status st;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'r': reason = optarg; break;
+		case 'h':
+			puts(promote
+			     ? "usage: modelstore promote VERSION [--reason TEXT]\n\n"
+			       "Make VERSION the production model of --name.  Recorded in\n"
+			       "model_promotions; watching loaders swap within milliseconds."
+			     : "usage: modelstore rollback [--reason TEXT]\n\n"
+			       "Return production to the version that preceded the current\n"
+			       "one in the promotion history.  Repeat to go further back.");
+			return 0;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (promote && optind != argc - 1)
+		return cli_usage(c, "expected one VERSION");
+	if (!promote && optind != argc)
+		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
+	if (promote && (rc = cli_check_selector(c, argv[optind], false)) != 0)
+		return rc;
+	if ((rc = cli_open_store(c, &s, true)) != 0)
+		return rc;
+	if (promote)
+		st = ms_store_promote(s, c->name, argv[optind], reason);
+	else
+		st = ms_store_rollback(s, &to, c->name, reason);
+	if (st != MS_OK) {
+		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+	} else {
+		const char *v = promote ? argv[optind] : to.ptr;
+		if (c->json)
+			cli_print_json(json_pack("{s:s,s:s}", "model_name", c->name,
+			                         "model_version", v));
+		else
+			printf("%s: production is now %s\n", c->name, v);
+	}
+	ms_buf_dispose(&to);
+	ms_store_close(s);
+	return rc;
+}
+
+int cmd_promote(cli *c, int argc, char **argv)
+{
+	return promote_or_rollback(c, argc, argv, true);
+}
+
+int cmd_rollback(cli *c, int argc, char **argv)
+{
+	return promote_or_rollback(c, argc, argv, false);
+}
+
+int cmd_export(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	const char *dir = c->fallback_dir, *sel = "production";
+	ms_artifact_info info;
+	ms_store *s;
+	int opt, rc;
+	ms_status st;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "qh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'd': dir = optarg; break;
+		case 'q': c->quiet = true; break;
+		case 'h':
+			puts("usage: modelstore export [--dir D] [VERSION|production|latest]\n\n"
+			     "Write the model (default: production) as the fallback copy\n"
+			     "D/production[/NAME]/model.bin plus its model.json sidecar,\n"
+			     "atomically.  D defaults to --fallback-dir (models).");
+			return 0;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (optind < argc - 1)
+		return cli_usage(c, "unexpected argument \"%s\"", argv[optind + 1]);
+	if (optind == argc - 1)
+		sel = argv[optind];
+	if ((rc = cli_check_selector(c, sel, true)) != 0)
+		return rc;
+	if ((rc = cli_open_store(c, &s, true)) != 0)
+		return rc;
+	memset(&info, 0, sizeof info);
+	st = ms_store_export(s, &info, c->name, sel, dir, cli_progress, c);
+	cli_progress_end(c);
+	if (st != MS_OK) {
+		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+	} else if (c->json) {
+		json_t *j = cli_info_json(&info);
+		json_object_set_new(j, "dir", json_string(dir));
+		cli_print_json(j);
+	} else {
+		printf("%s %s (%lld bytes, sha256 %s) exported under %s\n",
+		       info.model_name, info.model_version, (long long)info.size,
+		       info.sha256, dir);
+	}
+	ms_artifact_info_dispose(&info);
+	ms_store_close(s);
+	return rc;
+}
+
+int cmd_prune(cli *c, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "keep", required_argument, NULL, 'k' },
+		{ "dry-run", no_argument, NULL, 'n' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 }
+	};
+	unsigned long long keep = 0;
+	bool have_keep = false;
+	int dry = 0, opt, rc;
+	ms_buf deleted = MS_BUF_INIT;
+	ms_store *s;
+	ms_status st;
+
+	optind = 0;
+	while ((opt = getopt_long(argc, argv, "nh", longopts, NULL)) != -1) {
+		switch (opt) {
+		case 'k':
+			if (!cli_parse_uint(optarg, 1000000ull, &keep))
+				return cli_usage(c, "invalid --keep value: \"%s\"", optarg);
+			have_keep = true;
+			break;
+		case 'n': dry = 1; break;
+		case 'h':
+			puts("usage: modelstore prune --keep N [--dry-run]\n\n"
+			     "Delete all but the N newest versions of --name.  The production\n"
+			     "version is never deleted.");
+			return 0;
+		default: return cli_usage(c, "unknown option");
+		}
+	}
+	if (!have_keep)
+		return cli_usage(c, "--keep N is required");
+	if (optind < argc)
+		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
+	if ((rc = cli_open_store(c, &s, true)) != 0)
+		return rc;
+	st = ms_store_prune(s, &deleted, c->name, (unsigned)keep, dry);
+	if (st != MS_OK) {
+		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+	} else {
+		json_t *arr = json_loads(deleted.ptr, 0, NULL);
+		if (c->json) {
+			cli_print_json(json_pack("{s:s,s:b,s:o}", "model_name", c->name,
+			                         "dry_run", dry, dry ? "would_delete" : "deleted",
+			                         arr ? arr : json_array()));
+		} else {
+			size_t i;
+			json_t *v;
+			printf("%s %zu version%s of %s\n", dry ? "would delete" : "deleted",
+			       json_array_size(arr), json_array_size(arr) == 1 ? "" : "s",
+			       c->name);
+			json_array_foreach(arr, i, v)
+				printf("  %s\n", json_string_value(v));
+			json_decref(arr);
+		}
+	}
+	ms_buf_dispose(&deleted);
+	ms_store_close(s);
+	return rc;
+}
+
+typedef struct verify_out {
+	const cli *c;
+	json_t *arr;
+} verify_out;
+
+static void verify_cb(void *p, const ms_artifact_info *info, ms_status r,
+                      const char *actual)
+{
+	verify_out *v = p;
+	cli_progress_clear(); /* the progress line goes first */
+	const char *state = r == MS_OK ? (info->sha256[0] ? "ok" : "unverified")
+	                               : "MISMATCH";
+	if (v->c->json) {
+		json_array_append_new(v->arr,
+			json_pack("{s:s,s:s,s:s,s:s,s:s?,s:s}", "model_name",
+			          info->model_name, "model_version", info->model_version,
+			          "artifact", info->artifact, "status", state,
+			          "sha256", info->sha256[0] ? info->sha256 : NULL,
+			          "actual_sha256", actual));
+	} else {
+		printf("%-10s %s %s %s%s%s\n", state, info->model_name,
+		       info->model_version, info->artifact,
+		       r == MS_OK && !info->sha256[0] ? " (no recorded hash; bytes hash to " : "",
+		       r == MS_OK && !info->sha256[0] ? actual : "");
+		if (r == MS_OK && !info->sha256[0])
+			printf("\b)\n");
+	}
+}
+
+int cmd_verify(cli *c, int argc, char **argv)
+{
+	verify_out v = { c, json_array() };
+	size_t checked = 0, bad = 0;
+	ms_store *s;
+	int rc;
+	ms_status st;
+
+	bool backfill = false;
+	size_t filled = 0;
+	if (cli_wants_help(argc, argv)) {
+		puts("usage: modelstore [--name NAME] verify [--backfill]\n\n"
+		     "Re-hash every stored artifact (of --name, or all), streaming, and\n"
+		     "compare with the recorded SHA-256.  Exit 5 if any mismatch.\n"
+		     "--backfill first records the hash of rows that have none\n"
+		     "(rows written the seed's way).");
+		json_decref(v.arr);
+		return 0;
+	}
+	if (argc == 2 && strcmp(argv[1], "--backfill") == 0)
+		backfill = true;
+	else if (argc > 1) {
+		json_decref(v.arr);
+		return cli_usage(c, "unexpected argument \"%s\"", argv[1]);
+	}
+	if ((rc = cli_open_store(c, &s, true)) != 0) {
+		json_decref(v.arr);
+		return rc;
+	}
+	ms_store_set_progress(s, cli_progress, c);
+	if (backfill) {
+		st = ms_store_backfill_hashes(s, c->name_given ? c->name : NULL, &filled);
+		if (st != MS_OK) {
+			rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+			json_decref(v.arr);
+			ms_store_close(s);
+			return rc;
+		}
+		if (!c->json)
+			printf("recorded a SHA-256 for %zu artifact%s that had none\n",
+			       filled, filled == 1 ? "" : "s");
+	}
+	st = ms_store_verify(s, c->name_given ? c->name : NULL, verify_cb, &v,
+	                     &checked, &bad);
+	cli_progress_end(c);
+	if (st != MS_OK && st != MS_EINTEGRITY) {
+		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+		json_decref(v.arr);
+	} else {
+		if (c->json)
+			cli_print_json(json_pack("{s:i,s:i,s:i,s:o}", "checked", (int)checked,
+			                         "mismatched", (int)bad, "backfilled", (int)filled,
+			                         "artifacts", v.arr));
+		else {
+			json_decref(v.arr);
+			printf("checked %zu artifact%s, %zu mismatched\n", checked,
+			       checked == 1 ? "" : "s", bad);
+		}
+		if (st == MS_EINTEGRITY)
+			rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
+	}
+	ms_store_close(s);
+	return rc;
+}

@@ -98,6 +98,11 @@ int cli_check_selector(const cli *c, const char *sel, bool words_ok);
 /* The artifact object of the JSON output (docs/cli.md). */
 json_t *cli_info_json(const ms_artifact_info *info);
 
+/* @p s with control characters (C0, DEL, UTF-8 C1) written as \xNN, so
+ * that a stored string cannot drive the terminal; truncated to fit
+ * @p n.  Returns @p buf. */
+const char *cli_safe(char *buf, size_t n, const char *s);
+
 /* A byte count for people: "512 B", "12.5 KiB", "3.1 GiB"; "?" when
  * negative (unknown). */
 void cli_fmt_size(char *buf, size_t n, int64_t v);

@@ -147,14 +147,15 @@ int cmd_list(cli *c, int argc, char **argv)
 		       "NAME", "VERSION", "TYPE", "SIZE", "ACC", "RMSE", "R2",
 		       "SHA256", "CREATED");
 		for (i = 0; i < n; i++) {
-			char sz[32], a[16], r[16], r2[16];
+			char sz[32], a[16], r[16], r2[16], ty[4 * MS_TYPE_MAX + 1];
 			cli_fmt_size(sz, sizeof sz, list[i].size);
 			cli_fmt_metric(a, sizeof a, list[i].accuracy);
 			cli_fmt_metric(r, sizeof r, list[i].rmse);
 			cli_fmt_metric(r2, sizeof r2, list[i].r2);
 			printf("%-1s %-20s %-22s %-16s %10s %8s %8s %8s  %-12.12s %s\n",
 			       list[i].is_production ? "*" : "", list[i].model_name,
-			       list[i].model_version, list[i].model_type, sz, a, r, r2,
+			       list[i].model_version,
+			       cli_safe(ty, sizeof ty, list[i].model_type), sz, a, r, r2,
 			       list[i].sha256[0] ? list[i].sha256 : "(none)",
 			       list[i].created_at);
 		}
@@ -203,21 +204,27 @@ int cmd_show(cli *c, int argc, char **argv)
 	if (c->json) {
 		cli_print_json(cli_info_json(&info));
 	} else {
-		char sz[32], ssz[32];
+		char sz[32], ssz[32], acc[16], rmse[16], r2[16];
+		char run[4 * MS_RUN_ID_MAX + 1], ty[4 * MS_TYPE_MAX + 1];
 		cli_fmt_size(sz, sizeof sz, info.size);
 		cli_fmt_size(ssz, sizeof ssz, info.stored_size);
+		cli_fmt_metric(acc, sizeof acc, info.accuracy);
+		cli_fmt_metric(rmse, sizeof rmse, info.rmse);
+		cli_fmt_metric(r2, sizeof r2, info.r2);
 		printf("model_name:     %s\nmodel_version:  %s\nartifact:       %s\n"
 		       "run_id:         %s\nmodel_type:     %s\nis_production:  %s\n"
 		       "size:           %s (%lld bytes)\nstored:         %s, %s, %s\n"
-		       "sha256:         %s\naccuracy_score: %g\nrmse_score:     %g\n"
-		       "r2_score:       %g\nmetrics:        %s\nparams:         %s\n"
+		       "sha256:         %s\naccuracy_score: %s\nrmse_score:     %s\n"
+		       "r2_score:       %s\nmetrics:        %s\nparams:         %s\n"
 		       "created_at:     %s\n",
-		       info.model_name, info.model_version, info.artifact, info.run_id,
-		       info.model_type, info.is_production ? "yes" : "no", sz,
+		       info.model_name, info.model_version, info.artifact,
+		       cli_safe(run, sizeof run, info.run_id),
+		       cli_safe(ty, sizeof ty, info.model_type),
+		       info.is_production ? "yes" : "no", sz,
 		       (long long)info.size, ssz, info.compression,
 		       info.chunk_count ? "chunked" : "inline",
-		       info.sha256[0] ? info.sha256 : "(none recorded)", info.accuracy,
-		       info.rmse, info.r2, info.metrics_json, info.params_json,
+		       info.sha256[0] ? info.sha256 : "(none recorded)", acc, rmse,
+		       r2, info.metrics_json, info.params_json,
 		       info.created_at);
 	}
 	ms_artifact_info_dispose(&info);
@@ -429,12 +436,11 @@ static void verify_cb(void *p, const ms_artifact_info *info, ms_status r,
 			          "sha256", info->sha256[0] ? info->sha256 : NULL,
 			          "actual_sha256", actual));
 	} else {
-		printf("%-10s %s %s %s%s%s\n", state, info->model_name,
+		bool unrecorded = r == MS_OK && !info->sha256[0];
+		printf("%-10s %s %s %s%s%s%s\n", state, info->model_name,
 		       info->model_version, info->artifact,
-		       r == MS_OK && !info->sha256[0] ? " (no recorded hash; bytes hash to " : "",
-		       r == MS_OK && !info->sha256[0] ? actual : "");
-		if (r == MS_OK && !info->sha256[0])
-			printf("\b)\n");
+		       unrecorded ? " (no recorded hash; bytes hash to " : "",
+		       unrecorded ? actual : "", unrecorded ? ")" : "");
 	}
 }
 

@@ -281,6 +281,27 @@ json_t *cli_info_json(const ms_artifact_info *i)
 	return o;
 }
 
+const char *cli_safe(char *buf, size_t n, const char *s)
+{
+	size_t w = 0;
+	const unsigned char *p = (const unsigned char *)s;
+
+	for (; *p && w + 5 < n; p++) {
+		/* C0 controls, DEL, and the C1 controls as UTF-8 (C2 80..9F):
+		 * a stored string must not drive the terminal */
+		bool c1 = p[0] == 0xc2 && p[1] >= 0x80 && p[1] <= 0x9f;
+		if (*p < 0x20 || *p == 0x7f || c1) {
+			w += (size_t)snprintf(buf + w, n - w, "\\x%02x",
+			                      c1 ? p[1] : p[0]);
+			p += c1;
+			continue;
+		}
+		buf[w++] = (char)*p;
+	}
+	buf[w] = '\0';
+	return buf;
+}
+
 void cli_fmt_size(char *buf, size_t n, int64_t v)
 {
 	if (v < 0)

@@ -77,10 +77,13 @@ int cmd_doctor(cli *c, int argc, char **argv)
 	if (st == MS_OK) {
 		ms_artifact_info info;
 		st = ms_store_schema_version(s, &dbv, &libv);
-		CHECK(st == MS_OK && dbv == libv, "schema",
-		      "database at version %d, library knows %d%s", dbv, libv,
-		      dbv < libv ? " (run `modelstore migrate`)" : "");
-		if (dbv == libv) {
+		if (st != MS_OK)
+			CHECK(false, "schema", "%s", ms_store_errmsg(s));
+		else
+			CHECK(dbv == libv, "schema",
+			      "database at version %d, library knows %d%s", dbv,
+			      libv, dbv < libv ? " (run `modelstore migrate`)" : "");
+		if (st == MS_OK && dbv == libv) {
 			st = ms_store_show(s, &info, c->name, "production", NULL);
 			CHECK(st == MS_OK, "production", "%s",
 			      st == MS_OK ? info.model_version : ms_store_errmsg(s));

@@ -61,6 +61,8 @@ GRANT USAGE, SELECT ON SEQUENCE model_artifacts_id_seq, model_metrics_id_seq,
 -- needs SELECT on the columns it reads: hence SELECT on that one column.
 -- No DELETE, no UPDATE of anything else, no reading of input features.
 GRANT INSERT ON model_predictions TO modelstore_logger;
+-- Every client checks the schema version when it opens a store.
+GRANT SELECT ON modelstore_migrations TO modelstore_logger;
 GRANT SELECT (prediction_id), UPDATE (actual_value, actual_recorded_at)
     ON model_predictions TO modelstore_logger;
 GRANT USAGE ON SEQUENCE model_predictions_id_seq TO modelstore_logger;

@@ -309,30 +309,54 @@ bool ms__pg_is_unreachable(PGconn *conn, const PGresult *res)
 	return false;
 }
 
+/* The server's words without libpq's framing: "primary; detail; hint:
+ * hint" instead of "ERROR:  primary\nDETAIL:  ...". */
+static void server_message(char *buf, size_t n, const PGresult *res,
+                           const char *fallback)
+{
+	const char *primary = PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY);
+	const char *detail = PQresultErrorField(res, PG_DIAG_MESSAGE_DETAIL);
+	const char *hint = PQresultErrorField(res, PG_DIAG_MESSAGE_HINT);
+	const char *ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+
+	if (primary == NULL) {
+		snprintf(buf, n, "%s", fallback);
+		return;
+	}
+	snprintf(buf, n, "%s%s%s%s%s%s", primary, detail ? "; " : "",
+	         detail ? detail : "", hint ? "; hint: " : "", hint ? hint : "",
+	         ss && strcmp(ss, "42501") == 0
+	             ? " (this role lacks a grant: see sql/roles.sql for the "
+	               "modelstore_reader, _writer and _logger roles)" : "");
+}
+
 ms_status ms__err_pg(ms_err *e, PGconn *conn, const PGresult *res,
                      const char *what)
 {
 	const char *m = res ? PQresultErrorMessage(res) : NULL;
 	const char *ss = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	ms_status st = MS_ERROR;
-	char target[256];
+	char target[256], text[480];
 
 	if (m == NULL || m[0] == '\0')
 		m = conn ? PQerrorMessage(conn) : "no connection";
+	if (res)
+		server_message(text, sizeof text, res, m);
+	else
+		snprintf(text, sizeof text, "%s", m);
 	if (ms__pg_is_unreachable(conn, res)) {
 		st = MS_EUNREACHABLE;
 		ms__conn_target(conn, target, sizeof target);
 		snprintf(e->msg, sizeof e->msg, "%s: database %s unreachable: %s",
-		         what, target, m);
+		         what, target, text);
 	} else {
 		if (ss && strcmp(ss, "23505") == 0)
 			st = MS_EEXISTS;
-		else if (ss && (strcmp(ss, "22P02") == 0 || strcmp(ss, "22023") == 0 ||
-		                strncmp(ss, "22", 2) == 0))
+		else if (ss && strncmp(ss, "22", 2) == 0)
 			st = MS_EINVAL;
 		else if (ss && (strcmp(ss, "42P01") == 0 || strcmp(ss, "42703") == 0))
 			st = MS_ESCHEMA;
-		snprintf(e->msg, sizeof e->msg, "%s: %s", what, m);
+		snprintf(e->msg, sizeof e->msg, "%s: %s", what, text);
 	}
 	ms__fold_lines(e->msg);
 	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", ss ? ss : "");

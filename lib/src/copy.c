@@ -106,9 +106,9 @@ void ms__copy_connect(ms_copy *c, bool force)
 	    MS_OK) {
 		PQfinish(pc);
 		ms__copy_report(c->rep, &c->werr);
-		c->backoff_ms = c->backoff_ms ? c->backoff_ms * 2 : 100;
-		if (c->backoff_ms > 2000)
-			c->backoff_ms = 2000;
+		c->backoff_ms = ms__backoff_next(c->backoff_ms,
+		                                 MS_RECONNECT_BACKOFF_MIN_MS,
+		                                 MS_RECONNECT_BACKOFF_MAX_MS);
 		c->next_connect_ns = ms__now_ns() + c->backoff_ms * 1000000ull;
 		return;
 	}

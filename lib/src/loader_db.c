@@ -28,7 +28,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#define BACKOFF_MIN_MS 250u
+#define BACKOFF_MIN_MS 250u  /* callers: between retries of a lost database */
 #define BACKOFF_MAX_MS 5000u
 
 /* set while this thread is the one retrying the database after a backoff */
@@ -84,9 +84,8 @@ void ms__loader_note_unreachable(ms_loader *l, const char *msg)
 		        "fallback until the database answers again", msg);
 		b = BACKOFF_MIN_MS;
 	} else {
-		b = atomic_load(&l->backoff_ms) * 2;
-		if (b > BACKOFF_MAX_MS)
-			b = BACKOFF_MAX_MS;
+		b = ms__backoff_next(atomic_load(&l->backoff_ms), BACKOFF_MIN_MS,
+		                     BACKOFF_MAX_MS);
 		atomic_store(&l->backoff_ms, b);
 	}
 	atomic_store(&l->next_try_ns, ms__now_ns() + (uint64_t)b * 1000000u);

@@ -22,6 +22,21 @@ bool ms__json_is_object(const char *text);
  * running...?\n"); everything we pass on is one line. */
 void ms__fold_lines(char *s);
 
+/* Reconnect backoff of the background threads (the logger's writer, the
+ * loader's watcher): the first retry after MIN, doubling up to MAX. */
+#define MS_RECONNECT_BACKOFF_MIN_MS 100u
+#define MS_RECONNECT_BACKOFF_MAX_MS 2000u
+
+/* The next backoff after @p cur: @p min when @p cur is 0, else twice
+ * @p cur, at most @p max. */
+static inline unsigned ms__backoff_next(unsigned cur, unsigned min,
+                                        unsigned max)
+{
+	if (cur == 0)
+		return min;
+	return cur > max / 2 ? max : cur * 2;
+}
+
 uint64_t ms__now_ns(void);      /* CLOCK_MONOTONIC */
 uint64_t ms__wall_ms(void);     /* CLOCK_REALTIME in ms */
 

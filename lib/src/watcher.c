@@ -20,6 +20,7 @@
 #include "loader_db.h"
 #include "loader_internal.h"
 #include "model.h"
+#include "util.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -192,10 +193,11 @@ static void watcher_connect(ms_loader *l, PGconn **c, unsigned *backoff)
 		else
 			ms__loader_set_err(l, &e);
 		wait_wake(l, *backoff);
-		*backoff = *backoff * 2 > 2000 ? 2000 : *backoff * 2;
+		*backoff = ms__backoff_next(*backoff, MS_RECONNECT_BACKOFF_MIN_MS,
+		                            MS_RECONNECT_BACKOFF_MAX_MS);
 		return;
 	}
-	*backoff = 100;
+	*backoff = MS_RECONNECT_BACKOFF_MIN_MS;
 	ms__loader_note_reachable(l);
 	/* notifications sent while we were away are lost */
 	atomic_store(&l->resync, 0);
@@ -237,7 +239,7 @@ static void *watcher_main(void *arg)
 {
 	ms_loader *l = arg;
 	PGconn *c = NULL;
-	unsigned backoff = 100;
+	unsigned backoff = MS_RECONNECT_BACKOFF_MIN_MS;
 
 	while (!atomic_load(&l->stop)) {
 		if (c == NULL) {

@@ -1,4 +1,4 @@
-/* check_log.c - pure code: the log callback and line folding. */
+/* check_log.c - pure code: the log callback, line folding, backoff. */
 #include <stdio.h>
 #include <string.h>
 
@@ -71,6 +71,23 @@ START_TEST(level_names)
 }
 END_TEST
 
+START_TEST(backoff_doubles_up_to_max)
+{
+	unsigned b = 0, seen[8];
+	for (int i = 0; i < 8; i++)
+		seen[i] = b = ms__backoff_next(b, MS_RECONNECT_BACKOFF_MIN_MS,
+		                               MS_RECONNECT_BACKOFF_MAX_MS);
+	ck_assert_uint_eq(seen[0], 100);
+	ck_assert_uint_eq(seen[1], 200);
+	ck_assert_uint_eq(seen[4], 1600);
+	ck_assert_uint_eq(seen[5], 2000);
+	ck_assert_uint_eq(seen[7], 2000);
+	/* no overflow near the top of the range */
+	ck_assert_uint_eq(ms__backoff_next(0x90000000u, 1, 0xffffffffu),
+	                  0xffffffffu);
+}
+END_TEST
+
 Suite *unit_log_suite(void)
 {
 	Suite *s = suite_create("unit_log");
@@ -79,6 +96,7 @@ Suite *unit_log_suite(void)
 	tcase_add_test(tc, events_reach_the_callback_as_one_line);
 	tcase_add_test(tc, fold_lines);
 	tcase_add_test(tc, level_names);
+	tcase_add_test(tc, backoff_doubles_up_to_max);
 	suite_add_tcase(s, tc);
 	return s;
 }

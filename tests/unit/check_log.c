@@ -73,15 +73,15 @@ END_TEST
 
 START_TEST(backoff_doubles_up_to_max)
 {
-	unsigned b = 0, seen[8];
+	unsigned b = 0, steps[8];
 	for (int i = 0; i < 8; i++)
-		seen[i] = b = ms__backoff_next(b, MS_RECONNECT_BACKOFF_MIN_MS,
+		steps[i] = b = ms__backoff_next(b, MS_RECONNECT_BACKOFF_MIN_MS,
 		                               MS_RECONNECT_BACKOFF_MAX_MS);
-	ck_assert_uint_eq(seen[0], 100);
-	ck_assert_uint_eq(seen[1], 200);
-	ck_assert_uint_eq(seen[4], 1600);
-	ck_assert_uint_eq(seen[5], 2000);
-	ck_assert_uint_eq(seen[7], 2000);
+	ck_assert_uint_eq(steps[0], 100);
+	ck_assert_uint_eq(steps[1], 200);
+	ck_assert_uint_eq(steps[4], 1600);
+	ck_assert_uint_eq(steps[5], 2000);
+	ck_assert_uint_eq(steps[7], 2000);
 	/* no overflow near the top of the range */
 	ck_assert_uint_eq(ms__backoff_next(0x90000000u, 1, 0xffffffffu),
 	                  0xffffffffu);

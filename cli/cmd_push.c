@@ -219,7 +219,7 @@ static void print_pushed(const cli *c, ms_store *s, const char *version,
 	ms_artifact_info info;
 	if (!c->json) {
 		printf("%s\n", version);
-	} else if (ms_store_show(s, &info, c->name, version, NULL) == MS_OK) {
+	} else if (ms_store_show(&info, s, c->name, version, NULL) == MS_OK) {
 		json_t *j = cli_info_json(&info);
 		json_object_set_new(j, "artifacts", json_integer((json_int_t)nsrc));
 		cli_print_json(j);
@@ -245,7 +245,7 @@ static int run_push(cli *c, push_args *a)
 	a->o.progress_payload = c;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_push(s, &version, &a->o, a->src, a->nsrc);
+	st = ms_store_push(&version, s, &a->o, a->src, a->nsrc);
 	cli_progress_end(c);
 	if (st != MS_OK)
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));

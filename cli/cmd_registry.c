@@ -69,12 +69,12 @@ int cmd_pull(cli *c, int argc, char **argv)
 		return rc;
 	memset(&info, 0, sizeof info);
 	if (strcmp(out, "-") == 0) {
-		st = ms_store_pull(s, &info, c->name, sel, artifact, write_stdout,
+		st = ms_store_pull(&info, s, c->name, sel, artifact, write_stdout,
 		                   NULL, NULL, NULL);
 		if (fflush(stdout) != 0 && st == MS_OK)
 			st = MS_EIO;
 	} else {
-		st = ms_store_pull_file(s, &info, c->name, sel, artifact, out, force,
+		st = ms_store_pull_file(&info, s, c->name, sel, artifact, out, force,
 		                        cli_progress, c);
 		cli_progress_end(c);
 	}
@@ -131,7 +131,7 @@ int cmd_list(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_list(s, &list, &n, c->name_given ? c->name : NULL, (size_t)limit);
+	st = ms_store_list(&list, &n, s, c->name_given ? c->name : NULL, (size_t)limit);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		ms_store_close(s);
@@ -194,7 +194,7 @@ int cmd_show(cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_show(s, &info, c->name, argv[optind], artifact);
+	st = ms_store_show(&info, s, c->name, argv[optind], artifact);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		ms_store_close(s);
@@ -265,7 +265,7 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 	if (promote)
 		st = ms_store_promote(s, c->name, argv[optind], reason);
 	else
-		st = ms_store_rollback(s, &to, c->name, reason);
+		st = ms_store_rollback(&to, s, c->name, reason);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 	} else {
@@ -328,7 +328,7 @@ int cmd_export(cli *c, int argc, char **argv)
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
 	memset(&info, 0, sizeof info);
-	st = ms_store_export(s, &info, c->name, sel, dir, cli_progress, c);
+	st = ms_store_export(&info, s, c->name, sel, dir, cli_progress, c);
 	cli_progress_end(c);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
@@ -384,7 +384,7 @@ int cmd_prune(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_prune(s, &deleted, c->name, (unsigned)keep, dry);
+	st = ms_store_prune(&deleted, s, c->name, (unsigned)keep, dry);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 	} else {
@@ -469,7 +469,7 @@ int cmd_verify(cli *c, int argc, char **argv)
 	}
 	ms_store_set_progress(s, cli_progress, c);
 	if (backfill) {
-		st = ms_store_backfill_hashes(s, c->name_given ? c->name : NULL, &filled);
+		st = ms_store_backfill_hashes(&filled, s, c->name_given ? c->name : NULL);
 		if (st != MS_OK) {
 			rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 			json_decref(v.arr);
@@ -480,8 +480,8 @@ int cmd_verify(cli *c, int argc, char **argv)
 			printf("recorded a SHA-256 for %zu artifact%s that had none\n",
 			       filled, filled == 1 ? "" : "s");
 	}
-	st = ms_store_verify(s, c->name_given ? c->name : NULL, verify_cb, &v,
-	                     &checked, &bad);
+	st = ms_store_verify(&checked, &bad, s, c->name_given ? c->name : NULL,
+	                     verify_cb, &v);
 	cli_progress_end(c);
 	if (st != MS_OK && st != MS_EINTEGRITY) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));

@@ -176,7 +176,7 @@ MS_EXTERN(void) ms_buf_dispose(ms_buf *buf);
 MS_EXTERN(ms_status) ms_name_check(const char *name);
 
 /**
- * Check a version string.
+ * Check a model version string (ms_version() is the library's own).
  *
  * A valid version is 1..MS_VERSION_MAX characters from [A-Za-z0-9._-],
  * not starting with '.' or '-', and not one of the selector words
@@ -186,7 +186,7 @@ MS_EXTERN(ms_status) ms_name_check(const char *name);
  * @return MS_OK when valid; MS_EINVAL otherwise (no message is kept).
  * Thread-safety: safe.
  */
-MS_EXTERN(ms_status) ms_version_check(const char *version);
+MS_EXTERN(ms_status) ms_model_version_check(const char *version);
 
 /**
  * Progress callback, called on the thread of the operation that reports.
@@ -401,9 +401,9 @@ MS_EXTERN(const char *) ms_store_target(const ms_store *store);
  * idempotent, and concurrent callers serialise.  Open the store with
  * check_schema 0 to migrate a database that is behind.
  *
- * @param store   the handle.
  * @param applied receives how many migrations were applied (0 on
  *                failure); may be NULL.
+ * @param store   the handle.
  * @return
  *   - MS_OK: the schema is current;
  *   - MS_EINVAL: @p store is NULL;
@@ -414,18 +414,18 @@ MS_EXTERN(const char *) ms_store_target(const ms_store *store);
  *     denied); nothing was applied.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_migrate(ms_store *store, int *applied);
+MS_EXTERN(ms_status) ms_store_migrate(int *applied, ms_store *store);
 
 /**
  * The schema version recorded in the database and the one this library
  * knows.
  *
- * @param store       the handle.
  * @param db_version  receives the database's version, 0 when it was
  *                    never migrated; set only on MS_OK; may be NULL.
  * @param lib_version receives this library's version (set even when the
  *                    query fails, unless @p store is NULL or not
  *                    connected); may be NULL.
+ * @param store       the handle.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store is NULL;
@@ -433,8 +433,9 @@ MS_EXTERN(ms_status) ms_store_migrate(ms_store *store, int *applied);
  *   - MS_ERROR: the query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_schema_version(ms_store *store, int *db_version,
-                                             int *lib_version);
+MS_EXTERN(ms_status) ms_store_schema_version(int *db_version,
+                                             int *lib_version,
+                                             ms_store *store);
 
 /** Where the bytes of one artifact of a push come from. */
 typedef struct ms_artifact_source {
@@ -517,10 +518,10 @@ MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
  * connection is lost during COMMIT, MS_EUNREACHABLE is returned and the
  * outcome is unknown (ms_store_show() tells).
  *
- * @param store       the handle.
  * @param version_out receives the version (generated or given) on MS_OK;
  *                    an initialised ms_buf; may be NULL.  Dispose with
  *                    ms_buf_dispose().
+ * @param store       the handle.
  * @param opts        options (borrowed for the call); NULL for the
  *                    defaults of ms_push_options_init().
  * @param sources     @p count sources (borrowed for the call).
@@ -543,7 +544,7 @@ MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
  *   - MS_ERROR: compression failed, or another server error.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
+MS_EXTERN(ms_status) ms_store_push(ms_buf *version_out, ms_store *store,
                                    const ms_push_options *opts,
                                    const ms_artifact_source *sources,
                                    size_t count);
@@ -551,10 +552,10 @@ MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
 /**
  * Look up the metadata of one artifact.
  *
- * @param store      the handle.
  * @param out        receives the metadata; zeroed on entry, so dispose it
  *                   with ms_artifact_info_dispose() on any outcome.  NULL
  *                   is MS_EINVAL.
+ * @param store      the handle.
  * @param model_name NULL means "default".
  * @param selector   "production", "latest" (newest created) or a
  *                   version; NULL means "production".
@@ -570,7 +571,7 @@ MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
  *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
+MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
                                    const char *model_name,
                                    const char *selector,
                                    const char *artifact);
@@ -584,9 +585,9 @@ MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
  * on a mismatch MS_EINTEGRITY is returned and the caller must discard
  * what the sink received.  Rows without a hash are not checked.
  *
- * @param store            the handle.
  * @param info             receives the metadata; zeroed on entry, so
  *                         dispose it on any outcome; may be NULL.
+ * @param store            the handle.
  * @param model_name       NULL means "default".
  * @param selector         "production", "latest" or a version; NULL
  *                         means "production".
@@ -611,7 +612,7 @@ MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
  *   - any other status returned by @p sink.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
+MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
                                    const char *model_name,
                                    const char *selector,
                                    const char *artifact, ms_write_fn sink,
@@ -626,9 +627,9 @@ MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
  * @p path, and the directory fsync'd.  Nothing appears at @p path unless
  * the pull succeeded.
  *
- * @param store            the handle.
  * @param info             as for ms_store_pull(): zeroed on entry,
  *                         dispose it on any outcome; may be NULL.
+ * @param store            the handle.
  * @param model_name       as for ms_store_pull().
  * @param selector         as for ms_store_pull().
  * @param artifact         as for ms_store_pull().
@@ -652,8 +653,8 @@ MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
  *     for ms_store_pull().
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
-                                        ms_artifact_info *info,
+MS_EXTERN(ms_status) ms_store_pull_file(ms_artifact_info *info,
+                                        ms_store *store,
                                         const char *model_name,
                                         const char *selector,
                                         const char *artifact,
@@ -666,12 +667,12 @@ MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
  *
  * Rows are ordered by model name, then newest first within a name.
  *
- * @param store      the handle.
  * @param out        receives the array, owned by the caller: free it with
  *                   ms_artifact_list_free(*out, *count).  Must not be
  *                   NULL.  On failure *out is NULL and *count 0, unless
  *                   @p store is NULL or not connected (then untouched).
  * @param count      receives the element count.  Must not be NULL.
+ * @param store      the handle.
  * @param model_name one name, or NULL for every name.
  * @param limit      at most this many rows in all; 0 means no limit.
  * @return
@@ -682,8 +683,8 @@ MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
  *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_list(ms_store *store, ms_artifact_info **out,
-                                   size_t *count, const char *model_name,
+MS_EXTERN(ms_status) ms_store_list(ms_artifact_info **out, size_t *count,
+                                   ms_store *store, const char *model_name,
                                    size_t limit);
 
 /**
@@ -719,9 +720,9 @@ MS_EXTERN(ms_status) ms_store_promote(ms_store *store, const char *model_name,
  * to the current version, so repeated rollbacks walk further back in
  * history.  Recorded in `model_promotions` as a rollback.
  *
- * @param store       the handle.
  * @param version_out receives the version now in production, on MS_OK;
  *                    an initialised ms_buf; may be NULL.
+ * @param store       the handle.
  * @param model_name  NULL means "default".
  * @param reason      recorded with the rollback; may be NULL.
  * @return
@@ -735,7 +736,7 @@ MS_EXTERN(ms_status) ms_store_promote(ms_store *store, const char *model_name,
  *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_rollback(ms_store *store, ms_buf *version_out,
+MS_EXTERN(ms_status) ms_store_rollback(ms_buf *version_out, ms_store *store,
                                        const char *model_name,
                                        const char *reason);
 
@@ -747,10 +748,10 @@ MS_EXTERN(ms_status) ms_store_rollback(ms_store *store, ms_buf *version_out,
  * with all its artifacts and their chunks, in one transaction that holds
  * the promotion lock.
  *
- * @param store       the handle.
  * @param deleted_out receives a JSON array of the versions deleted (or
  *                    that would be, with @p dry_run), newest first, on
  *                    MS_OK; an initialised ms_buf; may be NULL.
+ * @param store       the handle.
  * @param model_name  NULL means "default".
  * @param keep        how many of the newest versions to keep (the
  *                    production version counts among them); 0 deletes
@@ -765,7 +766,7 @@ MS_EXTERN(ms_status) ms_store_rollback(ms_store *store, ms_buf *version_out,
  *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_prune(ms_store *store, ms_buf *deleted_out,
+MS_EXTERN(ms_status) ms_store_prune(ms_buf *deleted_out, ms_store *store,
                                     const char *model_name, unsigned keep,
                                     int dry_run);
 
@@ -807,13 +808,13 @@ typedef void (*ms_verify_fn)(void *payload, const ms_artifact_info *info,
  * are reported with MS_OK and actual_sha256 set.  Only losing the
  * connection or memory stops early.
  *
+ * @param checked    receives the number of artifacts checked; set only
+ *                   when the run completes; may be NULL.
+ * @param bad        receives the number that failed; as @p checked.
  * @param store      the handle.
  * @param model_name one name, or NULL for all artifacts of all names.
  * @param cb         called once per artifact; may be NULL.
  * @param payload    passed to @p cb.
- * @param checked    receives the number of artifacts checked; set only
- *                   when the run completes; may be NULL.
- * @param bad        receives the number that failed; as @p checked.
  * @return
  *   - MS_OK: all artifacts passed;
  *   - MS_EINTEGRITY: at least one failed, for any reason;
@@ -823,9 +824,9 @@ typedef void (*ms_verify_fn)(void *payload, const ms_artifact_info *info,
  *   - MS_ESCHEMA, MS_ERROR: the listing query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
-                                     ms_verify_fn cb, void *payload,
-                                     size_t *checked, size_t *bad);
+MS_EXTERN(ms_status) ms_store_verify(size_t *checked, size_t *bad,
+                                     ms_store *store, const char *model_name,
+                                     ms_verify_fn cb, void *payload);
 
 /**
  * Compute and record the SHA-256 of every artifact that has none.
@@ -834,11 +835,11 @@ MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
  * only rows whose hash is still NULL are updated, so concurrent runs are
  * harmless.  The first failure stops the run.
  *
- * @param store      the handle.
- * @param model_name one name, or NULL for all names.
  * @param updated    receives how many rows got a hash, also on failure
  *                   (untouched when @p store is NULL or not connected);
  *                   may be NULL.
+ * @param store      the handle.
+ * @param model_name one name, or NULL for all names.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store NULL or an invalid name;
@@ -849,9 +850,9 @@ MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
  *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
-                                              const char *model_name,
-                                              size_t *updated);
+MS_EXTERN(ms_status) ms_store_backfill_hashes(size_t *updated,
+                                              ms_store *store,
+                                              const char *model_name);
 
 /**
  * Write a primary artifact into a fallback tree, with its sidecar.
@@ -863,11 +864,11 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
  * symlinks), fsync, rename over the old one, fsync of the directory.
  * Existing files are replaced.
  *
- * @param store            the handle.
  * @param info             receives the metadata, with the SHA-256
  *                         computed during the export when the row had
  *                         none; zeroed on entry, so dispose it on any
  *                         outcome; may be NULL.
+ * @param store            the handle.
  * @param model_name       NULL means "default".
  * @param selector         "production", "latest" or a version; NULL
  *                         means "production".
@@ -886,7 +887,7 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
  *     for ms_store_pull().
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_export(ms_store *store, ms_artifact_info *info,
+MS_EXTERN(ms_status) ms_store_export(ms_artifact_info *info, ms_store *store,
                                      const char *model_name,
                                      const char *selector, const char *dir,
                                      ms_progress_fn progress,
@@ -1241,10 +1242,10 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
  * sidecar names that version (not cached); "latest" is served from the
  * last "latest" resolved while the database answered.
  *
- * @param loader     the handle.
  * @param out        receives a model handle with one reference owned by
  *                   the caller (release it with ms_model_release()); set
  *                   to NULL on failure.  Must not be NULL.
+ * @param loader     the handle.
  * @param model_name NULL means "default".
  * @param selector   "production", "latest" or a version; NULL means
  *                   "production".
@@ -1261,7 +1262,7 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
  *   - MS_ESCHEMA, MS_ERROR: a query failed on the server.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
+MS_EXTERN(ms_status) ms_loader_get(ms_model **out, ms_loader *loader,
                                    const char *model_name,
                                    const char *selector);
 
@@ -1272,8 +1273,8 @@ MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
  * it cannot be reached, those with a fallback copy.  A failure for one
  * name does not stop the others.
  *
- * @param loader the handle.
  * @param loaded receives how many names were loaded; may be NULL.
+ * @param loader the handle.
  * @return
  *   - MS_OK: every name loaded;
  *   - the first failure of ms_loader_get() for a name;
@@ -1283,7 +1284,7 @@ MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
  *   - MS_ESCHEMA, MS_ERROR: the query of names failed on the server.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_loader_preload(ms_loader *loader, size_t *loaded);
+MS_EXTERN(ms_status) ms_loader_preload(size_t *loaded, ms_loader *loader);
 
 /**
  * Counters of a loader since it was opened.
@@ -1304,11 +1305,11 @@ typedef struct ms_loader_stats {
 /**
  * Snapshot a loader's counters.
  *
- * @param loader the handle; NULL gives all zeros.
  * @param out    receives the counters (borrowed); NULL is ignored.
+ * @param loader the handle; NULL gives all zeros.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(void) ms_loader_stats_get(ms_loader *loader, ms_loader_stats *out);
+MS_EXTERN(void) ms_loader_stats_get(ms_loader_stats *out, ms_loader *loader);
 
 /**
  * Copy the last error message of a loader.
@@ -1316,15 +1317,15 @@ MS_EXTERN(void) ms_loader_stats_get(ms_loader *loader, ms_loader_stats *out);
  * The message is the last one recorded by any thread, the watcher's
  * included; a success does not clear it.
  *
- * @param loader the handle; NULL (what ms_loader_open() leaves on
- *               MS_ENOMEM) gives "out of memory".
  * @param out    receives the message ("" when none so far); an
  *               initialised ms_buf, owned by the caller (dispose it).
  *               NULL copies nothing.
+ * @param loader the handle; NULL (what ms_loader_open() leaves on
+ *               MS_ENOMEM) gives "out of memory".
  * @return MS_OK; MS_ENOMEM when the copy could not be allocated.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_loader_last_error(ms_loader *loader, ms_buf *out);
+MS_EXTERN(ms_status) ms_loader_last_error(ms_buf *out, ms_loader *loader);
 
 /**
  * Stop the watcher, drop the cache and free the loader.
@@ -1438,9 +1439,9 @@ MS_EXTERN(ms_status) ms_predlog_open(ms_predlog **out, const char *conninfo,
  * the current time.  When the queue is full the row is appended to the
  * spool instead (one write; the writer thread fsyncs it).
  *
- * @param log    the handle.
  * @param id_out receives the prediction's UUIDv7 as text on MS_OK, ""
  *               on failure; may be NULL.
+ * @param log    the handle.
  * @param p      the prediction (borrowed for the call; its strings are
  *               copied).
  * @return
@@ -1453,8 +1454,8 @@ MS_EXTERN(ms_status) ms_predlog_open(ms_predlog **out, const char *conninfo,
  *   - MS_ENOMEM.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_predlog_log(ms_predlog *log,
-                                    char id_out[MS_UUID_STRLEN],
+MS_EXTERN(ms_status) ms_predlog_log(char id_out[MS_UUID_STRLEN],
+                                    ms_predlog *log,
                                     const ms_prediction *p);
 
 /**
@@ -1499,11 +1500,11 @@ typedef struct ms_predlog_stats {
 /**
  * Snapshot a logger's counters.
  *
- * @param log the handle; NULL gives all zeros.
  * @param out receives the counters (borrowed); NULL is ignored.
+ * @param log the handle; NULL gives all zeros.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(void) ms_predlog_stats_get(ms_predlog *log, ms_predlog_stats *out);
+MS_EXTERN(void) ms_predlog_stats_get(ms_predlog_stats *out, ms_predlog *log);
 
 /**
  * Copy the last error message of a logger.
@@ -1511,14 +1512,14 @@ MS_EXTERN(void) ms_predlog_stats_get(ms_predlog *log, ms_predlog_stats *out);
  * The message is the last one recorded by any thread, the writer's
  * included; a success does not clear it.
  *
- * @param log the handle.
  * @param out receives the message ("" when none so far); an initialised
  *            ms_buf, owned by the caller (dispose it).
+ * @param log the handle.
  * @return MS_OK; MS_EINVAL when @p log or @p out is NULL; MS_ENOMEM when
  *         the copy could not be allocated.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_predlog_last_error(ms_predlog *log, ms_buf *out);
+MS_EXTERN(ms_status) ms_predlog_last_error(ms_buf *out, ms_predlog *log);
 
 /**
  * Flush, spool what cannot reach the database, stop the writer, free.

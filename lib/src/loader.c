@@ -431,7 +431,7 @@ static ms_model *get_cached(ms_loader *l, int kind, const char *name,
 	                                                : MS_SOURCE_CACHE];
 }
 
-ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
+ms_status ms_loader_get(ms_model **out, ms_loader *l, const char *name,
                         const char *selector)
 {
 	ms_payload *p;
@@ -497,7 +497,7 @@ static ms_status op_production_names(ms_loader *l, ms_err *e, void *ctx)
 	                " WHERE is_production ORDER BY 1", 0, NULL);
 }
 
-ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
+ms_status ms_loader_preload(size_t *loaded, ms_loader *l)
 {
 	char **names = NULL;
 	size_t n = 0, i, ok = 0;
@@ -531,7 +531,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	}
 	for (i = 0; i < n; i++) {
 		ms_model *m = NULL;
-		ms_status s2 = ms_loader_get(l, &m, names[i], "production");
+		ms_status s2 = ms_loader_get(&m, l, names[i], "production");
 		if (s2 == MS_OK)
 			ok++;
 		else if (first == MS_OK)
@@ -549,7 +549,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	return first;
 }
 
-void ms_loader_stats_get(ms_loader *l, ms_loader_stats *out)
+void ms_loader_stats_get(ms_loader_stats *out, ms_loader *l)
 {
 	size_t i;
 	if (out == NULL)
@@ -569,7 +569,7 @@ void ms_loader_stats_get(ms_loader *l, ms_loader_stats *out)
 	ms__cache_usage(&l->cache, &out->bytes_cached, &out->entries);
 }
 
-ms_status ms_loader_last_error(ms_loader *l, ms_buf *out)
+ms_status ms_loader_last_error(ms_buf *out, ms_loader *l)
 {
 	ms_status st;
 	if (l == NULL)

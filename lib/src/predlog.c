@@ -469,7 +469,7 @@ static ms_status spill(ms_predlog *pl, row *r, char id_out[MS_UUID_STRLEN])
 	return st;
 }
 
-ms_status ms_predlog_log(ms_predlog *pl, char id_out[MS_UUID_STRLEN],
+ms_status ms_predlog_log(char id_out[MS_UUID_STRLEN], ms_predlog *pl,
                          const ms_prediction *p)
 {
 	const char *name;
@@ -525,7 +525,7 @@ ms_status ms_predlog_flush(ms_predlog *pl, unsigned timeout_ms)
 	return st;
 }
 
-void ms_predlog_stats_get(ms_predlog *pl, ms_predlog_stats *o)
+void ms_predlog_stats_get(ms_predlog_stats *o, ms_predlog *pl)
 {
 	if (o == NULL)
 		return;
@@ -543,7 +543,7 @@ void ms_predlog_stats_get(ms_predlog *pl, ms_predlog_stats *o)
 	o->retries = atomic_load(&pl->rep.retries);
 }
 
-ms_status ms_predlog_last_error(ms_predlog *pl, ms_buf *out)
+ms_status ms_predlog_last_error(ms_buf *out, ms_predlog *pl)
 {
 	ms_status st;
 	if (pl == NULL || out == NULL)

@@ -465,7 +465,7 @@ static ms_status push_tx(push_ctx *c, const ms_artifact_source *src,
 	return st;
 }
 
-ms_status ms_store_push(ms_store *s, ms_buf *version_out,
+ms_status ms_store_push(ms_buf *version_out, ms_store *s,
                         const ms_push_options *opts,
                         const ms_artifact_source *src, size_t n)
 {

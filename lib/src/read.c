@@ -33,7 +33,7 @@ static void multi_progress_fn(void *p, uint64_t done, uint64_t total)
 	m->s->progress(m->s->progress_payload, m->base + done, m->total);
 }
 
-ms_status ms_store_show(ms_store *s, ms_artifact_info *out, const char *name,
+ms_status ms_store_show(ms_artifact_info *out, ms_store *s, const char *name,
                         const char *selector, const char *artifact)
 {
 	if (out)
@@ -45,7 +45,7 @@ ms_status ms_store_show(ms_store *s, ms_artifact_info *out, const char *name,
 	                            artifact);
 }
 
-ms_status ms_store_pull(ms_store *s, ms_artifact_info *info, const char *name,
+ms_status ms_store_pull(ms_artifact_info *info, ms_store *s, const char *name,
                         const char *selector, const char *artifact,
                         ms_write_fn sink, void *payload,
                         ms_progress_fn progress, void *progress_payload)
@@ -58,7 +58,7 @@ ms_status ms_store_pull(ms_store *s, ms_artifact_info *info, const char *name,
 	                          progress_payload, NULL);
 }
 
-ms_status ms_store_pull_file(ms_store *s, ms_artifact_info *info,
+ms_status ms_store_pull_file(ms_artifact_info *info, ms_store *s,
                              const char *name, const char *selector,
                              const char *artifact, const char *path,
                              int overwrite, ms_progress_fn progress,
@@ -83,7 +83,7 @@ ms_status ms_store_pull_file(ms_store *s, ms_artifact_info *info,
 	return st;
 }
 
-ms_status ms_store_export(ms_store *s, ms_artifact_info *info,
+ms_status ms_store_export(ms_artifact_info *info, ms_store *s,
                           const char *name, const char *selector,
                           const char *dir, ms_progress_fn progress,
                           void *progress_payload)
@@ -127,7 +127,7 @@ ms_status ms_store_export(ms_store *s, ms_artifact_info *info,
 	return st;
 }
 
-ms_status ms_store_list(ms_store *s, ms_artifact_info **out, size_t *count,
+ms_status ms_store_list(ms_artifact_info **out, size_t *count, ms_store *s,
                         const char *name, size_t limit)
 {
 	PGresult *res;
@@ -174,8 +174,8 @@ ms_status ms_store_list(ms_store *s, ms_artifact_info **out, size_t *count,
 	return MS_OK;
 }
 
-ms_status ms_store_verify(ms_store *s, const char *name, ms_verify_fn cb,
-                          void *payload, size_t *checked, size_t *bad)
+ms_status ms_store_verify(size_t *checked, size_t *bad, ms_store *s,
+                          const char *name, ms_verify_fn cb, void *payload)
 {
 	PGresult *res;
 	const char *p[1] = { name };
@@ -240,8 +240,8 @@ ms_status ms_store_verify(ms_store *s, const char *name, ms_verify_fn cb,
 	return MS_OK;
 }
 
-ms_status ms_store_backfill_hashes(ms_store *s, const char *name,
-                                   size_t *updated)
+ms_status ms_store_backfill_hashes(size_t *updated, ms_store *s,
+                                   const char *name)
 {
 	PGresult *res;
 	const char *p[1] = { name };

@@ -37,16 +37,16 @@ END_TEST
 
 START_TEST(versions)
 {
-	ck_assert_int_eq(ms_version_check("20260105_143022"), MS_OK);
-	ck_assert_int_eq(ms_version_check("production"), MS_EINVAL);
-	ck_assert_int_eq(ms_version_check("latest"), MS_EINVAL);
-	ck_assert_int_eq(ms_version_check("v1;DROP TABLE x"), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check("20260105_143022"), MS_OK);
+	ck_assert_int_eq(ms_model_version_check("production"), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check("latest"), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check("v1;DROP TABLE x"), MS_EINVAL);
 	char v[MS_VERSION_MAX + 2];
 	memset(v, '1', sizeof v - 1);
 	v[MS_VERSION_MAX + 1] = '\0';
-	ck_assert_int_eq(ms_version_check(v), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check(v), MS_EINVAL);
 	v[MS_VERSION_MAX] = '\0';
-	ck_assert_int_eq(ms_version_check(v), MS_OK);
+	ck_assert_int_eq(ms_model_version_check(v), MS_OK);
 }
 END_TEST
 

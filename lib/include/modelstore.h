@@ -454,9 +454,14 @@ typedef struct ms_artifact_source {
 
 /**
  * Options for ms_store_push().  The pointers are borrowed for the call.
- * accuracy, rmse, r2: NAN means absent; a present one is stored in the
- * row's score column and merged into the metrics JSON (keys "accuracy",
- * "rmse", "r2").
+ * accuracy, rmse, r2: NULL (the zero value) means absent, and the row's
+ * score column stays NULL; a present one must point to a finite value,
+ * which is stored in the row's score column and merged into the metrics
+ * JSON (keys "accuracy", "rmse", "r2"):
+ *
+ *     double acc = 0.93;
+ *     ms_push_options o = MS_PUSH_OPTIONS_INIT;
+ *     o.accuracy = &acc;
  */
 typedef struct ms_push_options {
 	unsigned int version;     /**< MS_PUSH_OPTIONS_VERSION */
@@ -467,7 +472,9 @@ typedef struct ms_push_options {
 	                               MS_RUN_ID_MAX characters */
 	const char *model_type;   /**< NULL: "unknown"; else 1 to
 	                               MS_TYPE_MAX characters */
-	double accuracy, rmse, r2;/**< NAN: absent */
+	const double *accuracy;   /**< NULL: absent; else finite */
+	const double *rmse;       /**< NULL: absent; else finite */
+	const double *r2;         /**< NULL: absent; else finite */
 	const char *metrics_json; /**< object of extra metrics, or NULL;
 	                               stored with each artifact, and its
 	                               numeric members in model_metrics */
@@ -485,14 +492,12 @@ typedef struct ms_push_options {
 } ms_push_options;
 
 #define MS_PUSH_OPTIONS_VERSION 1
-/* NAN is not a constant expression in every C mode: use the init
- * function, or set the three metrics yourself after this macro. */
 #define MS_PUSH_OPTIONS_INIT { MS_PUSH_OPTIONS_VERSION, NULL, NULL, NULL, \
-	NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL }
+	NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL }
 
 /**
- * Initialise push options to the defaults of a version, with the three
- * metrics set to NAN (absent).
+ * Initialise push options to the defaults of a version, as
+ * MS_PUSH_OPTIONS_INIT does (no metrics).
  *
  * @param opts    the struct to fill (borrowed); must not be NULL.
  * @param version MS_PUSH_OPTIONS_VERSION.
@@ -529,8 +534,8 @@ MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store NULL, unknown options version, invalid model
- *     name, version, run id, type, compression level or metrics/params
- *     JSON (must be objects), no sources, an invalid or repeated artifact
+ *     name, version, run id, type, compression level, a metric pointing
+ *     to NAN or an infinity, or metrics/params JSON (must be objects), no sources, an invalid or repeated artifact
  *     name, no primary artifact, NULL data with a non-zero size, a
  *     directory as path, or a value the server rejects (class 22);
  *   - MS_ENOTFOUND: a source file does not exist;

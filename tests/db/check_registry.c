@@ -374,9 +374,10 @@ START_TEST(multi_artifact_version_is_atomic_and_complete)
 	};
 	ms_buf v = MS_BUF_INIT;
 	membuf got = { 0 };
+	double acc = 0.5;
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
 	o.production = 1;
-	o.accuracy = 0.5;
+	o.accuracy = &acc;
 	o.metrics_json = "{\"f1\": 0.7}";
 	ck_assert_int_eq(ms_store_push(&v, s, &o, src, 3), MS_OK);
 	ck_assert_int_eq(ms_store_pull(NULL, s, NULL, "production", "scaler", mem_sink, &got, NULL, NULL), MS_OK);
@@ -390,6 +391,59 @@ START_TEST(multi_artifact_version_is_atomic_and_complete)
 	free(n);
 	free(got.p);
 	ms_buf_dispose(&v);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+/* MS_PUSH_OPTIONS_INIT used as is records no metric: not 0, nothing.
+ * A present metric is stored; a non-finite one is refused. */
+START_TEST(push_options_init_records_no_metrics)
+{
+	char *url = mt_migrated_db("reg_metrics");
+	ms_store *s = open_store(url, 0);
+	ms_push_options o = MS_PUSH_OPTIONS_INIT;
+	ms_artifact_source src = { NULL, NULL, "bytes", 5 };
+	ms_artifact_info info;
+	double acc = 0.93, bad = NAN;
+	char *n;
+
+	o.model_version = "plain";
+	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_OK);
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, "plain", NULL), MS_OK);
+	ck_assert(isnan(info.accuracy));
+	ck_assert(isnan(info.rmse));
+	ck_assert(isnan(info.r2));
+	ck_assert_str_eq(info.metrics_json, "{}");
+	ms_artifact_info_dispose(&info);
+	n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE"
+	                " model_version = 'plain' AND accuracy_score IS NULL"
+	                " AND rmse_score IS NULL AND r2_score IS NULL");
+	ck_assert_str_eq(n, "1");
+	free(n);
+	n = mt_sql(url, "SELECT count(*) FROM model_metrics");
+	ck_assert_str_eq(n, "0");
+	free(n);
+
+	/* the libgit2 way: point to the value */
+	o.model_version = "scored";
+	o.accuracy = &acc;
+	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_OK);
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, "scored", NULL), MS_OK);
+	ck_assert(info.accuracy > 0.929 && info.accuracy < 0.931);
+	ck_assert(isnan(info.rmse));
+	ck_assert(isnan(info.r2));
+	ms_artifact_info_dispose(&info);
+	n = mt_sql(url, "SELECT accuracy_score || ' ' || (rmse_score IS NULL)"
+	                " FROM model_artifacts WHERE model_version = 'scored'");
+	ck_assert_str_eq(n, "0.93 true");
+	free(n);
+
+	/* NAN no longer means absent: a present metric must be a number */
+	o.model_version = "nan";
+	o.rmse = &bad;
+	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_EINVAL);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "rmse"));
 	ms_store_close(s);
 	free(url);
 }
@@ -551,6 +605,7 @@ Suite *db_registry_suite(void)
 	tcase_add_test(tc, concurrent_promotions_keep_one_production);
 	tcase_add_test(tc, failed_push_leaves_nothing);
 	tcase_add_test(tc, multi_artifact_version_is_atomic_and_complete);
+	tcase_add_test(tc, push_options_init_records_no_metrics);
 	tcase_add_test(tc, generated_versions_never_collide);
 	tcase_add_test(tc, corruption_is_detected);
 	tcase_add_test(tc, promote_rollback_prune);

@@ -39,7 +39,7 @@ static void push(const char *version, const char *type, double accuracy,
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
 	o.model_version = version;
 	o.model_type = type;
-	o.accuracy = accuracy;
+	o.accuracy = &accuracy;
 	o.production = production;
 	st = ms_store_push(NULL, s, &o, &src, 1);
 	ck_assert_msg(st == MS_OK, "push %s: %s", version, ms_store_errmsg(s));

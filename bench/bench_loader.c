@@ -52,7 +52,7 @@ static void ensure_model(const char *name, const char *version, size_t n,
                          int prod)
 {
 	ms_store *s = store();
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	if (ms_store_show(&info, s, name, version, NULL) == MS_OK) {
 		ms_artifact_info_dispose(&info);
 	} else {

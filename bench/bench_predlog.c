@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 	brow *rows;
 	PGconn *admin;
 	double copy, ins, logger, seed;
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	ms_store *s = NULL;
 
 	if (n < 1000)

@@ -75,7 +75,7 @@ int cmd_doctor(cli *c, int argc, char **argv)
 	CHECK(st == MS_OK, "database", "%s", st == MS_OK ? ms_store_target(s)
 	                                                 : ms_store_errmsg(s));
 	if (st == MS_OK) {
-		ms_artifact_info info;
+		ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 		st = ms_store_schema_version(&dbv, &libv, s);
 		CHECK(st == MS_OK && dbv == libv, "schema",
 		      "database at version %d, library knows %d%s", dbv, libv,

@@ -359,7 +359,7 @@ static int cmd_import(cli *c, int argc, char **argv)
 	bool quiet;
 	ms_predlog *pl = NULL;
 	import_state st = { 0 };
-	import_end e = { .err = MS_BUF_INIT };
+	import_end e = { .stats = MS_PREDLOG_STATS_INIT, .err = MS_BUF_INIT };
 	int rc = parse_import_args(c, &spool_dir, &quiet, argc, argv);
 
 	if (rc != 0)

@@ -221,7 +221,7 @@ static int check_sources(const cli *c, const push_args *a)
 static void print_pushed(const cli *c, ms_store *s, const char *version,
                          size_t nsrc)
 {
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	if (!c->json) {
 		printf("%s\n", version);
 	} else if (ms_store_show(&info, s, c->name, version, NULL) == MS_OK) {

@@ -41,7 +41,7 @@ int cmd_pull(cli *c, int argc, char **argv)
 	const char *out = NULL, *artifact = NULL, *sel;
 	int force = 0, opt, rc;
 	ms_store *s = NULL;
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	ms_status st;
 
 	optind = 0;
@@ -67,7 +67,6 @@ int cmd_pull(cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	memset(&info, 0, sizeof info);
 	if (strcmp(out, "-") == 0) {
 		st = ms_store_pull(&info, s, c->name, sel, artifact, write_stdout,
 		                   NULL, NULL, NULL);
@@ -106,8 +105,8 @@ int cmd_list(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned long long limit = 0;
-	ms_artifact_info *list = NULL;
-	size_t n = 0, i;
+	ms_artifact_list *list = NULL;
+	size_t n, i;
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -131,35 +130,39 @@ int cmd_list(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_list(&list, &n, s, c->name_given ? c->name : NULL, (size_t)limit);
+	st = ms_store_list(&list, s, c->name_given ? c->name : NULL,
+	                   (size_t)limit);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		ms_store_close(s);
 		return rc;
 	}
+	n = ms_artifact_list_count(list);
 	if (c->json) {
 		json_t *arr = json_array();
-		for (i = 0; i < n; i++)
-			json_array_append_new(arr, cli_info_json(&list[i]));
+		for (i = 0; i < n; i++) {
+			const ms_artifact_info *in = ms_artifact_list_get(list, i);
+			json_array_append_new(arr, cli_info_json(in));
+		}
 		cli_print_json(arr);
 	} else {
 		printf("%-1s %-20s %-22s %-16s %10s %8s %8s %8s  %-12s %s\n", "",
 		       "NAME", "VERSION", "TYPE", "SIZE", "ACC", "RMSE", "R2",
 		       "SHA256", "CREATED");
 		for (i = 0; i < n; i++) {
+			const ms_artifact_info *in = ms_artifact_list_get(list, i);
 			char sz[32], a[16], r[16], r2[16];
-			cli_fmt_size(sz, sizeof sz, list[i].size);
-			cli_fmt_metric(a, sizeof a, list[i].accuracy);
-			cli_fmt_metric(r, sizeof r, list[i].rmse);
-			cli_fmt_metric(r2, sizeof r2, list[i].r2);
+			cli_fmt_size(sz, sizeof sz, in->size);
+			cli_fmt_metric(a, sizeof a, in->accuracy);
+			cli_fmt_metric(r, sizeof r, in->rmse);
+			cli_fmt_metric(r2, sizeof r2, in->r2);
 			printf("%-1s %-20s %-22s %-16s %10s %8s %8s %8s  %-12.12s %s\n",
-			       list[i].is_production ? "*" : "", list[i].model_name,
-			       list[i].model_version, list[i].model_type, sz, a, r, r2,
-			       list[i].sha256[0] ? list[i].sha256 : "(none)",
-			       list[i].created_at);
+			       in->is_production ? "*" : "", in->model_name,
+			       in->model_version, in->model_type, sz, a, r, r2,
+			       in->sha256[0] ? in->sha256 : "(none)", in->created_at);
 		}
 	}
-	ms_artifact_list_free(list, n);
+	ms_artifact_list_free(list);
 	ms_store_close(s);
 	return 0;
 }
@@ -172,7 +175,7 @@ int cmd_show(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *artifact = NULL;
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -300,7 +303,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dir = c->fallback_dir, *sel = "production";
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -327,7 +330,6 @@ int cmd_export(cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	memset(&info, 0, sizeof info);
 	st = ms_store_export(&info, s, c->name, sel, dir, cli_progress, c);
 	cli_progress_end(c);
 	if (st != MS_OK) {

@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	ms_loader_options lo;
 	ms_loader *loader = NULL;
 	ms_predlog *log = NULL;
-	ms_loader_stats st;
+	ms_loader_stats st = MS_LOADER_STATS_INIT;
 	char *line = NULL;
 	size_t cap = 0, loaded = 0;
 	long served = 0, failed = 0;
@@ -202,7 +202,7 @@ int main(int argc, char **argv)
 	        (unsigned long long)st.integrity_failures,
 	        (unsigned long long)st.outages);
 	if (log) {
-		ms_predlog_stats ps;
+		ms_predlog_stats ps = MS_PREDLOG_STATS_INIT;
 		ms_predlog_stats_get(&ps, log);
 		fprintf(stderr, "inference_service: predictions: accepted %llu, "
 		        "written %llu, spooled %llu\n",

@@ -218,8 +218,13 @@ typedef ms_status (*ms_write_fn)(void *payload, const void *data, size_t len);
  * Filled by the library; the strings are inline except the two JSON
  * documents, which ms_artifact_info_dispose() frees.  Text columns that
  * are NULL in the row read as "".
+ *
+ * A caller's struct starts as MS_ARTIFACT_INFO_INIT: the functions that
+ * fill it check `version` (an unknown one is MS_EINVAL) and fill only
+ * the fields of that version.  Fields are only ever appended.
  */
 typedef struct ms_artifact_info {
+	unsigned int version;     /**< MS_ARTIFACT_INFO_VERSION */
 	int64_t id;               /**< model_artifacts.id */
 	char model_name[MS_NAME_MAX + 1];
 	char model_version[MS_VERSION_MAX + 1];
@@ -244,25 +249,59 @@ typedef struct ms_artifact_info {
 	char *params_json;        /**< owned; "{}" when none */
 } ms_artifact_info;
 
+#define MS_ARTIFACT_INFO_VERSION 1
+#define MS_ARTIFACT_INFO_INIT { MS_ARTIFACT_INFO_VERSION, 0, "", "", "", \
+	"", "", "", "", "", 0, 0, 0, 0, 0, 0, 0, NULL, NULL }
+
 /**
  * Free the two JSON strings of an artifact info, not the struct.
  *
  * @param info the struct (borrowed; it belongs to the caller); its JSON
  *             pointers are set to NULL, so disposing twice is harmless.
- *             NULL is accepted and ignored.
+ *             NULL, or a struct whose version is unknown, is ignored.
  * Thread-safety: safe on distinct structs.
  */
 MS_EXTERN(void) ms_artifact_info_dispose(ms_artifact_info *info);
 
 /**
- * Free an array returned by ms_store_list(), with its elements.
- *
- * @param list  the array (owned by the caller; freed here).  NULL is
- *              accepted and ignored.
- * @param count the element count ms_store_list() gave with it.
- * Thread-safety: safe on distinct arrays.
+ * The artifacts listed by ms_store_list(): opaque, so that a caller
+ * compiled against an older, smaller ms_artifact_info never indexes an
+ * array with the wrong stride.  Read it with ms_artifact_list_count()
+ * and ms_artifact_list_get().
  */
-MS_EXTERN(void) ms_artifact_list_free(ms_artifact_info *list, size_t count);
+typedef struct ms_artifact_list ms_artifact_list;
+
+/**
+ * The number of artifacts in a list.
+ *
+ * @param list the list; NULL gives 0.
+ * @return the count.
+ * Thread-safety: safe (the list is not changed after ms_store_list()).
+ */
+MS_EXTERN(size_t) ms_artifact_list_count(const ms_artifact_list *list);
+
+/**
+ * One artifact of a list.
+ *
+ * @param list the list; NULL gives NULL.
+ * @param i    the index, from 0 to ms_artifact_list_count() - 1.
+ * @return the artifact's metadata, of the library's
+ *         MS_ARTIFACT_INFO_VERSION (at least the caller's: fields are only
+ *         appended); NULL when @p i is out of range.  Borrowed; valid until
+ *         ms_artifact_list_free() of @p list.  Do not dispose it.
+ * Thread-safety: safe (the list is not changed after ms_store_list()).
+ */
+MS_EXTERN(const ms_artifact_info *) ms_artifact_list_get(
+	const ms_artifact_list *list, size_t i);
+
+/**
+ * Free a list returned by ms_store_list(), with its artifacts.
+ *
+ * @param list the list (owned by the caller; freed here).  NULL is
+ *             accepted and ignored.
+ * Thread-safety: not while another thread reads @p list.
+ */
+MS_EXTERN(void) ms_artifact_list_free(ms_artifact_list *list);
 
 /* ------------------------------------------------------------------ */
 /* Store: a connection plus registry operations                         */
@@ -557,9 +596,12 @@ MS_EXTERN(ms_status) ms_store_push(ms_buf *version_out, ms_store *store,
 /**
  * Look up the metadata of one artifact.
  *
- * @param out        receives the metadata; zeroed on entry, so dispose it
- *                   with ms_artifact_info_dispose() on any outcome.  NULL
- *                   is MS_EINVAL.
+ * @param out        receives the metadata: an ms_artifact_info
+ *                   initialised with MS_ARTIFACT_INFO_INIT, whose
+ *                   version says which fields to fill.  Zeroed on entry
+ *                   (all but its version), so dispose it with
+ *                   ms_artifact_info_dispose() on any outcome; untouched
+ *                   when its version is unknown.  NULL is MS_EINVAL.
  * @param store      the handle.
  * @param model_name NULL means "default".
  * @param selector   "production", "latest" (newest created) or a
@@ -567,8 +609,8 @@ MS_EXTERN(ms_status) ms_store_push(ms_buf *version_out, ms_store *store,
  * @param artifact   NULL means the primary artifact.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store or @p out NULL, or an invalid name, selector
- *     or artifact;
+ *   - MS_EINVAL: @p store or @p out NULL, an unknown @p out version, or
+ *     an invalid name, selector or artifact;
  *   - MS_ENOTFOUND: no production version, or no such version or
  *     artifact;
  *   - MS_EUNREACHABLE: not connected, or the connection was lost;
@@ -590,8 +632,11 @@ MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
  * on a mismatch MS_EINTEGRITY is returned and the caller must discard
  * what the sink received.  Rows without a hash are not checked.
  *
- * @param info             receives the metadata; zeroed on entry, so
- *                         dispose it on any outcome; may be NULL.
+ * @param info             receives the metadata, as for
+ *                         ms_store_show(): initialised with
+ *                         MS_ARTIFACT_INFO_INIT, zeroed on entry (but its
+ *                         version), so dispose it on any outcome; may be
+ *                         NULL.
  * @param store            the handle.
  * @param model_name       NULL means "default".
  * @param selector         "production", "latest" or a version; NULL
@@ -605,8 +650,8 @@ MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
  * @param progress_payload passed to @p progress.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store NULL, or an invalid name, selector or
- *     artifact;
+ *   - MS_EINVAL: @p store NULL, an unknown @p info version, or an
+ *     invalid name, selector or artifact;
  *   - MS_ENOTFOUND: no such artifact, or it was deleted while being
  *     read;
  *   - MS_EINTEGRITY: SHA-256 or size mismatch, missing chunks, or
@@ -632,8 +677,10 @@ MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
  * @p path, and the directory fsync'd.  Nothing appears at @p path unless
  * the pull succeeded.
  *
- * @param info             as for ms_store_pull(): zeroed on entry,
- *                         dispose it on any outcome; may be NULL.
+ * @param info             as for ms_store_pull(): initialised with
+ *                         MS_ARTIFACT_INFO_INIT, zeroed on entry (but its
+ *                         version), dispose it on any outcome; may be
+ *                         NULL.
  * @param store            the handle.
  * @param model_name       as for ms_store_pull().
  * @param selector         as for ms_store_pull().
@@ -647,8 +694,9 @@ MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
  * @param progress_payload passed to @p progress.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store NULL, @p path NULL, empty or too long, or an
- *     invalid name, selector or artifact;
+ *   - MS_EINVAL: @p store NULL, an unknown @p info version, @p path
+ *     NULL, empty or too long, or an invalid name, selector or
+ *     artifact;
  *   - MS_EEXISTS: @p path exists and @p overwrite is 0;
  *   - MS_ENOTFOUND: no such artifact, or the directory of @p path does
  *     not exist;
@@ -672,25 +720,22 @@ MS_EXTERN(ms_status) ms_store_pull_file(ms_artifact_info *info,
  *
  * Rows are ordered by model name, then newest first within a name.
  *
- * @param out        receives the array, owned by the caller: free it with
- *                   ms_artifact_list_free(*out, *count).  Must not be
- *                   NULL.  On failure *out is NULL and *count 0, unless
- *                   @p store is NULL or not connected (then untouched).
- * @param count      receives the element count.  Must not be NULL.
+ * @param out        receives the list, owned by the caller: free it with
+ *                   ms_artifact_list_free().  Must not be NULL.  Set to
+ *                   NULL on failure.
  * @param store      the handle.
  * @param model_name one name, or NULL for every name.
  * @param limit      at most this many rows in all; 0 means no limit.
  * @return
- *   - MS_OK (possibly with 0 rows);
- *   - MS_EINVAL: @p store, @p out or @p count NULL, or an invalid name;
+ *   - MS_OK (possibly a list of 0 artifacts);
+ *   - MS_EINVAL: @p store or @p out NULL, or an invalid name;
  *   - MS_EUNREACHABLE: not connected, or the connection was lost;
  *   - MS_ENOMEM;
  *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_list(ms_artifact_info **out, size_t *count,
-                                   ms_store *store, const char *model_name,
-                                   size_t limit);
+MS_EXTERN(ms_status) ms_store_list(ms_artifact_list **out, ms_store *store,
+                                   const char *model_name, size_t limit);
 
 /**
  * Make a version the production model of its name.
@@ -871,8 +916,10 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(size_t *updated,
  *
  * @param info             receives the metadata, with the SHA-256
  *                         computed during the export when the row had
- *                         none; zeroed on entry, so dispose it on any
- *                         outcome; may be NULL.
+ *                         none; as for ms_store_pull(): initialised with
+ *                         MS_ARTIFACT_INFO_INIT, zeroed on entry (but its
+ *                         version), so dispose it on any outcome; may be
+ *                         NULL.
  * @param store            the handle.
  * @param model_name       NULL means "default".
  * @param selector         "production", "latest" or a version; NULL
@@ -883,8 +930,8 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(size_t *updated,
  * @param progress_payload passed to @p progress.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store NULL, an invalid name or selector, or a path
- *     too long;
+ *   - MS_EINVAL: @p store NULL, an unknown @p info version, an invalid
+ *     name or selector, or a path too long;
  *   - MS_ENOTFOUND: nothing matches @p selector;
  *   - MS_EIO: a directory could not be made, a target is a symlink or a
  *     directory, or writing, fsync or rename failed;
@@ -1300,21 +1347,33 @@ MS_EXTERN(ms_status) ms_loader_preload(size_t *loaded, ms_loader *loader);
  * production models swapped in by the watcher.  bytes_cached, entries:
  * the cache now.  integrity_failures: database or fallback bytes
  * refused.  outages: times the database became unreachable.
+ *
+ * Start from MS_LOADER_STATS_INIT: ms_loader_stats_get() fills the
+ * counters of its `version`.  Counters are only ever appended.
  */
 typedef struct ms_loader_stats {
+	unsigned int version;     /**< MS_LOADER_STATS_VERSION */
 	uint64_t hits, misses, db_loads, fallback_loads, reloads;
 	uint64_t bytes_cached, entries;
 	uint64_t integrity_failures, outages;
 } ms_loader_stats;
 
+#define MS_LOADER_STATS_VERSION 1
+#define MS_LOADER_STATS_INIT { MS_LOADER_STATS_VERSION, 0, 0, 0, 0, 0, 0, \
+	0, 0, 0 }
+
 /**
  * Snapshot a loader's counters.
  *
- * @param out    receives the counters (borrowed); NULL is ignored.
+ * @param out    receives the counters of its version (borrowed):
+ *               initialised with MS_LOADER_STATS_INIT.
  * @param loader the handle; NULL gives all zeros.
+ * @return MS_OK; MS_EINVAL when @p out is NULL or its version is unknown
+ *         (then it is untouched).
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(void) ms_loader_stats_get(ms_loader_stats *out, ms_loader *loader);
+MS_EXTERN(ms_status) ms_loader_stats_get(ms_loader_stats *out,
+                                         ms_loader *loader);
 
 /**
  * Copy the last error message of a loader.
@@ -1496,20 +1555,32 @@ MS_EXTERN(ms_status) ms_predlog_flush(ms_predlog *log, unsigned timeout_ms);
  * with MS_EFULL.  spool_corrupt: damaged spool records skipped.
  * batches: database transactions committed.  retries: batches re-sent on
  * the idempotent path after a failure.
+ *
+ * Start from MS_PREDLOG_STATS_INIT: ms_predlog_stats_get() fills the
+ * counters of its `version`.  Counters are only ever appended.
  */
 typedef struct ms_predlog_stats {
+	unsigned int version;     /**< MS_PREDLOG_STATS_VERSION */
 	uint64_t accepted, written, spooled, replayed, rejected, dropped_full;
 	uint64_t spool_corrupt, batches, retries;
 } ms_predlog_stats;
 
+#define MS_PREDLOG_STATS_VERSION 1
+#define MS_PREDLOG_STATS_INIT { MS_PREDLOG_STATS_VERSION, 0, 0, 0, 0, 0, \
+	0, 0, 0, 0 }
+
 /**
  * Snapshot a logger's counters.
  *
- * @param out receives the counters (borrowed); NULL is ignored.
+ * @param out receives the counters of its version (borrowed):
+ *            initialised with MS_PREDLOG_STATS_INIT.
  * @param log the handle; NULL gives all zeros.
+ * @return MS_OK; MS_EINVAL when @p out is NULL or its version is unknown
+ *         (then it is untouched).
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(void) ms_predlog_stats_get(ms_predlog_stats *out, ms_predlog *log);
+MS_EXTERN(ms_status) ms_predlog_stats_get(ms_predlog_stats *out,
+                                          ms_predlog *log);
 
 /**
  * Copy the last error message of a logger.

@@ -137,7 +137,7 @@ START_TEST(db_get_then_cache_hits)
 	char *url = mt_migrated_db("ld_basic");
 	ms_loader *l;
 	ms_model *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL, *bad = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
 	push(url, "default", "v1", SMALL, 1, 1);
 	push(url, "default", "v2", SMALL + 7, 2, 0);
@@ -210,7 +210,7 @@ START_TEST(concurrent_misses_fetch_once)
 	pthread_t t[N];
 	race r[N];
 	pthread_barrier_t bar;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	ms_loader *l;
 	int i;
 
@@ -253,7 +253,7 @@ static void expect_fallback(const char *url, const char *dir, double bound)
 {
 	ms_loader *l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
 	ms_model *m = NULL, *m2 = NULL, *n = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	double t0 = now_s(), dt;
 	ms_status st = ms_loader_get(&m, l, NULL, NULL);
 	char *err;
@@ -479,7 +479,7 @@ START_TEST(fallback_when_server_dies_mid_query)
 	char *via = NULL;
 	ms_loader *l;
 	ms_model *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	proxy p;
 
 	push(url, "default", "d1", 8u << 20, 91, 1);
@@ -511,7 +511,7 @@ START_TEST(corrupt_fallback_is_refused)
 	char *url = refused_url(), *bin = NULL, *err;
 	ms_loader *l;
 	ms_model *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	FILE *f;
 
 	ck_assert_int_gt(asprintf(&bin, "%s/production/model.bin", dir), 0);
@@ -627,7 +627,7 @@ START_TEST(preload_every_production_model)
 	ms_loader *l;
 	ms_model *m = NULL;
 	size_t n = 0;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
 	push(url, "a", "1", 1000, 31, 1);
 	push(url, "b", "1", 2000, 32, 1);
@@ -651,7 +651,7 @@ START_TEST(handles_outlive_eviction)
 	ms_loader_options o;
 	ms_loader *l = NULL;
 	ms_model *m[3] = { NULL, NULL, NULL }, *again = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	char v[8];
 	int i;
 
@@ -755,7 +755,7 @@ static void watch_case(const char *db, ms_watch_mode mode)
 	changes ch;
 	ms_loader *l;
 	ms_model *old = NULL, *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	double t0, at;
 
 	changes_init(&ch);
@@ -878,7 +878,7 @@ START_TEST(recovers_after_server_restart)
 	changes ch;
 	ms_loader *l;
 	ms_model *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	double t0;
 	int rc;
 
@@ -923,7 +923,7 @@ START_TEST(recovers_after_server_restart)
 	 * quietly instead of declaring a new outage */
 	ms_loader_stats_get(&stats, l);
 	{
-		ms_loader_stats after;
+		ms_loader_stats after = MS_LOADER_STATS_INIT;
 		ck_assert_int_eq(ms_loader_get(&m, l, NULL, "k2"), MS_OK);
 		ck_assert_int_eq(ms_model_source(m), MS_SOURCE_DATABASE);
 		ms_model_release(m);

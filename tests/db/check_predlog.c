@@ -103,7 +103,7 @@ START_TEST(basic_rows_and_columns)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(url, sp, 0, 0, 50, 0);
 	char id[MS_UUID_STRLEN], first[MS_UUID_STRLEN] = "";
-	ms_predlog_stats stats;
+	ms_predlog_stats stats = MS_PREDLOG_STATS_INIT;
 	char sql[512], *v;
 
 	for (long i = 0; i < 2000; i++) {
@@ -169,7 +169,7 @@ START_TEST(malformed_input_is_rejected)
 	char id[MS_UUID_STRLEN];
 	ms_prediction p = { NULL, "v1", "{\"a\":1}", 1.0, NAN, NAN };
 	ms_buf e = MS_BUF_INIT;
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	const char *bad[] = { "{\"a\":", "[1,2]", "", "{\"a\":\"\\u0000\"}",
 	                      "{\"a\":1} trailing", "{\"a\":\"\xff\"}", NULL };
 
@@ -225,7 +225,7 @@ START_TEST(close_while_down_then_replay)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(DOWN_URL, sp, 0, 0, 50, 0);
 	char id[MS_UUID_STRLEN], some[MS_UUID_STRLEN] = "";
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	char sql[256], *v;
 
 	for (long i = 0; i < 20000; i++) {
@@ -269,7 +269,7 @@ START_TEST(queue_full_spills_to_spool)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(url, sp, 64, 32, 1000, 0);
 	char id[MS_UUID_STRLEN];
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 
 	for (long i = 0; i < 30000; i++)
 		ck_assert_int_eq(log_one(pl, id, i), MS_OK);
@@ -297,7 +297,7 @@ START_TEST(spool_full_is_an_error_never_a_silent_drop)
 	ms_predlog *pl = open_log(DOWN_URL, sp, 4, 4, 10, 64 * 1024);
 	char id[MS_UUID_STRLEN];
 	long ok = 0, full = 0;
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	ms_status cst;
 
 	for (long i = 0; i < 2000; i++) {
@@ -343,7 +343,7 @@ START_TEST(torn_and_corrupt_spool_records)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(DOWN_URL, sp, 0, 0, 50, 0);
 	char id[MS_UUID_STRLEN], path[1024];
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	ms_buf e = MS_BUF_INIT;
 	DIR *d;
 	struct dirent *de;
@@ -521,7 +521,7 @@ START_TEST(million_rows_through_two_server_kills)
 	_Atomic long done = 0;
 	producer pr[2];
 	pthread_t th[2];
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	long n = 0;
 	char *v;
 

@@ -54,7 +54,7 @@ static void roundtrip(ms_store *s, const char *name, uint64_t n, int level)
 {
 	unsigned char *data = malloc(n ? n : 1);
 	membuf got = { 0 };
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	mt_fill_random(data, n, (unsigned)n);
 	if (level && n > 4) /* compressible half */
 		memset(data, 'A', n / 2);
@@ -160,7 +160,7 @@ START_TEST(roundtrip_100mb_file)
 	ms_push_options o;
 	ms_artifact_source src = { NULL, in, NULL, 0 };
 	ms_buf ver = MS_BUF_INIT;
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	snprintf(in, sizeof in, "%s/in.bin", dir);
 	snprintf(out, sizeof out, "%s/out.bin", dir);
 	ck_assert_int_eq(mt_write_random(in, 100u << 20, 7), 0);
@@ -205,7 +205,7 @@ START_TEST(seed_written_rows_are_served)
 	char *url = mt_migrated_db("reg_seed");
 	ms_store *s = open_store(url, 0);
 	membuf got = { 0 };
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	/* exactly the columns the seed's Python inserts */
 	char *r = mt_sql(url,
 		"INSERT INTO model_artifacts (run_id, model_version, model_type, model_binary,"
@@ -404,7 +404,7 @@ START_TEST(push_options_init_records_no_metrics)
 	ms_store *s = open_store(url, 0);
 	ms_push_options o = MS_PUSH_OPTIONS_INIT;
 	ms_artifact_source src = { NULL, NULL, "bytes", 5 };
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	double acc = 0.93, bad = NAN;
 	char *n;
 
@@ -444,6 +444,53 @@ START_TEST(push_options_init_records_no_metrics)
 	o.rmse = &bad;
 	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_EINVAL);
 	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "rmse"));
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+/* ms_store_list returns an opaque list: count, borrowed items, NULL out
+ * of range. */
+START_TEST(list_is_opaque_and_bounded)
+{
+	char *url = mt_migrated_db("reg_list");
+	ms_store *s = open_store(url, 0);
+	ms_artifact_list *list = NULL;
+	const ms_artifact_info *a;
+	char *v1 = push_mem(s, "lst", "v1", "one", 3, 0, 1);
+	char *v2 = push_mem(s, "lst", "v2", "two!", 4, 0, 0);
+
+	ck_assert_int_eq(ms_store_list(&list, s, "lst", 0), MS_OK);
+	ck_assert_uint_eq(ms_artifact_list_count(list), 2);
+	a = ms_artifact_list_get(list, 0); /* newest first */
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->version, MS_ARTIFACT_INFO_VERSION);
+	ck_assert_str_eq(a->model_version, "v2");
+	ck_assert_int_eq(a->size, 4);
+	a = ms_artifact_list_get(list, 1);
+	ck_assert_str_eq(a->model_version, "v1");
+	ck_assert_int_eq(a->is_production, 1);
+	ck_assert_ptr_null(ms_artifact_list_get(list, 2));
+	ck_assert_ptr_null(ms_artifact_list_get(list, (size_t)-1));
+	ms_artifact_list_free(list);
+
+	ck_assert_int_eq(ms_store_list(&list, s, "lst", 1), MS_OK);
+	ck_assert_uint_eq(ms_artifact_list_count(list), 1);
+	ck_assert_ptr_null(ms_artifact_list_get(list, 1));
+	ms_artifact_list_free(list);
+
+	ck_assert_int_eq(ms_store_list(&list, s, "nothing-here", 0), MS_OK);
+	ck_assert_ptr_nonnull(list);
+	ck_assert_uint_eq(ms_artifact_list_count(list), 0);
+	ck_assert_ptr_null(ms_artifact_list_get(list, 0));
+	ms_artifact_list_free(list);
+
+	list = (ms_artifact_list *)s; /* any non-NULL: set to NULL on failure */
+	ck_assert_int_eq(ms_store_list(&list, s, "../x", 0), MS_EINVAL);
+	ck_assert_ptr_null(list);
+	ck_assert_int_eq(ms_store_list(NULL, s, NULL, 0), MS_EINVAL);
+	free(v1);
+	free(v2);
 	ms_store_close(s);
 	free(url);
 }
@@ -606,6 +653,7 @@ Suite *db_registry_suite(void)
 	tcase_add_test(tc, failed_push_leaves_nothing);
 	tcase_add_test(tc, multi_artifact_version_is_atomic_and_complete);
 	tcase_add_test(tc, push_options_init_records_no_metrics);
+	tcase_add_test(tc, list_is_opaque_and_bounded);
 	tcase_add_test(tc, generated_versions_never_collide);
 	tcase_add_test(tc, corruption_is_detected);
 	tcase_add_test(tc, promote_rollback_prune);

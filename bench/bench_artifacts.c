@@ -166,7 +166,7 @@ int main(int argc, char **argv)
 	ms_store_options so = MS_STORE_OPTIONS_INIT;
 	so.check_schema = 0;
 	so.chunk_size = (size_t)chunk_mib << 20;
-	if (ms_store_open(&s, url, &so) != MS_OK || ms_store_migrate(s, NULL) != MS_OK) {
+	if (ms_store_open(&s, url, &so) != MS_OK || ms_store_migrate(NULL, s) != MS_OK) {
 		fprintf(stderr, "bench: %s\n", ms_store_errmsg(s));
 		return 1;
 	}
@@ -211,13 +211,13 @@ int main(int argc, char **argv)
 			snprintf(ver, sizeof ver, "b%d_%d", sizes_mb[si], r);
 			po.model_version = ver;
 			double t0 = now_s();
-			if (ms_store_push(s, &v, &po, &src, 1) != MS_OK) {
+			if (ms_store_push(&v, s, &po, &src, 1) != MS_OK) {
 				fprintf(stderr, "bench: push: %s\n", ms_store_errmsg(s));
 				return 1;
 			}
 			t_push[r] = now_s() - t0;
 			t0 = now_s();
-			if (ms_store_pull(s, NULL, "bench", ver, NULL, to_buf, &sk, NULL, NULL) != MS_OK) {
+			if (ms_store_pull(NULL, s, "bench", ver, NULL, to_buf, &sk, NULL, NULL) != MS_OK) {
 				fprintf(stderr, "bench: pull: %s\n", ms_store_errmsg(s));
 				return 1;
 			}
@@ -239,7 +239,7 @@ int main(int argc, char **argv)
 		       rawpull, "-", pull, pull / rawpull);
 		fflush(stdout);
 		ms_buf del = MS_BUF_INIT;
-		ms_store_prune(s, &del, "bench", 0, 0);
+		ms_store_prune(&del, s, "bench", 0, 0);
 		ms_buf_dispose(&del);
 		free(data);
 		free(back);

@@ -52,8 +52,8 @@ static void ensure_model(const char *name, const char *version, size_t n,
                          int prod)
 {
 	ms_store *s = store();
-	ms_artifact_info info;
-	if (ms_store_show(s, &info, name, version, NULL) == MS_OK) {
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+	if (ms_store_show(&info, s, name, version, NULL) == MS_OK) {
 		ms_artifact_info_dispose(&info);
 	} else {
 		unsigned char *d = malloc(n);
@@ -68,7 +68,7 @@ static void ensure_model(const char *name, const char *version, size_t n,
 		o.model_name = name;
 		o.model_version = version;
 		o.production = prod;
-		if (ms_store_push(s, NULL, &o, &src, 1) != MS_OK)
+		if (ms_store_push(NULL, s, &o, &src, 1) != MS_OK)
 			die("push", ms_store_errmsg(s));
 		free(d);
 	}
@@ -117,7 +117,7 @@ static void *worker_main(void *arg)
 		uint64_t t0 = now_ns();
 		if (w->ours) {
 			ms_model *m;
-			if (ms_loader_get(w->l, &m, "bench_loader_small", NULL) != MS_OK)
+			if (ms_loader_get(&m, w->l, "bench_loader_small", NULL) != MS_OK)
 				abort();
 			sink = ms_model_data(m);
 			w->lat[i] = now_ns() - t0;
@@ -193,11 +193,11 @@ static double ours_cold(const char *name, uint64_t *bytes)
 	ms_model *m = NULL;
 	double t0;
 	/* connect first (a tiny model), so both sides time the transfer */
-	if (ms_loader_get(l, &m, "bench_loader_small", NULL) != MS_OK)
+	if (ms_loader_get(&m, l, "bench_loader_small", NULL) != MS_OK)
 		die("get", "small");
 	ms_model_release(m);
 	t0 = now_s();
-	if (ms_loader_get(l, &m, name, NULL) != MS_OK)
+	if (ms_loader_get(&m, l, name, NULL) != MS_OK)
 		die("get", name);
 	t0 = now_s() - t0;
 	*bytes = ms_model_size(m);
@@ -240,7 +240,7 @@ static void fallback_cold(const char *name, int reps)
 
 	if (mkdtemp(dir) == NULL)
 		die("mkdtemp", dir);
-	if (ms_store_export(s, NULL, name, "production", dir, NULL,
+	if (ms_store_export(NULL, s, name, "production", dir, NULL,
 	                    NULL) != MS_OK)
 		die("export", ms_store_errmsg(s));
 	ms_store_close(s);
@@ -260,7 +260,7 @@ static void fallback_cold(const char *name, int reps)
 		char *buf;
 		struct stat st;
 		l = loader(bad, dir, MS_WATCH_OFF, NULL, NULL);
-		if (ms_loader_get(l, &m, name, NULL) != MS_OK)
+		if (ms_loader_get(&m, l, name, NULL) != MS_OK)
 			die("fallback", "get");
 		size = ms_model_size(m);
 		ms_model_release(m);
@@ -320,7 +320,7 @@ static void promotion(int reps)
 	ms_store *s = store();
 	ms_model *m = NULL;
 	double d[32];
-	if (ms_loader_get(l, &m, "bench_loader_small", NULL) != MS_OK)
+	if (ms_loader_get(&m, l, "bench_loader_small", NULL) != MS_OK)
 		die("get", "small");
 	ms_model_release(m);
 	usleep(300000);
@@ -363,7 +363,7 @@ int main(int argc, char **argv)
 		o.check_schema = 0;
 		s = NULL;
 		if (ms_store_open(&s, url, &o) != MS_OK ||
-		    ms_store_migrate(s, NULL) != MS_OK)
+		    ms_store_migrate(NULL, s) != MS_OK)
 			die("migrate", ms_store_errmsg(s));
 		ms_store_close(s);
 	}
@@ -374,7 +374,7 @@ int main(int argc, char **argv)
 		ensure_model("bench_loader_200", "1", 200000000, 1);
 
 	l = loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
-	if (ms_loader_get(l, &m, "bench_loader_small", NULL) != MS_OK)
+	if (ms_loader_get(&m, l, "bench_loader_small", NULL) != MS_OK)
 		die("get", "small");
 	ms_model_release(m);
 	for (int threads = 1; threads <= 16; threads += 15) {

@@ -216,13 +216,13 @@ static double bench_logger(const char *url, const brow *rows, size_t n,
 	for (size_t i = 0; i < n; i++) {
 		ms_prediction p = { NULL, "20240101_000000", rows[i].features,
 		                    rows[i].pred, rows[i].conf, NAN };
-		if (ms_predlog_log(pl, NULL, &p) != MS_OK)
+		if (ms_predlog_log(NULL, pl, &p) != MS_OK)
 			fprintf(stderr, "log failed at %zu\n", i);
 	}
 	if (ms_predlog_flush(pl, 600000) != MS_OK)
 		fprintf(stderr, "flush timed out\n");
 	t = now_s() - t0;
-	ms_predlog_stats_get(pl, st);
+	ms_predlog_stats_get(st, pl);
 	ms_predlog_close(pl);
 	return (double)n / t;
 }
@@ -242,7 +242,7 @@ static void *lat_thread(void *a)
 		ms_prediction p = { "churn", "20240101_000000", la->rows[i].features,
 		                    la->rows[i].pred, la->rows[i].conf, NAN };
 		uint64_t t0 = now_ns();
-		ms_predlog_log(la->pl, id, &p);
+		ms_predlog_log(id, la->pl, &p);
 		la->ns[i] = (uint32_t)(now_ns() - t0);
 	}
 	return NULL;
@@ -290,7 +290,7 @@ int main(int argc, char **argv)
 	brow *rows;
 	PGconn *admin;
 	double copy, ins, logger, seed;
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	ms_store *s = NULL;
 
 	if (n < 1000)
@@ -304,7 +304,7 @@ int main(int argc, char **argv)
 		ms_store_options_init(&o, MS_STORE_OPTIONS_VERSION);
 		o.check_schema = 0;
 		if (ms_store_open(&s, url, &o) != MS_OK ||
-		    ms_store_migrate(s, NULL) != MS_OK) {
+		    ms_store_migrate(NULL, s) != MS_OK) {
 			fprintf(stderr, "bench_predlog: migrate: %s\n",
 			        ms_store_errmsg(s));
 			return 1;

@@ -25,9 +25,9 @@ int cmd_migrate(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[1]);
 	if ((rc = cli_open_store(c, &s, false)) != 0)
 		return rc;
-	st = ms_store_migrate(s, &applied);
+	st = ms_store_migrate(&applied, s);
 	if (st == MS_OK)
-		st = ms_store_schema_version(s, &dbv, &libv);
+		st = ms_store_schema_version(&dbv, &libv, s);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		ms_store_close(s);
@@ -75,8 +75,8 @@ int cmd_doctor(cli *c, int argc, char **argv)
 	CHECK(st == MS_OK, "database", "%s", st == MS_OK ? ms_store_target(s)
 	                                                 : ms_store_errmsg(s));
 	if (st == MS_OK) {
-		ms_artifact_info info;
-		st = ms_store_schema_version(s, &dbv, &libv);
+		ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+		st = ms_store_schema_version(&dbv, &libv, s);
 		if (st != MS_OK)
 			CHECK(false, "schema", "%s", ms_store_errmsg(s));
 		else
@@ -84,7 +84,7 @@ int cmd_doctor(cli *c, int argc, char **argv)
 			      "database at version %d, library knows %d%s", dbv,
 			      libv, dbv < libv ? " (run `modelstore migrate`)" : "");
 		if (st == MS_OK && dbv == libv) {
-			st = ms_store_show(s, &info, c->name, "production", NULL);
+			st = ms_store_show(&info, s, c->name, "production", NULL);
 			CHECK(st == MS_OK, "production", "%s",
 			      st == MS_OK ? info.model_version : ms_store_errmsg(s));
 			if (st == MS_OK)

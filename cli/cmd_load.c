@@ -87,10 +87,10 @@ static int get_and_print(cli *c, ms_loader *l, bool ndjson, char *last,
                          size_t lastn)
 {
 	ms_model *m = NULL;
-	ms_status st = ms_loader_get(l, &m, c->name, "production");
+	ms_status st = ms_loader_get(&m, l, c->name, "production");
 	if (st != MS_OK) {
 		ms_buf err = MS_BUF_INIT;
-		ms_loader_last_error(l, &err);
+		ms_loader_last_error(&err, l);
 		return cli_fail_buf(c, st, &err);
 	}
 	/* a change notification for a version already printed is quiet */
@@ -145,7 +145,7 @@ static int open_loader(const cli *c, bool watch, ms_loader **l)
 	st = ms_loader_open(l, c->db, &o);
 	if (st == MS_OK)
 		return 0;
-	ms_loader_last_error(*l, &err);
+	ms_loader_last_error(&err, *l);
 	ms_loader_close(*l);
 	*l = NULL;
 	return cli_fail_buf(c, st, &err);

@@ -201,7 +201,7 @@ static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
 	s = ms_predlog_open(pl, c->db, &o);
 	if (s == MS_OK)
 		return 0;
-	ms_predlog_last_error(*pl, &err);
+	ms_predlog_last_error(&err, *pl);
 	ms_predlog_close(*pl);
 	*pl = NULL;
 	return cli_fail_buf(c, s, &err);
@@ -220,12 +220,12 @@ static void import_line(const cli *c, ms_predlog *pl, import_state *st,
 	if (!parse_line(c, line, len, &doc, &features, &p, reason,
 	                sizeof reason)) {
 		add_rejection(st, st->lines, reason);
-	} else if ((s = ms_predlog_log(pl, NULL, &p)) == MS_OK) {
+	} else if ((s = ms_predlog_log(NULL, pl, &p)) == MS_OK) {
 		st->accepted++;
 	} else {
 		if (s == MS_EINVAL)
 			st->log_rejected++;
-		ms_predlog_last_error(pl, &err);
+		ms_predlog_last_error(&err, pl);
 		add_rejection(st, st->lines, err.ptr && err.ptr[0]
 		              ? err.ptr : ms_status_str(s));
 		ms_buf_dispose(&err);
@@ -278,8 +278,8 @@ static void finish_import(ms_predlog *pl, const char *spool_dir,
                           import_end *e)
 {
 	e->flush = ms_predlog_flush(pl, 120000);
-	ms_predlog_stats_get(pl, &e->stats);
-	ms_predlog_last_error(pl, &e->err);
+	ms_predlog_stats_get(&e->stats, pl);
+	ms_predlog_last_error(&e->err, pl);
 	e->close = ms_predlog_close(pl);
 	e->pending = spool_has_files(spool_dir);
 }
@@ -359,7 +359,7 @@ static int cmd_import(cli *c, int argc, char **argv)
 	bool quiet;
 	ms_predlog *pl = NULL;
 	import_state st = { 0 };
-	import_end e = { .err = MS_BUF_INIT };
+	import_end e = { .stats = MS_PREDLOG_STATS_INIT, .err = MS_BUF_INIT };
 	int rc = parse_import_args(c, &spool_dir, &quiet, argc, argv);
 
 	if (rc != 0)

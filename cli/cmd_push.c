@@ -65,6 +65,7 @@ static int add_kv(cli *c, json_t *obj, const char *opt, const char *arg,
 /* Everything push collects before it connects. */
 typedef struct push_args {
 	ms_push_options o;
+	double accuracy, rmse, r2; /* what o's metric pointers point to */
 	json_t *metrics;         /* --metric K=V */
 	json_t *params;          /* --param K=V */
 	ms_artifact_source *src; /* FILE, then NAME=FILE ... */
@@ -90,12 +91,15 @@ static void push_args_dispose(push_args *a)
 	json_decref(a->params);
 }
 
-/* --accuracy, --rmse, --r2 */
-static int metric_arg(cli *c, const char *opt, const char *arg, double *out)
+/* --accuracy, --rmse, --r2: parsed into @p val, which @p field then
+ * points to (NULL, absent, until given) */
+static int metric_arg(cli *c, const char *opt, const char *arg, double *val,
+                      const double **field)
 {
-	if (!cli_parse_double(arg, out))
+	if (!cli_parse_double(arg, val))
 		return cli_usage(c, "invalid %s value: \"%s\" (not a number)", opt,
 		                 arg);
+	*field = val;
 	return 0;
 }
 
@@ -119,9 +123,10 @@ static int push_option(cli *c, push_args *a, int opt)
 	case 'V': a->o.model_version = optarg; return 0;
 	case 'r': a->o.run_id = optarg; return 0;
 	case 't': a->o.model_type = optarg; return 0;
-	case 'A': return metric_arg(c, "--accuracy", optarg, &a->o.accuracy);
-	case 'R': return metric_arg(c, "--rmse", optarg, &a->o.rmse);
-	case '2': return metric_arg(c, "--r2", optarg, &a->o.r2);
+	case 'A': return metric_arg(c, "--accuracy", optarg, &a->accuracy,
+	                            &a->o.accuracy);
+	case 'R': return metric_arg(c, "--rmse", optarg, &a->rmse, &a->o.rmse);
+	case '2': return metric_arg(c, "--r2", optarg, &a->r2, &a->o.r2);
 	case 'm': return add_kv(c, a->metrics, "--metric", optarg, true);
 	case 'p': return add_kv(c, a->params, "--param", optarg, false);
 	case 'P': a->o.production = 1; return 0;
@@ -216,10 +221,10 @@ static int check_sources(const cli *c, const push_args *a)
 static void print_pushed(const cli *c, ms_store *s, const char *version,
                          size_t nsrc)
 {
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	if (!c->json) {
 		printf("%s\n", version);
-	} else if (ms_store_show(s, &info, c->name, version, NULL) == MS_OK) {
+	} else if (ms_store_show(&info, s, c->name, version, NULL) == MS_OK) {
 		json_t *j = cli_info_json(&info);
 		json_object_set_new(j, "artifacts", json_integer((json_int_t)nsrc));
 		cli_print_json(j);
@@ -245,7 +250,7 @@ static int run_push(cli *c, push_args *a)
 	a->o.progress_payload = c;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_push(s, &version, &a->o, a->src, a->nsrc);
+	st = ms_store_push(&version, s, &a->o, a->src, a->nsrc);
 	cli_progress_end(c);
 	if (st != MS_OK)
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));

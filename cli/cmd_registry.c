@@ -41,7 +41,7 @@ int cmd_pull(cli *c, int argc, char **argv)
 	const char *out = NULL, *artifact = NULL, *sel;
 	int force = 0, opt, rc;
 	ms_store *s = NULL;
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	ms_status st;
 
 	optind = 0;
@@ -67,14 +67,13 @@ int cmd_pull(cli *c, int argc, char **argv)
 	}
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	memset(&info, 0, sizeof info);
 	if (strcmp(out, "-") == 0) {
-		st = ms_store_pull(s, &info, c->name, sel, artifact, write_stdout,
+		st = ms_store_pull(&info, s, c->name, sel, artifact, write_stdout,
 		                   NULL, NULL, NULL);
 		if (fflush(stdout) != 0 && st == MS_OK)
 			st = MS_EIO;
 	} else {
-		st = ms_store_pull_file(s, &info, c->name, sel, artifact, out, force,
+		st = ms_store_pull_file(&info, s, c->name, sel, artifact, out, force,
 		                        cli_progress, c);
 		cli_progress_end(c);
 	}
@@ -106,8 +105,8 @@ int cmd_list(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	unsigned long long limit = 0;
-	ms_artifact_info *list = NULL;
-	size_t n = 0, i;
+	ms_artifact_list *list = NULL;
+	size_t n, i;
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -131,36 +130,40 @@ int cmd_list(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_list(s, &list, &n, c->name_given ? c->name : NULL, (size_t)limit);
+	st = ms_store_list(&list, s, c->name_given ? c->name : NULL,
+	                   (size_t)limit);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		ms_store_close(s);
 		return rc;
 	}
+	n = ms_artifact_list_count(list);
 	if (c->json) {
 		json_t *arr = json_array();
-		for (i = 0; i < n; i++)
-			json_array_append_new(arr, cli_info_json(&list[i]));
+		for (i = 0; i < n; i++) {
+			const ms_artifact_info *in = ms_artifact_list_get(list, i);
+			json_array_append_new(arr, cli_info_json(in));
+		}
 		cli_print_json(arr);
 	} else {
 		printf("%-1s %-20s %-22s %-16s %10s %8s %8s %8s  %-12s %s\n", "",
 		       "NAME", "VERSION", "TYPE", "SIZE", "ACC", "RMSE", "R2",
 		       "SHA256", "CREATED");
 		for (i = 0; i < n; i++) {
+			const ms_artifact_info *in = ms_artifact_list_get(list, i);
 			char sz[32], a[16], r[16], r2[16], ty[4 * MS_TYPE_MAX + 1];
-			cli_fmt_size(sz, sizeof sz, list[i].size);
-			cli_fmt_metric(a, sizeof a, list[i].accuracy);
-			cli_fmt_metric(r, sizeof r, list[i].rmse);
-			cli_fmt_metric(r2, sizeof r2, list[i].r2);
+			cli_fmt_size(sz, sizeof sz, in->size);
+			cli_fmt_metric(a, sizeof a, in->accuracy);
+			cli_fmt_metric(r, sizeof r, in->rmse);
+			cli_fmt_metric(r2, sizeof r2, in->r2);
 			printf("%-1s %-20s %-22s %-16s %10s %8s %8s %8s  %-12.12s %s\n",
-			       list[i].is_production ? "*" : "", list[i].model_name,
-			       list[i].model_version,
-			       cli_safe(ty, sizeof ty, list[i].model_type), sz, a, r, r2,
-			       list[i].sha256[0] ? list[i].sha256 : "(none)",
-			       list[i].created_at);
+			       in->is_production ? "*" : "", in->model_name,
+			       in->model_version,
+			       cli_safe(ty, sizeof ty, in->model_type), sz, a, r, r2,
+			       in->sha256[0] ? in->sha256 : "(none)", in->created_at);
 		}
 	}
-	ms_artifact_list_free(list, n);
+	ms_artifact_list_free(list);
 	ms_store_close(s);
 	return 0;
 }
@@ -173,7 +176,7 @@ int cmd_show(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *artifact = NULL;
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -195,7 +198,7 @@ int cmd_show(cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_show(s, &info, c->name, argv[optind], artifact);
+	st = ms_store_show(&info, s, c->name, argv[optind], artifact);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		ms_store_close(s);
@@ -272,7 +275,7 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 	if (promote)
 		st = ms_store_promote(s, c->name, argv[optind], reason);
 	else
-		st = ms_store_rollback(s, &to, c->name, reason);
+		st = ms_store_rollback(&to, s, c->name, reason);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 	} else {
@@ -307,7 +310,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	const char *dir = c->fallback_dir, *sel = "production";
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -334,8 +337,7 @@ int cmd_export(cli *c, int argc, char **argv)
 		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	memset(&info, 0, sizeof info);
-	st = ms_store_export(s, &info, c->name, sel, dir, cli_progress, c);
+	st = ms_store_export(&info, s, c->name, sel, dir, cli_progress, c);
 	cli_progress_end(c);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
@@ -391,7 +393,7 @@ int cmd_prune(cli *c, int argc, char **argv)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_prune(s, &deleted, c->name, (unsigned)keep, dry);
+	st = ms_store_prune(&deleted, s, c->name, (unsigned)keep, dry);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 	} else {
@@ -475,7 +477,7 @@ int cmd_verify(cli *c, int argc, char **argv)
 	}
 	ms_store_set_progress(s, cli_progress, c);
 	if (backfill) {
-		st = ms_store_backfill_hashes(s, c->name_given ? c->name : NULL, &filled);
+		st = ms_store_backfill_hashes(&filled, s, c->name_given ? c->name : NULL);
 		if (st != MS_OK) {
 			rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 			json_decref(v.arr);
@@ -486,8 +488,8 @@ int cmd_verify(cli *c, int argc, char **argv)
 			printf("recorded a SHA-256 for %zu artifact%s that had none\n",
 			       filled, filled == 1 ? "" : "s");
 	}
-	st = ms_store_verify(s, c->name_given ? c->name : NULL, verify_cb, &v,
-	                     &checked, &bad);
+	st = ms_store_verify(&checked, &bad, s, c->name_given ? c->name : NULL,
+	                     verify_cb, &v);
 	cli_progress_end(c);
 	if (st != MS_OK && st != MS_EINTEGRITY) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));

@@ -234,7 +234,7 @@ bool cli_parse_uint(const char *s, unsigned long long max,
 int cli_check_selector(const cli *c, const char *sel, bool words_ok)
 {
 	bool word = strcmp(sel, "production") == 0 || strcmp(sel, "latest") == 0;
-	if ((word && words_ok) || ms_version_check(sel) == MS_OK)
+	if ((word && words_ok) || ms_model_version_check(sel) == MS_OK)
 		return 0;
 	return cli_usage(c, "invalid version: \"%.*s\" (1-%d of A-Z a-z 0-9 . _ -%s)",
 	                 MS_VERSION_MAX + 8, sel, MS_VERSION_MAX,

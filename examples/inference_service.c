@@ -97,7 +97,7 @@ int main(int argc, char **argv)
 	ms_loader_options lo;
 	ms_loader *loader = NULL;
 	ms_predlog *log = NULL;
-	ms_loader_stats st;
+	ms_loader_stats st = MS_LOADER_STATS_INIT;
 	char *line = NULL;
 	size_t cap = 0, loaded = 0;
 	long served = 0, failed = 0;
@@ -132,7 +132,7 @@ int main(int argc, char **argv)
 		ms_loader_close(loader);
 		return 1;
 	}
-	rc = ms_loader_preload(loader, &loaded);
+	rc = ms_loader_preload(&loaded, loader);
 	fprintf(stderr, "inference_service: preloaded %zu model%s%s%s\n",
 	        loaded, loaded == 1 ? "" : "s", rc == MS_OK ? "" : ": ",
 	        rc == MS_OK ? "" : ms_status_str(rc));
@@ -160,10 +160,10 @@ int main(int argc, char **argv)
 			failed++;
 			continue;
 		}
-		s = ms_loader_get(loader, &m, name, "production");
+		s = ms_loader_get(&m, loader, name, "production");
 		if (s != MS_OK) {
 			ms_buf err = MS_BUF_INIT;
-			ms_loader_last_error(loader, &err);
+			ms_loader_last_error(&err, loader);
 			printf("{\"error\":\"%s\"}\n", ms_status_str(s));
 			fprintf(stderr, "inference_service: %s\n", err.ptr ? err.ptr : "");
 			ms_buf_dispose(&err);
@@ -180,7 +180,7 @@ int main(int argc, char **argv)
 			                    NAN };
 			char *features = strndup(line, strcspn(line, "\n"));
 			p.input_features = features;
-			ms_predlog_log(log, NULL, &p);
+			ms_predlog_log(NULL, log, &p);
 			free(features);
 		}
 		ms_model_release(m);
@@ -188,7 +188,7 @@ int main(int argc, char **argv)
 	}
 	free(line);
 
-	ms_loader_stats_get(loader, &st);
+	ms_loader_stats_get(&st, loader);
 	fprintf(stderr,
 	        "inference_service: served %ld, failed %ld; loader: hits %llu, "
 	        "misses %llu, db_loads %llu, fallback_loads %llu, reloads %llu, "
@@ -202,8 +202,8 @@ int main(int argc, char **argv)
 	        (unsigned long long)st.integrity_failures,
 	        (unsigned long long)st.outages);
 	if (log) {
-		ms_predlog_stats ps;
-		ms_predlog_stats_get(log, &ps);
+		ms_predlog_stats ps = MS_PREDLOG_STATS_INIT;
+		ms_predlog_stats_get(&ps, log);
 		fprintf(stderr, "inference_service: predictions: accepted %llu, "
 		        "written %llu, spooled %llu\n",
 		        (unsigned long long)ps.accepted,

@@ -109,7 +109,7 @@ char *mt_migrated_db(const char *name)
 	o.check_schema = 0;
 	st = ms_store_open(&s, url, &o);
 	ck_assert_msg(st == MS_OK, "open: %s", ms_store_errmsg(s));
-	st = ms_store_migrate(s, NULL);
+	st = ms_store_migrate(NULL, s);
 	ck_assert_msg(st == MS_OK, "migrate: %s", ms_store_errmsg(s));
 	ms_store_close(s);
 	return url;

@@ -176,7 +176,7 @@ MS_EXTERN(void) ms_buf_dispose(ms_buf *buf);
 MS_EXTERN(ms_status) ms_name_check(const char *name);
 
 /**
- * Check a version string.
+ * Check a model version string (ms_version() is the library's own).
  *
  * A valid version is 1..MS_VERSION_MAX characters from [A-Za-z0-9._-],
  * not starting with '.' or '-', and not one of the selector words
@@ -186,7 +186,7 @@ MS_EXTERN(ms_status) ms_name_check(const char *name);
  * @return MS_OK when valid; MS_EINVAL otherwise (no message is kept).
  * Thread-safety: safe.
  */
-MS_EXTERN(ms_status) ms_version_check(const char *version);
+MS_EXTERN(ms_status) ms_model_version_check(const char *version);
 
 /**
  * Progress callback, called on the thread of the operation that reports.
@@ -218,8 +218,13 @@ typedef ms_status (*ms_write_fn)(void *payload, const void *data, size_t len);
  * Filled by the library; the strings are inline except the two JSON
  * documents, which ms_artifact_info_dispose() frees.  Text columns that
  * are NULL in the row read as "".
+ *
+ * A caller's struct starts as MS_ARTIFACT_INFO_INIT: the functions that
+ * fill it check `version` (an unknown one is MS_EINVAL) and fill only
+ * the fields of that version.  Fields are only ever appended.
  */
 typedef struct ms_artifact_info {
+	unsigned int version;     /**< MS_ARTIFACT_INFO_VERSION */
 	int64_t id;               /**< model_artifacts.id */
 	char model_name[MS_NAME_MAX + 1];
 	char model_version[MS_VERSION_MAX + 1];
@@ -244,25 +249,59 @@ typedef struct ms_artifact_info {
 	char *params_json;        /**< owned; "{}" when none */
 } ms_artifact_info;
 
+#define MS_ARTIFACT_INFO_VERSION 1
+#define MS_ARTIFACT_INFO_INIT { MS_ARTIFACT_INFO_VERSION, 0, "", "", "", \
+	"", "", "", "", "", 0, 0, 0, 0, 0, 0, 0, NULL, NULL }
+
 /**
  * Free the two JSON strings of an artifact info, not the struct.
  *
  * @param info the struct (borrowed; it belongs to the caller); its JSON
  *             pointers are set to NULL, so disposing twice is harmless.
- *             NULL is accepted and ignored.
+ *             NULL, or a struct whose version is unknown, is ignored.
  * Thread-safety: safe on distinct structs.
  */
 MS_EXTERN(void) ms_artifact_info_dispose(ms_artifact_info *info);
 
 /**
- * Free an array returned by ms_store_list(), with its elements.
- *
- * @param list  the array (owned by the caller; freed here).  NULL is
- *              accepted and ignored.
- * @param count the element count ms_store_list() gave with it.
- * Thread-safety: safe on distinct arrays.
+ * The artifacts listed by ms_store_list(): opaque, so that a caller
+ * compiled against an older, smaller ms_artifact_info never indexes an
+ * array with the wrong stride.  Read it with ms_artifact_list_count()
+ * and ms_artifact_list_get().
  */
-MS_EXTERN(void) ms_artifact_list_free(ms_artifact_info *list, size_t count);
+typedef struct ms_artifact_list ms_artifact_list;
+
+/**
+ * The number of artifacts in a list.
+ *
+ * @param list the list; NULL gives 0.
+ * @return the count.
+ * Thread-safety: safe (the list is not changed after ms_store_list()).
+ */
+MS_EXTERN(size_t) ms_artifact_list_count(const ms_artifact_list *list);
+
+/**
+ * One artifact of a list.
+ *
+ * @param list the list; NULL gives NULL.
+ * @param i    the index, from 0 to ms_artifact_list_count() - 1.
+ * @return the artifact's metadata, of the library's
+ *         MS_ARTIFACT_INFO_VERSION (at least the caller's: fields are only
+ *         appended); NULL when @p i is out of range.  Borrowed; valid until
+ *         ms_artifact_list_free() of @p list.  Do not dispose it.
+ * Thread-safety: safe (the list is not changed after ms_store_list()).
+ */
+MS_EXTERN(const ms_artifact_info *) ms_artifact_list_get(
+	const ms_artifact_list *list, size_t i);
+
+/**
+ * Free a list returned by ms_store_list(), with its artifacts.
+ *
+ * @param list the list (owned by the caller; freed here).  NULL is
+ *             accepted and ignored.
+ * Thread-safety: not while another thread reads @p list.
+ */
+MS_EXTERN(void) ms_artifact_list_free(ms_artifact_list *list);
 
 /* ------------------------------------------------------------------ */
 /* Store: a connection plus registry operations                         */
@@ -401,9 +440,9 @@ MS_EXTERN(const char *) ms_store_target(const ms_store *store);
  * idempotent, and concurrent callers serialise.  Open the store with
  * check_schema 0 to migrate a database that is behind.
  *
- * @param store   the handle.
  * @param applied receives how many migrations were applied (0 on
  *                failure); may be NULL.
+ * @param store   the handle.
  * @return
  *   - MS_OK: the schema is current;
  *   - MS_EINVAL: @p store is NULL;
@@ -414,18 +453,18 @@ MS_EXTERN(const char *) ms_store_target(const ms_store *store);
  *     denied); nothing was applied.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_migrate(ms_store *store, int *applied);
+MS_EXTERN(ms_status) ms_store_migrate(int *applied, ms_store *store);
 
 /**
  * The schema version recorded in the database and the one this library
  * knows.
  *
- * @param store       the handle.
  * @param db_version  receives the database's version, 0 when it was
  *                    never migrated; set only on MS_OK; may be NULL.
  * @param lib_version receives this library's version (set even when the
  *                    query fails, unless @p store is NULL or not
  *                    connected); may be NULL.
+ * @param store       the handle.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store is NULL;
@@ -433,8 +472,9 @@ MS_EXTERN(ms_status) ms_store_migrate(ms_store *store, int *applied);
  *   - MS_ERROR: the query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_schema_version(ms_store *store, int *db_version,
-                                             int *lib_version);
+MS_EXTERN(ms_status) ms_store_schema_version(int *db_version,
+                                             int *lib_version,
+                                             ms_store *store);
 
 /** Where the bytes of one artifact of a push come from. */
 typedef struct ms_artifact_source {
@@ -453,9 +493,14 @@ typedef struct ms_artifact_source {
 
 /**
  * Options for ms_store_push().  The pointers are borrowed for the call.
- * accuracy, rmse, r2: NAN means absent; a present one is stored in the
- * row's score column and merged into the metrics JSON (keys "accuracy",
- * "rmse", "r2").
+ * accuracy, rmse, r2: NULL (the zero value) means absent, and the row's
+ * score column stays NULL; a present one must point to a finite value,
+ * which is stored in the row's score column and merged into the metrics
+ * JSON (keys "accuracy", "rmse", "r2"):
+ *
+ *     double acc = 0.93;
+ *     ms_push_options o = MS_PUSH_OPTIONS_INIT;
+ *     o.accuracy = &acc;
  */
 typedef struct ms_push_options {
 	unsigned int version;     /**< MS_PUSH_OPTIONS_VERSION */
@@ -466,7 +511,9 @@ typedef struct ms_push_options {
 	                               MS_RUN_ID_MAX characters */
 	const char *model_type;   /**< NULL: "unknown"; else 1 to
 	                               MS_TYPE_MAX characters */
-	double accuracy, rmse, r2;/**< NAN: absent */
+	const double *accuracy;   /**< NULL: absent; else finite */
+	const double *rmse;       /**< NULL: absent; else finite */
+	const double *r2;         /**< NULL: absent; else finite */
 	const char *metrics_json; /**< object of extra metrics, or NULL;
 	                               stored with each artifact, and its
 	                               numeric members in model_metrics */
@@ -484,14 +531,12 @@ typedef struct ms_push_options {
 } ms_push_options;
 
 #define MS_PUSH_OPTIONS_VERSION 1
-/* NAN is not a constant expression in every C mode: use the init
- * function, or set the three metrics yourself after this macro. */
 #define MS_PUSH_OPTIONS_INIT { MS_PUSH_OPTIONS_VERSION, NULL, NULL, NULL, \
-	NULL, 0, 0, 0, NULL, NULL, 0, 0, NULL, NULL, NULL }
+	NULL, NULL, NULL, NULL, NULL, NULL, 0, 0, NULL, NULL, NULL }
 
 /**
- * Initialise push options to the defaults of a version, with the three
- * metrics set to NAN (absent).
+ * Initialise push options to the defaults of a version, as
+ * MS_PUSH_OPTIONS_INIT does (no metrics).
  *
  * @param opts    the struct to fill (borrowed); must not be NULL.
  * @param version MS_PUSH_OPTIONS_VERSION.
@@ -517,10 +562,10 @@ MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
  * connection is lost during COMMIT, MS_EUNREACHABLE is returned and the
  * outcome is unknown (ms_store_show() tells).
  *
- * @param store       the handle.
  * @param version_out receives the version (generated or given) on MS_OK;
  *                    an initialised ms_buf; may be NULL.  Dispose with
  *                    ms_buf_dispose().
+ * @param store       the handle.
  * @param opts        options (borrowed for the call); NULL for the
  *                    defaults of ms_push_options_init().
  * @param sources     @p count sources (borrowed for the call).
@@ -528,8 +573,8 @@ MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store NULL, unknown options version, invalid model
- *     name, version, run id, type, compression level or metrics/params
- *     JSON (must be objects), no sources, an invalid or repeated artifact
+ *     name, version, run id, type, compression level, a metric pointing
+ *     to NAN or an infinity, or metrics/params JSON (must be objects), no sources, an invalid or repeated artifact
  *     name, no primary artifact, NULL data with a non-zero size, a
  *     directory as path, or a value the server rejects (class 22);
  *   - MS_ENOTFOUND: a source file does not exist;
@@ -543,7 +588,7 @@ MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
  *   - MS_ERROR: compression failed, or another server error.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
+MS_EXTERN(ms_status) ms_store_push(ms_buf *version_out, ms_store *store,
                                    const ms_push_options *opts,
                                    const ms_artifact_source *sources,
                                    size_t count);
@@ -551,18 +596,21 @@ MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
 /**
  * Look up the metadata of one artifact.
  *
+ * @param out        receives the metadata: an ms_artifact_info
+ *                   initialised with MS_ARTIFACT_INFO_INIT, whose
+ *                   version says which fields to fill.  Zeroed on entry
+ *                   (all but its version), so dispose it with
+ *                   ms_artifact_info_dispose() on any outcome; untouched
+ *                   when its version is unknown.  NULL is MS_EINVAL.
  * @param store      the handle.
- * @param out        receives the metadata; zeroed on entry, so dispose it
- *                   with ms_artifact_info_dispose() on any outcome.  NULL
- *                   is MS_EINVAL.
  * @param model_name NULL means "default".
  * @param selector   "production", "latest" (newest created) or a
  *                   version; NULL means "production".
  * @param artifact   NULL means the primary artifact.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store or @p out NULL, or an invalid name, selector
- *     or artifact;
+ *   - MS_EINVAL: @p store or @p out NULL, an unknown @p out version, or
+ *     an invalid name, selector or artifact;
  *   - MS_ENOTFOUND: no production version, or no such version or
  *     artifact;
  *   - MS_EUNREACHABLE: not connected, or the connection was lost;
@@ -570,7 +618,7 @@ MS_EXTERN(ms_status) ms_store_push(ms_store *store, ms_buf *version_out,
  *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
+MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
                                    const char *model_name,
                                    const char *selector,
                                    const char *artifact);
@@ -584,9 +632,12 @@ MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
  * on a mismatch MS_EINTEGRITY is returned and the caller must discard
  * what the sink received.  Rows without a hash are not checked.
  *
+ * @param info             receives the metadata, as for
+ *                         ms_store_show(): initialised with
+ *                         MS_ARTIFACT_INFO_INIT, zeroed on entry (but its
+ *                         version), so dispose it on any outcome; may be
+ *                         NULL.
  * @param store            the handle.
- * @param info             receives the metadata; zeroed on entry, so
- *                         dispose it on any outcome; may be NULL.
  * @param model_name       NULL means "default".
  * @param selector         "production", "latest" or a version; NULL
  *                         means "production".
@@ -599,8 +650,8 @@ MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
  * @param progress_payload passed to @p progress.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store NULL, or an invalid name, selector or
- *     artifact;
+ *   - MS_EINVAL: @p store NULL, an unknown @p info version, or an
+ *     invalid name, selector or artifact;
  *   - MS_ENOTFOUND: no such artifact, or it was deleted while being
  *     read;
  *   - MS_EINTEGRITY: SHA-256 or size mismatch, missing chunks, or
@@ -611,7 +662,7 @@ MS_EXTERN(ms_status) ms_store_show(ms_store *store, ms_artifact_info *out,
  *   - any other status returned by @p sink.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
+MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
                                    const char *model_name,
                                    const char *selector,
                                    const char *artifact, ms_write_fn sink,
@@ -626,9 +677,11 @@ MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
  * @p path, and the directory fsync'd.  Nothing appears at @p path unless
  * the pull succeeded.
  *
+ * @param info             as for ms_store_pull(): initialised with
+ *                         MS_ARTIFACT_INFO_INIT, zeroed on entry (but its
+ *                         version), dispose it on any outcome; may be
+ *                         NULL.
  * @param store            the handle.
- * @param info             as for ms_store_pull(): zeroed on entry,
- *                         dispose it on any outcome; may be NULL.
  * @param model_name       as for ms_store_pull().
  * @param selector         as for ms_store_pull().
  * @param artifact         as for ms_store_pull().
@@ -641,8 +694,9 @@ MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
  * @param progress_payload passed to @p progress.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store NULL, @p path NULL, empty or too long, or an
- *     invalid name, selector or artifact;
+ *   - MS_EINVAL: @p store NULL, an unknown @p info version, @p path
+ *     NULL, empty or too long, or an invalid name, selector or
+ *     artifact;
  *   - MS_EEXISTS: @p path exists and @p overwrite is 0;
  *   - MS_ENOTFOUND: no such artifact, or the directory of @p path does
  *     not exist;
@@ -652,8 +706,8 @@ MS_EXTERN(ms_status) ms_store_pull(ms_store *store, ms_artifact_info *info,
  *     for ms_store_pull().
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
-                                        ms_artifact_info *info,
+MS_EXTERN(ms_status) ms_store_pull_file(ms_artifact_info *info,
+                                        ms_store *store,
                                         const char *model_name,
                                         const char *selector,
                                         const char *artifact,
@@ -666,25 +720,22 @@ MS_EXTERN(ms_status) ms_store_pull_file(ms_store *store,
  *
  * Rows are ordered by model name, then newest first within a name.
  *
+ * @param out        receives the list, owned by the caller: free it with
+ *                   ms_artifact_list_free().  Must not be NULL.  Set to
+ *                   NULL on failure.
  * @param store      the handle.
- * @param out        receives the array, owned by the caller: free it with
- *                   ms_artifact_list_free(*out, *count).  Must not be
- *                   NULL.  On failure *out is NULL and *count 0, unless
- *                   @p store is NULL or not connected (then untouched).
- * @param count      receives the element count.  Must not be NULL.
  * @param model_name one name, or NULL for every name.
  * @param limit      at most this many rows in all; 0 means no limit.
  * @return
- *   - MS_OK (possibly with 0 rows);
- *   - MS_EINVAL: @p store, @p out or @p count NULL, or an invalid name;
+ *   - MS_OK (possibly a list of 0 artifacts);
+ *   - MS_EINVAL: @p store or @p out NULL, or an invalid name;
  *   - MS_EUNREACHABLE: not connected, or the connection was lost;
  *   - MS_ENOMEM;
  *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_list(ms_store *store, ms_artifact_info **out,
-                                   size_t *count, const char *model_name,
-                                   size_t limit);
+MS_EXTERN(ms_status) ms_store_list(ms_artifact_list **out, ms_store *store,
+                                   const char *model_name, size_t limit);
 
 /**
  * Make a version the production model of its name.
@@ -719,9 +770,9 @@ MS_EXTERN(ms_status) ms_store_promote(ms_store *store, const char *model_name,
  * to the current version, so repeated rollbacks walk further back in
  * history.  Recorded in `model_promotions` as a rollback.
  *
- * @param store       the handle.
  * @param version_out receives the version now in production, on MS_OK;
  *                    an initialised ms_buf; may be NULL.
+ * @param store       the handle.
  * @param model_name  NULL means "default".
  * @param reason      recorded with the rollback; may be NULL.
  * @return
@@ -735,7 +786,7 @@ MS_EXTERN(ms_status) ms_store_promote(ms_store *store, const char *model_name,
  *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_rollback(ms_store *store, ms_buf *version_out,
+MS_EXTERN(ms_status) ms_store_rollback(ms_buf *version_out, ms_store *store,
                                        const char *model_name,
                                        const char *reason);
 
@@ -747,10 +798,10 @@ MS_EXTERN(ms_status) ms_store_rollback(ms_store *store, ms_buf *version_out,
  * with all its artifacts and their chunks, in one transaction that holds
  * the promotion lock.
  *
- * @param store       the handle.
  * @param deleted_out receives a JSON array of the versions deleted (or
  *                    that would be, with @p dry_run), newest first, on
  *                    MS_OK; an initialised ms_buf; may be NULL.
+ * @param store       the handle.
  * @param model_name  NULL means "default".
  * @param keep        how many of the newest versions to keep (the
  *                    production version counts among them); 0 deletes
@@ -765,7 +816,7 @@ MS_EXTERN(ms_status) ms_store_rollback(ms_store *store, ms_buf *version_out,
  *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_prune(ms_store *store, ms_buf *deleted_out,
+MS_EXTERN(ms_status) ms_store_prune(ms_buf *deleted_out, ms_store *store,
                                     const char *model_name, unsigned keep,
                                     int dry_run);
 
@@ -807,13 +858,13 @@ typedef void (*ms_verify_fn)(void *payload, const ms_artifact_info *info,
  * are reported with MS_OK and actual_sha256 set.  Only losing the
  * connection or memory stops early.
  *
+ * @param checked    receives the number of artifacts checked; set only
+ *                   when the run completes; may be NULL.
+ * @param bad        receives the number that failed; as @p checked.
  * @param store      the handle.
  * @param model_name one name, or NULL for all artifacts of all names.
  * @param cb         called once per artifact; may be NULL.
  * @param payload    passed to @p cb.
- * @param checked    receives the number of artifacts checked; set only
- *                   when the run completes; may be NULL.
- * @param bad        receives the number that failed; as @p checked.
  * @return
  *   - MS_OK: all artifacts passed;
  *   - MS_EINTEGRITY: at least one failed, for any reason;
@@ -823,9 +874,9 @@ typedef void (*ms_verify_fn)(void *payload, const ms_artifact_info *info,
  *   - MS_ESCHEMA, MS_ERROR: the listing query failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
-                                     ms_verify_fn cb, void *payload,
-                                     size_t *checked, size_t *bad);
+MS_EXTERN(ms_status) ms_store_verify(size_t *checked, size_t *bad,
+                                     ms_store *store, const char *model_name,
+                                     ms_verify_fn cb, void *payload);
 
 /**
  * Compute and record the SHA-256 of every artifact that has none.
@@ -834,11 +885,11 @@ MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
  * only rows whose hash is still NULL are updated, so concurrent runs are
  * harmless.  The first failure stops the run.
  *
- * @param store      the handle.
- * @param model_name one name, or NULL for all names.
  * @param updated    receives how many rows got a hash, also on failure
  *                   (untouched when @p store is NULL or not connected);
  *                   may be NULL.
+ * @param store      the handle.
+ * @param model_name one name, or NULL for all names.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store NULL or an invalid name;
@@ -849,9 +900,9 @@ MS_EXTERN(ms_status) ms_store_verify(ms_store *store, const char *model_name,
  *   - MS_ESCHEMA, MS_ERROR: a statement failed on the server.
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
-                                              const char *model_name,
-                                              size_t *updated);
+MS_EXTERN(ms_status) ms_store_backfill_hashes(size_t *updated,
+                                              ms_store *store,
+                                              const char *model_name);
 
 /**
  * Write a primary artifact into a fallback tree, with its sidecar.
@@ -863,11 +914,13 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
  * symlinks), fsync, rename over the old one, fsync of the directory.
  * Existing files are replaced.
  *
- * @param store            the handle.
  * @param info             receives the metadata, with the SHA-256
  *                         computed during the export when the row had
- *                         none; zeroed on entry, so dispose it on any
- *                         outcome; may be NULL.
+ *                         none; as for ms_store_pull(): initialised with
+ *                         MS_ARTIFACT_INFO_INIT, zeroed on entry (but its
+ *                         version), so dispose it on any outcome; may be
+ *                         NULL.
+ * @param store            the handle.
  * @param model_name       NULL means "default".
  * @param selector         "production", "latest" or a version; NULL
  *                         means "production".
@@ -877,8 +930,8 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
  * @param progress_payload passed to @p progress.
  * @return
  *   - MS_OK;
- *   - MS_EINVAL: @p store NULL, an invalid name or selector, or a path
- *     too long;
+ *   - MS_EINVAL: @p store NULL, an unknown @p info version, an invalid
+ *     name or selector, or a path too long;
  *   - MS_ENOTFOUND: nothing matches @p selector;
  *   - MS_EIO: a directory could not be made, a target is a symlink or a
  *     directory, or writing, fsync or rename failed;
@@ -886,7 +939,7 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(ms_store *store,
  *     for ms_store_pull().
  * Thread-safety: one thread per store.
  */
-MS_EXTERN(ms_status) ms_store_export(ms_store *store, ms_artifact_info *info,
+MS_EXTERN(ms_status) ms_store_export(ms_artifact_info *info, ms_store *store,
                                      const char *model_name,
                                      const char *selector, const char *dir,
                                      ms_progress_fn progress,
@@ -1241,10 +1294,10 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
  * sidecar names that version (not cached); "latest" is served from the
  * last "latest" resolved while the database answered.
  *
- * @param loader     the handle.
  * @param out        receives a model handle with one reference owned by
  *                   the caller (release it with ms_model_release()); set
  *                   to NULL on failure.  Must not be NULL.
+ * @param loader     the handle.
  * @param model_name NULL means "default".
  * @param selector   "production", "latest" or a version; NULL means
  *                   "production".
@@ -1261,7 +1314,7 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
  *   - MS_ESCHEMA, MS_ERROR: a query failed on the server.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
+MS_EXTERN(ms_status) ms_loader_get(ms_model **out, ms_loader *loader,
                                    const char *model_name,
                                    const char *selector);
 
@@ -1272,8 +1325,8 @@ MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
  * it cannot be reached, those with a fallback copy.  A failure for one
  * name does not stop the others.
  *
- * @param loader the handle.
  * @param loaded receives how many names were loaded; may be NULL.
+ * @param loader the handle.
  * @return
  *   - MS_OK: every name loaded;
  *   - the first failure of ms_loader_get() for a name;
@@ -1283,7 +1336,7 @@ MS_EXTERN(ms_status) ms_loader_get(ms_loader *loader, ms_model **out,
  *   - MS_ESCHEMA, MS_ERROR: the query of names failed on the server.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_loader_preload(ms_loader *loader, size_t *loaded);
+MS_EXTERN(ms_status) ms_loader_preload(size_t *loaded, ms_loader *loader);
 
 /**
  * Counters of a loader since it was opened.
@@ -1294,21 +1347,33 @@ MS_EXTERN(ms_status) ms_loader_preload(ms_loader *loader, size_t *loaded);
  * production models swapped in by the watcher.  bytes_cached, entries:
  * the cache now.  integrity_failures: database or fallback bytes
  * refused.  outages: times the database became unreachable.
+ *
+ * Start from MS_LOADER_STATS_INIT: ms_loader_stats_get() fills the
+ * counters of its `version`.  Counters are only ever appended.
  */
 typedef struct ms_loader_stats {
+	unsigned int version;     /**< MS_LOADER_STATS_VERSION */
 	uint64_t hits, misses, db_loads, fallback_loads, reloads;
 	uint64_t bytes_cached, entries;
 	uint64_t integrity_failures, outages;
 } ms_loader_stats;
 
+#define MS_LOADER_STATS_VERSION 1
+#define MS_LOADER_STATS_INIT { MS_LOADER_STATS_VERSION, 0, 0, 0, 0, 0, 0, \
+	0, 0, 0 }
+
 /**
  * Snapshot a loader's counters.
  *
+ * @param out    receives the counters of its version (borrowed):
+ *               initialised with MS_LOADER_STATS_INIT.
  * @param loader the handle; NULL gives all zeros.
- * @param out    receives the counters (borrowed); NULL is ignored.
+ * @return MS_OK; MS_EINVAL when @p out is NULL or its version is unknown
+ *         (then it is untouched).
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(void) ms_loader_stats_get(ms_loader *loader, ms_loader_stats *out);
+MS_EXTERN(ms_status) ms_loader_stats_get(ms_loader_stats *out,
+                                         ms_loader *loader);
 
 /**
  * Copy the last error message of a loader.
@@ -1316,15 +1381,15 @@ MS_EXTERN(void) ms_loader_stats_get(ms_loader *loader, ms_loader_stats *out);
  * The message is the last one recorded by any thread, the watcher's
  * included; a success does not clear it.
  *
- * @param loader the handle; NULL (what ms_loader_open() leaves on
- *               MS_ENOMEM) gives "out of memory".
  * @param out    receives the message ("" when none so far); an
  *               initialised ms_buf, owned by the caller (dispose it).
  *               NULL copies nothing.
+ * @param loader the handle; NULL (what ms_loader_open() leaves on
+ *               MS_ENOMEM) gives "out of memory".
  * @return MS_OK; MS_ENOMEM when the copy could not be allocated.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_loader_last_error(ms_loader *loader, ms_buf *out);
+MS_EXTERN(ms_status) ms_loader_last_error(ms_buf *out, ms_loader *loader);
 
 /**
  * Stop the watcher, drop the cache and free the loader.
@@ -1438,9 +1503,9 @@ MS_EXTERN(ms_status) ms_predlog_open(ms_predlog **out, const char *conninfo,
  * the current time.  When the queue is full the row is appended to the
  * spool instead (one write; the writer thread fsyncs it).
  *
- * @param log    the handle.
  * @param id_out receives the prediction's UUIDv7 as text on MS_OK, ""
  *               on failure; may be NULL.
+ * @param log    the handle.
  * @param p      the prediction (borrowed for the call; its strings are
  *               copied).
  * @return
@@ -1453,8 +1518,8 @@ MS_EXTERN(ms_status) ms_predlog_open(ms_predlog **out, const char *conninfo,
  *   - MS_ENOMEM.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_predlog_log(ms_predlog *log,
-                                    char id_out[MS_UUID_STRLEN],
+MS_EXTERN(ms_status) ms_predlog_log(char id_out[MS_UUID_STRLEN],
+                                    ms_predlog *log,
                                     const ms_prediction *p);
 
 /**
@@ -1490,20 +1555,32 @@ MS_EXTERN(ms_status) ms_predlog_flush(ms_predlog *log, unsigned timeout_ms);
  * with MS_EFULL.  spool_corrupt: damaged spool records skipped.
  * batches: database transactions committed.  retries: batches re-sent on
  * the idempotent path after a failure.
+ *
+ * Start from MS_PREDLOG_STATS_INIT: ms_predlog_stats_get() fills the
+ * counters of its `version`.  Counters are only ever appended.
  */
 typedef struct ms_predlog_stats {
+	unsigned int version;     /**< MS_PREDLOG_STATS_VERSION */
 	uint64_t accepted, written, spooled, replayed, rejected, dropped_full;
 	uint64_t spool_corrupt, batches, retries;
 } ms_predlog_stats;
 
+#define MS_PREDLOG_STATS_VERSION 1
+#define MS_PREDLOG_STATS_INIT { MS_PREDLOG_STATS_VERSION, 0, 0, 0, 0, 0, \
+	0, 0, 0, 0 }
+
 /**
  * Snapshot a logger's counters.
  *
+ * @param out receives the counters of its version (borrowed):
+ *            initialised with MS_PREDLOG_STATS_INIT.
  * @param log the handle; NULL gives all zeros.
- * @param out receives the counters (borrowed); NULL is ignored.
+ * @return MS_OK; MS_EINVAL when @p out is NULL or its version is unknown
+ *         (then it is untouched).
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(void) ms_predlog_stats_get(ms_predlog *log, ms_predlog_stats *out);
+MS_EXTERN(ms_status) ms_predlog_stats_get(ms_predlog_stats *out,
+                                          ms_predlog *log);
 
 /**
  * Copy the last error message of a logger.
@@ -1511,14 +1588,14 @@ MS_EXTERN(void) ms_predlog_stats_get(ms_predlog *log, ms_predlog_stats *out);
  * The message is the last one recorded by any thread, the writer's
  * included; a success does not clear it.
  *
- * @param log the handle.
  * @param out receives the message ("" when none so far); an initialised
  *            ms_buf, owned by the caller (dispose it).
+ * @param log the handle.
  * @return MS_OK; MS_EINVAL when @p log or @p out is NULL; MS_ENOMEM when
  *         the copy could not be allocated.
  * Thread-safety: safe from any thread.
  */
-MS_EXTERN(ms_status) ms_predlog_last_error(ms_predlog *log, ms_buf *out);
+MS_EXTERN(ms_status) ms_predlog_last_error(ms_buf *out, ms_predlog *log);
 
 /**
  * Flush, spool what cannot reach the database, stop the writer, free.

@@ -16,6 +16,7 @@
 #include "errbuf.h"
 #include "hash.h"
 #include "names.h"
+#include "util.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -44,6 +45,7 @@ ms_status ms__artifact_info_from_row(ms_artifact_info *info,
                                      const PGresult *res, int row)
 {
 	memset(info, 0, sizeof *info);
+	info->version = MS_ARTIFACT_INFO_VERSION;
 	info->id = strtoll(PQgetvalue(res, row, 0), NULL, 10);
 	copy_field(info->model_name, sizeof info->model_name, res, row, 1);
 	copy_field(info->model_version, sizeof info->model_version, res, row, 2);
@@ -69,9 +71,31 @@ ms_status ms__artifact_info_from_row(ms_artifact_info *info,
 	return MS_OK;
 }
 
+size_t ms__artifact_info_size(unsigned int version)
+{
+	switch (version) {
+	case 1:
+		return MS__SIZE_THROUGH(ms_artifact_info, params_json);
+	default:
+		return 0;
+	}
+}
+
+void ms__artifact_info_give(ms_artifact_info *out, ms_artifact_info *full)
+{
+	unsigned int version = out->version;
+	/* every field today is in version 1: nothing of @p full is left
+	 * behind; a field appended later that owns memory is freed here
+	 * when @p out's version lacks it */
+	memcpy(out, full, ms__artifact_info_size(version));
+	out->version = version;
+	memset(full, 0, sizeof *full);
+}
+
 void ms_artifact_info_dispose(ms_artifact_info *info)
 {
-	if (info == NULL)
+	/* an unknown version: the layout is unknown, so nothing is freed */
+	if (info == NULL || ms__artifact_info_size(info->version) == 0)
 		return;
 	ms__free(info->metrics_json);
 	ms__free(info->params_json);
@@ -79,13 +103,54 @@ void ms_artifact_info_dispose(ms_artifact_info *info)
 	info->params_json = NULL;
 }
 
-void ms_artifact_list_free(ms_artifact_info *list, size_t count)
+/* ms_store_list's result: the infos are today's layout, reached only
+ * through ms_artifact_list_get(), so their size is the library's. */
+struct ms_artifact_list {
+	size_t count;
+	ms_artifact_info items[];
+};
+
+ms_status ms__artifact_list_from_result(ms_artifact_list **out,
+                                        const PGresult *res)
+{
+	size_t n = (size_t)PQntuples(res), i;
+	ms_artifact_list *l;
+
+	*out = NULL;
+	l = ms__calloc(1, sizeof *l + n * sizeof(ms_artifact_info));
+	if (l == NULL)
+		return MS_ENOMEM;
+	for (i = 0; i < n; i++) {
+		if (ms__artifact_info_from_row(&l->items[i], res, (int)i) != MS_OK) {
+			ms_artifact_list_free(l);
+			return MS_ENOMEM;
+		}
+		l->count = i + 1;
+	}
+	*out = l;
+	return MS_OK;
+}
+
+size_t ms_artifact_list_count(const ms_artifact_list *list)
+{
+	return list ? list->count : 0;
+}
+
+const ms_artifact_info *ms_artifact_list_get(const ms_artifact_list *list,
+                                             size_t i)
+{
+	if (list == NULL || i >= list->count)
+		return NULL;
+	return &list->items[i];
+}
+
+void ms_artifact_list_free(ms_artifact_list *list)
 {
 	size_t i;
 	if (list == NULL)
 		return;
-	for (i = 0; i < count; i++)
-		ms_artifact_info_dispose(&list[i]);
+	for (i = 0; i < list->count; i++)
+		ms_artifact_info_dispose(&list->items[i]);
 	ms__free(list);
 }
 

@@ -42,4 +42,17 @@ ms_status ms__artifact_resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 ms_status ms__artifact_info_from_row(ms_artifact_info *info,
                                      const PGresult *res, int row);
 
+/* The bytes of an ms_artifact_info of @p version; 0 when unknown. */
+size_t ms__artifact_info_size(unsigned int version);
+
+/* Hand @p full (today's layout, filled by the library) to a caller's
+ * @p out of a known version: the fields that version has, strings
+ * included, keeping @p out's version.  @p full is left empty. */
+void ms__artifact_info_give(ms_artifact_info *out, ms_artifact_info *full);
+
+/* Every row of @p res (the standard artifact SELECT list) as a list for
+ * ms_store_list().  MS_ENOMEM leaves *out NULL. */
+ms_status ms__artifact_list_from_result(ms_artifact_list **out,
+                                        const PGresult *res);
+
 #endif

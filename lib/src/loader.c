@@ -431,7 +431,7 @@ static ms_model *get_cached(ms_loader *l, int kind, const char *name,
 	                                                : MS_SOURCE_CACHE];
 }
 
-ms_status ms_loader_get(ms_loader *l, ms_model **out, const char *name,
+ms_status ms_loader_get(ms_model **out, ms_loader *l, const char *name,
                         const char *selector)
 {
 	ms_payload *p;
@@ -497,7 +497,7 @@ static ms_status op_production_names(ms_loader *l, ms_err *e, void *ctx)
 	                " WHERE is_production ORDER BY 1", 0, NULL);
 }
 
-ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
+ms_status ms_loader_preload(size_t *loaded, ms_loader *l)
 {
 	char **names = NULL;
 	size_t n = 0, i, ok = 0;
@@ -531,7 +531,7 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	}
 	for (i = 0; i < n; i++) {
 		ms_model *m = NULL;
-		ms_status s2 = ms_loader_get(l, &m, names[i], "production");
+		ms_status s2 = ms_loader_get(&m, l, names[i], "production");
 		if (s2 == MS_OK)
 			ok++;
 		else if (first == MS_OK)
@@ -549,27 +549,42 @@ ms_status ms_loader_preload(ms_loader *l, size_t *loaded)
 	return first;
 }
 
-void ms_loader_stats_get(ms_loader *l, ms_loader_stats *out)
+/* The bytes of an ms_loader_stats of @p version; 0 when unknown. */
+static size_t stats_size(unsigned int version)
 {
-	size_t i;
-	if (out == NULL)
-		return;
-	memset(out, 0, sizeof *out);
-	if (l == NULL)
-		return;
-	for (i = 0; i < MS__NSHARDS; i++)
-		out->hits += atomic_load_explicit(&l->hits[i].v,
-		                                  memory_order_relaxed);
-	out->misses = atomic_load(&l->misses);
-	out->db_loads = atomic_load(&l->db_loads);
-	out->fallback_loads = atomic_load(&l->fallback_loads);
-	out->reloads = atomic_load(&l->reloads);
-	out->integrity_failures = atomic_load(&l->integrity_failures);
-	out->outages = atomic_load(&l->outages);
-	ms__cache_usage(&l->cache, &out->bytes_cached, &out->entries);
+	switch (version) {
+	case 1:
+		return MS__SIZE_THROUGH(ms_loader_stats, outages);
+	default:
+		return 0;
+	}
 }
 
-ms_status ms_loader_last_error(ms_loader *l, ms_buf *out)
+ms_status ms_loader_stats_get(ms_loader_stats *out, ms_loader *l)
+{
+	ms_loader_stats full = MS_LOADER_STATS_INIT;
+	size_t i, n;
+
+	if (out == NULL || (n = stats_size(out->version)) == 0)
+		return MS_EINVAL;
+	if (l != NULL) {
+		for (i = 0; i < MS__NSHARDS; i++)
+			full.hits += atomic_load_explicit(&l->hits[i].v,
+			                                  memory_order_relaxed);
+		full.misses = atomic_load(&l->misses);
+		full.db_loads = atomic_load(&l->db_loads);
+		full.fallback_loads = atomic_load(&l->fallback_loads);
+		full.reloads = atomic_load(&l->reloads);
+		full.integrity_failures = atomic_load(&l->integrity_failures);
+		full.outages = atomic_load(&l->outages);
+		ms__cache_usage(&l->cache, &full.bytes_cached, &full.entries);
+	}
+	full.version = out->version; /* the caller's, kept */
+	memcpy(out, &full, n);
+	return MS_OK;
+}
+
+ms_status ms_loader_last_error(ms_buf *out, ms_loader *l)
 {
 	ms_status st;
 	if (l == NULL)

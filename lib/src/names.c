@@ -32,7 +32,7 @@ ms_status ms_name_check(const char *name)
 	return ident_ok(name, MS_NAME_MAX) ? MS_OK : MS_EINVAL;
 }
 
-ms_status ms_version_check(const char *v)
+ms_status ms_model_version_check(const char *v)
 {
 	if (!ident_ok(v, MS_VERSION_MAX) || ms__is_selector_word(v))
 		return MS_EINVAL;
@@ -51,7 +51,8 @@ ms_status ms__name_arg(ms_err *e, const char *what, const char *name)
 
 ms_status ms__selector_arg(ms_err *e, const char *selector)
 {
-	if (ms__is_selector_word(selector) || ms_version_check(selector) == MS_OK)
+	if (ms__is_selector_word(selector) ||
+	    ms_model_version_check(selector) == MS_OK)
 		return MS_OK;
 	return ms__err_set(e, MS_EINVAL,
 	                   "invalid version: \"%.*s\" (use 1-%d of A-Z a-z 0-9 "

@@ -469,7 +469,7 @@ static ms_status spill(ms_predlog *pl, row *r, char id_out[MS_UUID_STRLEN])
 	return st;
 }
 
-ms_status ms_predlog_log(ms_predlog *pl, char id_out[MS_UUID_STRLEN],
+ms_status ms_predlog_log(char id_out[MS_UUID_STRLEN], ms_predlog *pl,
                          const ms_prediction *p)
 {
 	const char *name;
@@ -525,25 +525,41 @@ ms_status ms_predlog_flush(ms_predlog *pl, unsigned timeout_ms)
 	return st;
 }
 
-void ms_predlog_stats_get(ms_predlog *pl, ms_predlog_stats *o)
+/* The bytes of an ms_predlog_stats of @p version; 0 when unknown. */
+static size_t stats_size(unsigned int version)
 {
-	if (o == NULL)
-		return;
-	memset(o, 0, sizeof *o);
-	if (pl == NULL)
-		return;
-	o->accepted = atomic_load(&pl->rep.accepted);
-	o->written = atomic_load(&pl->rep.written);
-	o->spooled = atomic_load(&pl->rep.spooled);
-	o->replayed = atomic_load(&pl->rep.replayed);
-	o->rejected = atomic_load(&pl->rep.rejected);
-	o->dropped_full = atomic_load(&pl->rep.dropped_full);
-	o->spool_corrupt = atomic_load(&pl->rep.spool_corrupt);
-	o->batches = atomic_load(&pl->rep.batches);
-	o->retries = atomic_load(&pl->rep.retries);
+	switch (version) {
+	case 1:
+		return MS__SIZE_THROUGH(ms_predlog_stats, retries);
+	default:
+		return 0;
+	}
 }
 
-ms_status ms_predlog_last_error(ms_predlog *pl, ms_buf *out)
+ms_status ms_predlog_stats_get(ms_predlog_stats *o, ms_predlog *pl)
+{
+	ms_predlog_stats full = MS_PREDLOG_STATS_INIT;
+	size_t n;
+
+	if (o == NULL || (n = stats_size(o->version)) == 0)
+		return MS_EINVAL;
+	if (pl != NULL) {
+		full.accepted = atomic_load(&pl->rep.accepted);
+		full.written = atomic_load(&pl->rep.written);
+		full.spooled = atomic_load(&pl->rep.spooled);
+		full.replayed = atomic_load(&pl->rep.replayed);
+		full.rejected = atomic_load(&pl->rep.rejected);
+		full.dropped_full = atomic_load(&pl->rep.dropped_full);
+		full.spool_corrupt = atomic_load(&pl->rep.spool_corrupt);
+		full.batches = atomic_load(&pl->rep.batches);
+		full.retries = atomic_load(&pl->rep.retries);
+	}
+	full.version = o->version; /* the caller's, kept */
+	memcpy(o, &full, n);
+	return MS_OK;
+}
+
+ms_status ms_predlog_last_error(ms_buf *out, ms_predlog *pl)
 {
 	ms_status st;
 	if (pl == NULL || out == NULL)

@@ -107,7 +107,7 @@ ms_status ms_store_promote(ms_store *s, const char *name, const char *version,
 	return st;
 }
 
-ms_status ms_store_rollback(ms_store *s, ms_buf *version_out,
+ms_status ms_store_rollback(ms_buf *version_out, ms_store *s,
                             const char *name, const char *reason)
 {
 	PGresult *res;
@@ -174,7 +174,7 @@ fail:
 	return st;
 }
 
-ms_status ms_store_prune(ms_store *s, ms_buf *deleted_out, const char *name,
+ms_status ms_store_prune(ms_buf *deleted_out, ms_store *s, const char *name,
                          unsigned keep, int dry_run)
 {
 	static const char VICTIMS[] =

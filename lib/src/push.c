@@ -32,7 +32,6 @@ ms_status ms_push_options_init(ms_push_options *opts, unsigned int version)
 	if (opts == NULL || version != MS_PUSH_OPTIONS_VERSION)
 		return MS_EINVAL;
 	*opts = def;
-	opts->accuracy = opts->rmse = opts->r2 = NAN;
 	return MS_OK;
 }
 
@@ -80,12 +79,14 @@ static ms_status insert_chunk(ms_store *s, int64_t id, int32_t seq,
 	return st;
 }
 
-static void fmt_double(char *buf, size_t n, double v, const char **param)
+/* A metric's parameter: NULL (SQL NULL) when absent. */
+static void fmt_double(char *buf, size_t n, const double *v,
+                       const char **param)
 {
-	if (isnan(v)) {
+	if (v == NULL) {
 		*param = NULL;
 	} else {
-		snprintf(buf, n, "%.17g", v);
+		snprintf(buf, n, "%.17g", *v);
 		*param = buf;
 	}
 }
@@ -315,12 +316,12 @@ static ms_status build_json(push_ctx *c)
 		return ms__err_set(&s->err, MS_EINVAL,
 		                   "invalid params JSON: must be an object");
 	}
-	if (!isnan(o->accuracy))
-		json_object_set_new(m, "accuracy", json_real(o->accuracy));
-	if (!isnan(o->rmse))
-		json_object_set_new(m, "rmse", json_real(o->rmse));
-	if (!isnan(o->r2))
-		json_object_set_new(m, "r2", json_real(o->r2));
+	if (o->accuracy)
+		json_object_set_new(m, "accuracy", json_real(*o->accuracy));
+	if (o->rmse)
+		json_object_set_new(m, "rmse", json_real(*o->rmse));
+	if (o->r2)
+		json_object_set_new(m, "r2", json_real(*o->r2));
 	c->metrics = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	c->params = json_dumps(pa, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(m);
@@ -328,6 +329,15 @@ static ms_status build_json(push_ctx *c)
 	if (c->metrics == NULL || c->params == NULL)
 		return ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");
 	return MS_OK;
+}
+
+/* A present metric must be finite: SQL and JSON both need a number. */
+static ms_status check_metric(ms_store *s, const char *what, const double *v)
+{
+	if (v == NULL || isfinite(*v))
+		return MS_OK;
+	return ms__err_set(&s->err, MS_EINVAL,
+	                   "invalid %s value: \"%g\" (must be finite)", what, *v);
 }
 
 static ms_status validate_push(ms_store *s, const ms_push_options *o,
@@ -338,6 +348,10 @@ static ms_status validate_push(ms_store *s, const ms_push_options *o,
 	if (o->version != MS_PUSH_OPTIONS_VERSION)
 		return ms__err_set(&s->err, MS_EINVAL,
 		                   "invalid ms_push_options version: %u", o->version);
+	if (check_metric(s, "accuracy", o->accuracy) != MS_OK ||
+	    check_metric(s, "rmse", o->rmse) != MS_OK ||
+	    check_metric(s, "r2", o->r2) != MS_OK)
+		return MS_EINVAL;
 	if (o->model_version &&
 	    ms__store_check_version(s, o->model_version) != MS_OK)
 		return MS_EINVAL;
@@ -465,7 +479,7 @@ static ms_status push_tx(push_ctx *c, const ms_artifact_source *src,
 	return st;
 }
 
-ms_status ms_store_push(ms_store *s, ms_buf *version_out,
+ms_status ms_store_push(ms_buf *version_out, ms_store *s,
                         const ms_push_options *opts,
                         const ms_artifact_source *src, size_t n)
 {

@@ -33,48 +33,87 @@ static void multi_progress_fn(void *p, uint64_t done, uint64_t total)
 	m->s->progress(m->s->progress_payload, m->base + done, m->total);
 }
 
-ms_status ms_store_show(ms_store *s, ms_artifact_info *out, const char *name,
+/* A caller's ms_artifact_info (may be NULL) on entry: its version must
+ * be known, and all of that version but the version is zeroed, so the
+ * caller can dispose it on any path.  An unknown version is left as is. */
+static ms_status info_begin(ms_store *s, ms_artifact_info *info)
+{
+	size_t n, skip = offsetof(ms_artifact_info, id);
+	if (info == NULL)
+		return MS_OK;
+	n = ms__artifact_info_size(info->version);
+	if (n == 0) {
+		if (s != NULL)
+			ms__err_set(&s->err, MS_EINVAL,
+			            "invalid ms_artifact_info version: %u",
+			            info->version);
+		return MS_EINVAL;
+	}
+	memset((char *)info + skip, 0, n - skip);
+	return MS_OK;
+}
+
+/* The library fills @p full (today's layout); this hands it to the
+ * caller's @p info, or frees it when there is none. */
+static void info_end(ms_artifact_info *info, ms_artifact_info *full)
+{
+	if (info != NULL)
+		ms__artifact_info_give(info, full);
+	else
+		ms_artifact_info_dispose(full);
+}
+
+ms_status ms_store_show(ms_artifact_info *out, ms_store *s, const char *name,
                         const char *selector, const char *artifact)
 {
-	if (out)
-		memset(out, 0, sizeof *out); /* safe to dispose on any path */
+	ms_artifact_info full;
+	ms_status st;
+
+	if ((st = info_begin(s, out)) != MS_OK)
+		return st;
 	MS__STORE_REQUIRE_CONN(s);
 	if (out == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "show: no output");
-	return ms__artifact_resolve(s->conn, &s->err, out, name, selector,
-	                            artifact);
+	memset(&full, 0, sizeof full);
+	st = ms__artifact_resolve(s->conn, &s->err, &full, name, selector,
+	                          artifact);
+	info_end(out, &full);
+	return st;
 }
 
-ms_status ms_store_pull(ms_store *s, ms_artifact_info *info, const char *name,
+ms_status ms_store_pull(ms_artifact_info *info, ms_store *s, const char *name,
                         const char *selector, const char *artifact,
                         ms_write_fn sink, void *payload,
                         ms_progress_fn progress, void *progress_payload)
 {
-	if (info)
-		memset(info, 0, sizeof *info); /* safe to dispose on any path */
+	ms_artifact_info full;
+	ms_status st;
+
+	if ((st = info_begin(s, info)) != MS_OK)
+		return st;
 	MS__STORE_REQUIRE_CONN(s);
-	return ms__artifact_fetch(s->conn, &s->err, info, name, selector,
-	                          artifact, sink, payload, progress,
-	                          progress_payload, NULL);
+	memset(&full, 0, sizeof full);
+	st = ms__artifact_fetch(s->conn, &s->err, &full, name, selector,
+	                        artifact, sink, payload, progress,
+	                        progress_payload, NULL);
+	info_end(info, &full);
+	return st;
 }
 
-ms_status ms_store_pull_file(ms_store *s, ms_artifact_info *info,
-                             const char *name, const char *selector,
-                             const char *artifact, const char *path,
-                             int overwrite, ms_progress_fn progress,
-                             void *progress_payload)
+static ms_status pull_file(ms_store *s, ms_artifact_info *full,
+                           const char *name, const char *selector,
+                           const char *artifact, const char *path,
+                           int overwrite, ms_progress_fn progress,
+                           void *progress_payload)
 {
 	ms_atomic_file *af = NULL;
 	ms_status st;
-	if (info)
-		memset(info, 0, sizeof *info); /* safe to dispose on any path */
-	MS__STORE_REQUIRE_CONN(s);
 	if (path == NULL || path[0] == '\0')
 		return ms__err_set(&s->err, MS_EINVAL, "pull: no output file");
 	st = ms__atomic_open(&af, &s->err, path, overwrite);
 	if (st != MS_OK)
 		return st;
-	st = ms__artifact_fetch(s->conn, &s->err, info, name, selector, artifact,
+	st = ms__artifact_fetch(s->conn, &s->err, full, name, selector, artifact,
 	                        ms__atomic_write, af, progress, progress_payload,
 	                        NULL);
 	if (st == MS_OK)
@@ -83,19 +122,33 @@ ms_status ms_store_pull_file(ms_store *s, ms_artifact_info *info,
 	return st;
 }
 
-ms_status ms_store_export(ms_store *s, ms_artifact_info *info,
-                          const char *name, const char *selector,
-                          const char *dir, ms_progress_fn progress,
-                          void *progress_payload)
+ms_status ms_store_pull_file(ms_artifact_info *info, ms_store *s,
+                             const char *name, const char *selector,
+                             const char *artifact, const char *path,
+                             int overwrite, ms_progress_fn progress,
+                             void *progress_payload)
+{
+	ms_artifact_info full;
+	ms_status st;
+
+	if ((st = info_begin(s, info)) != MS_OK)
+		return st;
+	MS__STORE_REQUIRE_CONN(s);
+	memset(&full, 0, sizeof full);
+	st = pull_file(s, &full, name, selector, artifact, path, overwrite,
+	               progress, progress_payload);
+	info_end(info, &full);
+	return st;
+}
+
+static ms_status export(ms_store *s, ms_artifact_info *inf, const char *name,
+                        const char *selector, const char *dir,
+                        ms_progress_fn progress, void *progress_payload)
 {
 	char path[PATH_MAX], mdir[PATH_MAX], actual[65] = "";
-	ms_artifact_info local;
-	ms_artifact_info *inf = info ? info : &local;
 	ms_atomic_file *af = NULL;
 	ms_status st;
 
-	memset(inf, 0, sizeof *inf); /* safe to dispose on any path */
-	MS__STORE_REQUIRE_CONN(s);
 	if ((st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	if (dir == NULL || dir[0] == '\0')
@@ -122,26 +175,39 @@ ms_status ms_store_export(ms_store *s, ms_artifact_info *info,
 		ms__atomic_abort(af);
 	if (st == MS_OK)
 		st = ms__sidecar_write(&s->err, mdir, inf);
-	if (info == NULL)
-		ms_artifact_info_dispose(&local);
 	return st;
 }
 
-ms_status ms_store_list(ms_store *s, ms_artifact_info **out, size_t *count,
+ms_status ms_store_export(ms_artifact_info *info, ms_store *s,
+                          const char *name, const char *selector,
+                          const char *dir, ms_progress_fn progress,
+                          void *progress_payload)
+{
+	ms_artifact_info full;
+	ms_status st;
+
+	if ((st = info_begin(s, info)) != MS_OK)
+		return st;
+	MS__STORE_REQUIRE_CONN(s);
+	memset(&full, 0, sizeof full);
+	st = export(s, &full, name, selector, dir, progress, progress_payload);
+	info_end(info, &full);
+	return st;
+}
+
+ms_status ms_store_list(ms_artifact_list **out, ms_store *s,
                         const char *name, size_t limit)
 {
 	PGresult *res;
 	const char *p[2];
 	char lim[24];
-	ms_artifact_info *list;
 	ms_status st;
-	int i, n;
 
+	if (out != NULL)
+		*out = NULL;
 	MS__STORE_REQUIRE_CONN(s);
-	if (out == NULL || count == NULL)
+	if (out == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "list: no output");
-	*out = NULL;
-	*count = 0;
 	if (name && (st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	snprintf(lim, sizeof lim, "%zu", limit);
@@ -155,27 +221,15 @@ ms_status ms_store_list(ms_store *s, ms_artifact_info **out, size_t *count,
 	              " LIMIT $2::bigint", 2, p);
 	if (st != MS_OK)
 		return st;
-	n = PQntuples(res);
-	list = ms__calloc((size_t)n + 1, sizeof *list);
-	if (list == NULL) {
-		PQclear(res);
-		return ms__err_set(&s->err, MS_ENOMEM, "list: out of memory");
-	}
-	for (i = 0; i < n; i++) {
-		if (ms__artifact_info_from_row(&list[i], res, i) != MS_OK) {
-			ms_artifact_list_free(list, (size_t)i);
-			PQclear(res);
-			return ms__err_set(&s->err, MS_ENOMEM, "list: out of memory");
-		}
-	}
+	st = ms__artifact_list_from_result(out, res);
 	PQclear(res);
-	*out = list;
-	*count = (size_t)n;
+	if (st != MS_OK)
+		return ms__err_set(&s->err, st, "list: out of memory");
 	return MS_OK;
 }
 
-ms_status ms_store_verify(ms_store *s, const char *name, ms_verify_fn cb,
-                          void *payload, size_t *checked, size_t *bad)
+ms_status ms_store_verify(size_t *checked, size_t *bad, ms_store *s,
+                          const char *name, ms_verify_fn cb, void *payload)
 {
 	PGresult *res;
 	const char *p[1] = { name };
@@ -240,8 +294,8 @@ ms_status ms_store_verify(ms_store *s, const char *name, ms_verify_fn cb,
 	return MS_OK;
 }
 
-ms_status ms_store_backfill_hashes(ms_store *s, const char *name,
-                                   size_t *updated)
+ms_status ms_store_backfill_hashes(size_t *updated, ms_store *s,
+                                   const char *name)
 {
 	PGresult *res;
 	const char *p[1] = { name };

@@ -96,14 +96,14 @@ void ms_store_set_progress(ms_store *s, ms_progress_fn fn, void *payload)
 /* schema                                                              */
 /* ------------------------------------------------------------------ */
 
-ms_status ms_store_migrate(ms_store *s, int *applied)
+ms_status ms_store_migrate(int *applied, ms_store *s)
 {
 	MS__STORE_REQUIRE_CONN(s);
 	return ms__schema_migrate(s->conn, &s->err, applied);
 }
 
-ms_status ms_store_schema_version(ms_store *s, int *db_version,
-                                  int *lib_version)
+ms_status ms_store_schema_version(int *db_version, int *lib_version,
+                                  ms_store *s)
 {
 	PGresult *res;
 	ms_status st;

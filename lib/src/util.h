@@ -7,9 +7,16 @@
 #include "modelstore.h"
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 #define MS_UNUSED(x) (void)(x)
+
+/* Bytes of @p type up to and including @p field: the size of a versioned
+ * public struct as an older version ended (fields are only appended, so
+ * sizeof() of today's struct is not the size of version 1). */
+#define MS__SIZE_THROUGH(type, field)                                    \
+	(offsetof(type, field) + sizeof(((type *)0)->field))
 
 ms_status ms__buf_set(ms_buf *b, const char *s, size_t n);
 

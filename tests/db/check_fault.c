@@ -56,7 +56,7 @@ START_TEST(server_killed_mid_push_leaves_nothing)
 		o.model_version = "doomed";
 		o.progress = progress_tell;
 		o.progress_payload = &t;
-		ms_status st = ms_store_push(s, NULL, &o, &src, 1);
+		ms_status st = ms_store_push(NULL, s, &o, &src, 1);
 		ms_store_close(s);
 		_exit(st == MS_EUNREACHABLE ? 0 : 20 + (int)st);
 	}
@@ -102,7 +102,7 @@ START_TEST(server_killed_mid_pull_is_unreachable_and_writes_nothing)
 	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
 	o.model_version = "big";
-	ck_assert_int_eq(ms_store_push(s, NULL, &o, &src, 1), MS_OK);
+	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_OK);
 	ms_store_close(s);
 	free(data);
 	snprintf(out, sizeof out, "%s/pulled.bin", dir);
@@ -114,7 +114,7 @@ START_TEST(server_killed_mid_pull_is_unreachable_and_writes_nothing)
 		ms_store *c = NULL;
 		if (ms_store_open(&c, url, NULL) != MS_OK)
 			_exit(10);
-		ms_status st = ms_store_pull(c, NULL, NULL, "big", NULL, slow_sink, &sl, NULL, NULL);
+		ms_status st = ms_store_pull(NULL, c, NULL, "big", NULL, slow_sink, &sl, NULL, NULL);
 		ms_store_close(c);
 		_exit(st == MS_EUNREACHABLE ? 0 : 20 + (int)st);
 	}
@@ -129,7 +129,7 @@ START_TEST(server_killed_mid_pull_is_unreachable_and_writes_nothing)
 	/* and pull_file leaves no file when the server is gone */
 	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
 	ck_assert_int_eq(mt_harness("kill"), 0);
-	ck_assert_int_eq(ms_store_pull_file(s, NULL, NULL, "big", NULL, out, 0, NULL, NULL), MS_EUNREACHABLE);
+	ck_assert_int_eq(ms_store_pull_file(NULL, s, NULL, "big", NULL, out, 0, NULL, NULL), MS_EUNREACHABLE);
 	ck_assert_int_ne(access(out, F_OK), 0);
 	ck_assert_int_eq(mt_harness("restart"), 0);
 	ms_store_close(s);
@@ -197,7 +197,7 @@ START_TEST(allocation_failures_during_push_leave_nothing_half_written)
 	o.compress_level = 1;
 	for (n = 1; n < 200; n++) {
 		ms__fault_alloc_after(n);
-		ms_status st = ms_store_push(s, NULL, &o, src, 2);
+		ms_status st = ms_store_push(NULL, s, &o, src, 2);
 		ms__fault_alloc_after(0);
 		char *cnt = mt_sql(url, "SELECT count(*) FROM model_artifacts");
 		if (st == MS_OK) {

@@ -52,7 +52,7 @@ static void push(const char *url, const char *name, const char *version,
 	o.model_version = version;
 	o.model_type = "test";
 	o.production = prod;
-	st = ms_store_push(s, NULL, &o, &src, 1);
+	st = ms_store_push(NULL, s, &o, &src, 1);
 	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
 	free(data);
 	ms_store_close(s);
@@ -69,7 +69,7 @@ static void promote(const char *url, const char *name, const char *version)
 static void export_to(const char *url, const char *name, const char *dir)
 {
 	ms_store *s = open_store(url);
-	ms_status st = ms_store_export(s, NULL, name, "production", dir, NULL,
+	ms_status st = ms_store_export(NULL, s, name, "production", dir, NULL,
 	                               NULL);
 	ck_assert_msg(st == MS_OK, "export: %s", ms_store_errmsg(s));
 	ms_store_close(s);
@@ -108,7 +108,7 @@ static char *last_error(ms_loader *l)
 {
 	ms_buf b = MS_BUF_INIT;
 	char *s;
-	ms_loader_last_error(l, &b);
+	ms_loader_last_error(&b, l);
 	s = strdup(b.ptr ? b.ptr : "");
 	ms_buf_dispose(&b);
 	return s;
@@ -137,12 +137,12 @@ START_TEST(db_get_then_cache_hits)
 	char *url = mt_migrated_db("ld_basic");
 	ms_loader *l;
 	ms_model *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL, *bad = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
 	push(url, "default", "v1", SMALL, 1, 1);
 	push(url, "default", "v2", SMALL + 7, 2, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
-	ck_assert_int_eq(ms_loader_get(l, &m1, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m1, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m1), MS_SOURCE_DATABASE);
 	ck_assert_str_eq(ms_model_version(m1), "v1");
 	ck_assert_str_eq(ms_model_name(m1), "default");
@@ -151,24 +151,24 @@ START_TEST(db_get_then_cache_hits)
 	check_bytes(m1, SMALL, 1);
 
 	/* a hit: same bytes, no copy */
-	ck_assert_int_eq(ms_loader_get(l, &m2, "default", "production"), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m2, l, "default", "production"), MS_OK);
 	ck_assert_int_eq(ms_model_source(m2), MS_SOURCE_CACHE);
 	ck_assert_ptr_eq(ms_model_data(m1), ms_model_data(m2));
 	/* by version: the production copy is reused */
-	ck_assert_int_eq(ms_loader_get(l, &m3, NULL, "v1"), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m3, l, NULL, "v1"), MS_OK);
 	ck_assert_ptr_eq(ms_model_data(m1), ms_model_data(m3));
 	/* latest is v2 */
-	ck_assert_int_eq(ms_loader_get(l, &m4, NULL, "latest"), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m4, l, NULL, "latest"), MS_OK);
 	ck_assert_str_eq(ms_model_version(m4), "v2");
 	check_bytes(m4, SMALL + 7, 2);
 
-	ck_assert_int_eq(ms_loader_get(l, &bad, NULL, "nope"), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_loader_get(&bad, l, NULL, "nope"), MS_ENOTFOUND);
 	ck_assert_ptr_null(bad);
-	ck_assert_int_eq(ms_loader_get(l, &bad, "other", NULL), MS_ENOTFOUND);
-	ck_assert_int_eq(ms_loader_get(l, &bad, "bad/name", NULL), MS_EINVAL);
-	ck_assert_int_eq(ms_loader_get(l, &bad, NULL, "latest'--"), MS_EINVAL);
+	ck_assert_int_eq(ms_loader_get(&bad, l, "other", NULL), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_loader_get(&bad, l, "bad/name", NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_loader_get(&bad, l, NULL, "latest'--"), MS_EINVAL);
 
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_eq(stats.db_loads, 2);
 	ck_assert_uint_ge(stats.hits, 2);
 	ck_assert_uint_eq(stats.entries, 2);
@@ -199,7 +199,7 @@ static void *race_get(void *arg)
 {
 	race *r = arg;
 	pthread_barrier_wait(r->bar);
-	r->st = ms_loader_get(r->l, &r->m, "big", NULL);
+	r->st = ms_loader_get(&r->m, r->l, "big", NULL);
 	return NULL;
 }
 
@@ -210,7 +210,7 @@ START_TEST(concurrent_misses_fetch_once)
 	pthread_t t[N];
 	race r[N];
 	pthread_barrier_t bar;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	ms_loader *l;
 	int i;
 
@@ -228,7 +228,7 @@ START_TEST(concurrent_misses_fetch_once)
 		ck_assert_ptr_eq(ms_model_data(r[i].m), ms_model_data(r[0].m));
 		ms_model_release(r[i].m);
 	}
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_eq(stats.db_loads, 1);
 	pthread_barrier_destroy(&bar);
 	ms_loader_close(l);
@@ -253,9 +253,9 @@ static void expect_fallback(const char *url, const char *dir, double bound)
 {
 	ms_loader *l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
 	ms_model *m = NULL, *m2 = NULL, *n = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	double t0 = now_s(), dt;
-	ms_status st = ms_loader_get(l, &m, NULL, NULL);
+	ms_status st = ms_loader_get(&m, l, NULL, NULL);
 	char *err;
 	dt = now_s() - t0;
 	err = last_error(l);
@@ -268,14 +268,14 @@ static void expect_fallback(const char *url, const char *dir, double bound)
 	check_bytes(m, SMALL, 11);
 	/* served again without another attempt: one outage, logged once */
 	t0 = now_s();
-	ck_assert_int_eq(ms_loader_get(l, &m2, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m2, l, NULL, NULL), MS_OK);
 	ck_assert_msg(now_s() - t0 < 0.05, "second get stalled");
 	ck_assert_int_eq(ms_model_source(m2), MS_SOURCE_FALLBACK);
 	/* a named model uses production/<name>/model.bin */
-	ck_assert_int_eq(ms_loader_get(l, &n, "named", NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&n, l, "named", NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(n), "nv1");
 	check_bytes(n, SMALL + 1, 12);
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_eq(stats.outages, 1);
 	ck_assert_uint_eq(stats.fallback_loads, 2);
 	ck_assert_ptr_null(strstr(err, "secret"));
@@ -479,7 +479,7 @@ START_TEST(fallback_when_server_dies_mid_query)
 	char *via = NULL;
 	ms_loader *l;
 	ms_model *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	proxy p;
 
 	push(url, "default", "d1", 8u << 20, 91, 1);
@@ -488,12 +488,12 @@ START_TEST(fallback_when_server_dies_mid_query)
 	ck_assert_int_gt(asprintf(&via, "postgresql://postgres@127.0.0.1:%d/"
 	                          "ld_fb_midquery", p.port), 0);
 	l = open_loader(via, dir, MS_WATCH_OFF, NULL, NULL);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
 	ck_assert_int_eq(ms_model_verified(m), 1);
 	check_bytes(m, 8u << 20, 91);
 	ms_model_release(m);
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_eq(stats.outages, 1);
 	ck_assert_uint_eq(stats.db_loads, 0);
 	ms_loader_close(l);
@@ -511,7 +511,7 @@ START_TEST(corrupt_fallback_is_refused)
 	char *url = refused_url(), *bin = NULL, *err;
 	ms_loader *l;
 	ms_model *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	FILE *f;
 
 	ck_assert_int_gt(asprintf(&bin, "%s/production/model.bin", dir), 0);
@@ -523,15 +523,15 @@ START_TEST(corrupt_fallback_is_refused)
 	fputc(0x00, f);
 	fclose(f);
 	l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_EINTEGRITY);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_EINTEGRITY);
 	ck_assert_ptr_null(m);
 	err = last_error(l);
 	ck_assert_ptr_nonnull(strstr(err, "SHA-256"));
 	free(err);
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_ge(stats.integrity_failures, 1);
 	/* the intact named model is still served */
-	ck_assert_int_eq(ms_loader_get(l, &m, "named", NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, "named", NULL), MS_OK);
 	ms_model_release(m);
 	ms_loader_close(l);
 	mt_rmtree(dir);
@@ -550,7 +550,7 @@ START_TEST(hand_placed_file_served_unverified)
 	ck_assert_int_gt(asprintf(&bin, "%s/model.bin", dir), 0);
 	ck_assert_int_eq(mt_write_random(bin, 5000, 77), 0);
 	l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
 	ck_assert_int_eq(ms_model_verified(m), 0);
 	ck_assert_uint_eq(ms_model_size(m), 5000);
@@ -569,8 +569,8 @@ START_TEST(no_database_no_fallback_is_unreachable)
 	char *dir = mt_tmpdir(), *url = refused_url(), *err;
 	ms_loader *l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
 	ms_model *m = NULL;
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_EUNREACHABLE);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, "v1"), MS_EUNREACHABLE);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_EUNREACHABLE);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, "v1"), MS_EUNREACHABLE);
 	err = last_error(l);
 	ck_assert_ptr_nonnull(strstr(err, "no fallback"));
 	free(err);
@@ -595,21 +595,21 @@ START_TEST(refresh_fallback_after_db_load)
 	o.fallback_dir = dir;
 	o.refresh_fallback = 1;
 	ck_assert_int_eq(ms_loader_open(&l, url, &o), MS_OK);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ms_model_release(m);
-	ck_assert_int_eq(ms_loader_get(l, &m, "seg", NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, "seg", NULL), MS_OK);
 	ms_model_release(m);
 	ms_loader_close(l);
 
 	/* the database is gone: the refreshed copies are served, verified */
 	l = open_loader(bad, dir, MS_WATCH_OFF, NULL, NULL);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
 	ck_assert_int_eq(ms_model_verified(m), 1);
 	ck_assert_str_eq(ms_model_version(m), "r1");
 	check_bytes(m, SMALL, 21);
 	ms_model_release(m);
-	ck_assert_int_eq(ms_loader_get(l, &m, "seg", NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, "seg", NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(m), "s1");
 	check_bytes(m, 3u << 20, 22);
 	ms_model_release(m);
@@ -627,18 +627,18 @@ START_TEST(preload_every_production_model)
 	ms_loader *l;
 	ms_model *m = NULL;
 	size_t n = 0;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
 	push(url, "a", "1", 1000, 31, 1);
 	push(url, "b", "1", 2000, 32, 1);
 	push(url, "c", "1", 3000, 33, 0); /* no production: not loaded */
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
-	ck_assert_int_eq(ms_loader_preload(l, &n), MS_OK);
+	ck_assert_int_eq(ms_loader_preload(&n, l), MS_OK);
 	ck_assert_uint_eq(n, 2);
-	ck_assert_int_eq(ms_loader_get(l, &m, "b", NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, "b", NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_CACHE);
 	ms_model_release(m);
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_eq(stats.db_loads, 2);
 	ms_loader_close(l);
 	free(url);
@@ -651,7 +651,7 @@ START_TEST(handles_outlive_eviction)
 	ms_loader_options o;
 	ms_loader *l = NULL;
 	ms_model *m[3] = { NULL, NULL, NULL }, *again = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	char v[8];
 	int i;
 
@@ -663,16 +663,16 @@ START_TEST(handles_outlive_eviction)
 	o.fallback_dir = "/nonexistent";
 	o.cache_bytes = 1024; /* smaller than any model */
 	ck_assert_int_eq(ms_loader_open(&l, url, &o), MS_OK);
-	ck_assert_int_eq(ms_loader_get(l, &m[0], NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m[0], l, NULL, NULL), MS_OK);
 	for (i = 1; i < 3; i++) {
 		snprintf(v, sizeof v, "e%d", i);
-		ck_assert_int_eq(ms_loader_get(l, &m[i], NULL, v), MS_OK);
+		ck_assert_int_eq(ms_loader_get(&m[i], l, NULL, v), MS_OK);
 	}
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_eq(stats.entries, 1);
 	ck_assert_uint_eq(stats.bytes_cached, 4096);
 	/* evicted production is fetched again */
-	ck_assert_int_eq(ms_loader_get(l, &again, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&again, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(again), MS_SOURCE_DATABASE);
 	ms_model_release(again);
 	ms_loader_close(l);
@@ -755,14 +755,14 @@ static void watch_case(const char *db, ms_watch_mode mode)
 	changes ch;
 	ms_loader *l;
 	ms_model *old = NULL, *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	double t0, at;
 
 	changes_init(&ch);
 	push(url, "default", "w1", SMALL, 51, 1);
 	push(url, "default", "w2", SMALL, 52, 0);
 	l = open_loader(url, "/nonexistent", mode, on_change, &ch);
-	ck_assert_int_eq(ms_loader_get(l, &old, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&old, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(old), "w1");
 	usleep(300000); /* the watcher is connected and listening */
 	t0 = now_s();
@@ -770,13 +770,13 @@ static void watch_case(const char *db, ms_watch_mode mode)
 	at = wait_change(&ch, "w2", 5);
 	ck_assert_msg(at > 0, "promotion never reached the loader");
 	ck_assert_msg(at - t0 < 1.0, "promotion took %.3f s", at - t0);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(m), "w2");
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_CACHE);
 	check_bytes(m, SMALL, 52);
 	/* the old handle is intact */
 	check_bytes(old, SMALL, 51);
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	ck_assert_uint_eq(stats.reloads, 1);
 	ms_model_release(m);
 	ms_model_release(old);
@@ -810,7 +810,7 @@ static void *reader_main(void *arg)
 	mt_fill_random(w2, sizeof w2, 62);
 	while (!atomic_load(r->stop)) {
 		ms_model *m = NULL;
-		if (ms_loader_get(r->l, &m, NULL, NULL) != MS_OK) {
+		if (ms_loader_get(&m, r->l, NULL, NULL) != MS_OK) {
 			r->bad++;
 			continue;
 		}
@@ -864,7 +864,7 @@ START_TEST(sixteen_threads_during_promotions)
 	}
 	ck_assert_int_gt(total, N);
 	usleep(200000);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(m), "t1");
 	ms_model_release(m);
 	ms_loader_close(l);
@@ -878,7 +878,7 @@ START_TEST(recovers_after_server_restart)
 	changes ch;
 	ms_loader *l;
 	ms_model *m = NULL;
-	ms_loader_stats stats;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	double t0;
 	int rc;
 
@@ -886,7 +886,7 @@ START_TEST(recovers_after_server_restart)
 	push(url, "default", "k1", SMALL, 71, 1);
 	push(url, "default", "k2", SMALL, 72, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ms_model_release(m);
 	usleep(200000);
 
@@ -896,10 +896,10 @@ START_TEST(recovers_after_server_restart)
 	t0 = now_s();
 	do {
 		usleep(50000);
-		ms_loader_stats_get(l, &stats);
+		ms_loader_stats_get(&stats, l);
 	} while (stats.outages == 0 && now_s() - t0 < 5);
 	t0 = now_s();
-	rc = ms_loader_get(l, &m, NULL, NULL);
+	rc = ms_loader_get(&m, l, NULL, NULL);
 	ck_assert_msg(now_s() - t0 < 0.1, "cached get stalled");
 	rc = rc == MS_OK && strcmp(ms_model_version(m), "k1") == 0;
 	ms_model_release(m);
@@ -921,18 +921,18 @@ START_TEST(recovers_after_server_restart)
 	usleep(2500000); /* the watcher's backoff is at most 2 s */
 	/* the callers' connection predates the restart: a miss reconnects
 	 * quietly instead of declaring a new outage */
-	ms_loader_stats_get(l, &stats);
+	ms_loader_stats_get(&stats, l);
 	{
-		ms_loader_stats after;
-		ck_assert_int_eq(ms_loader_get(l, &m, NULL, "k2"), MS_OK);
+		ms_loader_stats after = MS_LOADER_STATS_INIT;
+		ck_assert_int_eq(ms_loader_get(&m, l, NULL, "k2"), MS_OK);
 		ck_assert_int_eq(ms_model_source(m), MS_SOURCE_DATABASE);
 		ms_model_release(m);
-		ms_loader_stats_get(l, &after);
+		ms_loader_stats_get(&after, l);
 		ck_assert_uint_eq(after.outages, stats.outages);
 	}
 	promote(url, "default", "k2");
 	ck_assert_msg(wait_change(&ch, "k2", 10) > 0, "no reload after restart");
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(m), "k2");
 	ms_model_release(m);
 	ms_loader_close(l);
@@ -960,7 +960,7 @@ START_TEST(unwatched_fallback_recovers_on_its_own)
 	ck_assert_ptr_nonnull(r);
 	free(r);
 	l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
-	ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
 	ck_assert_str_eq(ms_model_version(m), "u1");
 	ms_model_release(m);
@@ -970,7 +970,7 @@ START_TEST(unwatched_fallback_recovers_on_its_own)
 	free(admin);
 	t0 = now_s();
 	for (;;) {
-		ck_assert_int_eq(ms_loader_get(l, &m, NULL, NULL), MS_OK);
+		ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 		if (strcmp(ms_model_version(m), "u2") == 0)
 			break;
 		ms_model_release(m);

@@ -43,7 +43,7 @@ static ms_predlog *open_log(const char *url, const char *spool,
 	o.spool_max_bytes = spool_max;
 	ms_status st = ms_predlog_open(&pl, url, &o);
 	if (st != MS_OK)
-		ms_predlog_last_error(pl, &e);
+		ms_predlog_last_error(&e, pl);
 	ck_assert_msg(st == MS_OK, "open: %s", e.ptr ? e.ptr : "");
 	return pl;
 }
@@ -71,7 +71,7 @@ static ms_status log_one(ms_predlog *pl, char id[MS_UUID_STRLEN], long i)
 	p.predicted_value = (double)i * 0.5;
 	p.confidence_score = (i % 3) ? 0.9 : NAN;
 	p.actual_value = NAN;
-	return ms_predlog_log(pl, id, &p);
+	return ms_predlog_log(id, pl, &p);
 }
 
 static size_t spool_files(const char *dir)
@@ -103,7 +103,7 @@ START_TEST(basic_rows_and_columns)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(url, sp, 0, 0, 50, 0);
 	char id[MS_UUID_STRLEN], first[MS_UUID_STRLEN] = "";
-	ms_predlog_stats stats;
+	ms_predlog_stats stats = MS_PREDLOG_STATS_INIT;
 	char sql[512], *v;
 
 	for (long i = 0; i < 2000; i++) {
@@ -114,7 +114,7 @@ START_TEST(basic_rows_and_columns)
 	}
 	ck_assert_int_eq(ms_predlog_flush(pl, 30000), MS_OK);
 	ck_assert_int_eq(count_rows(url, NULL), 2000);
-	ms_predlog_stats_get(pl, &stats);
+	ms_predlog_stats_get(&stats, pl);
 	ck_assert_uint_eq(stats.accepted, 2000);
 	ck_assert_uint_eq(stats.written, 2000);
 	ck_assert_uint_eq(stats.rejected, 0);
@@ -169,31 +169,31 @@ START_TEST(malformed_input_is_rejected)
 	char id[MS_UUID_STRLEN];
 	ms_prediction p = { NULL, "v1", "{\"a\":1}", 1.0, NAN, NAN };
 	ms_buf e = MS_BUF_INIT;
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	const char *bad[] = { "{\"a\":", "[1,2]", "", "{\"a\":\"\\u0000\"}",
 	                      "{\"a\":1} trailing", "{\"a\":\"\xff\"}", NULL };
 
-	ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_OK);
+	ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_OK);
 	for (int i = 0; bad[i]; i++) {
 		p.input_features = bad[i];
-		ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_EINVAL);
+		ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_EINVAL);
 		ck_assert_str_eq(id, "");
 	}
-	ms_predlog_last_error(pl, &e);
+	ms_predlog_last_error(&e, pl);
 	ck_assert_msg(strstr(e.ptr, "input_features") != NULL, "%s", e.ptr);
 	ms_buf_dispose(&e);
 	p.input_features = NULL;
-	ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_EINVAL);
+	ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_EINVAL);
 	p.input_features = "{}";
 	p.model_version = NULL;
-	ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_EINVAL);
+	ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_EINVAL);
 	p.model_version = "x123456789x123456789x123456789x123456789x123456789x";
-	ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_EINVAL);
+	ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_EINVAL);
 	p.model_version = "v1";
 	p.model_name = "bad name; drop table";
-	ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_EINVAL);
+	ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_EINVAL);
 	p.model_name = NULL;
-	ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_OK);
+	ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_OK);
 
 	/* A row the server refuses (a CHECK the test adds) never fails its
 	 * batch: the others are written, the one is counted. */
@@ -201,13 +201,13 @@ START_TEST(malformed_input_is_rejected)
 	                 "no_poison CHECK (model_version <> 'poison')"));
 	for (int i = 0; i < 300; i++) {
 		p.model_version = i == 150 ? "poison" : "v2";
-		ck_assert_int_eq(ms_predlog_log(pl, id, &p), MS_OK);
+		ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_OK);
 	}
 	ck_assert_int_eq(ms_predlog_flush(pl, 30000), MS_OK);
 	ck_assert_int_eq(count_rows(url, NULL), 2 + 299);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	ck_assert_uint_eq(st.rejected, 10 + 1);
-	ms_predlog_last_error(pl, &e);
+	ms_predlog_last_error(&e, pl);
 	ck_assert_msg(strstr(e.ptr, "rejected by the server") != NULL, "%s",
 	              e.ptr);
 	ms_buf_dispose(&e);
@@ -225,7 +225,7 @@ START_TEST(close_while_down_then_replay)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(DOWN_URL, sp, 0, 0, 50, 0);
 	char id[MS_UUID_STRLEN], some[MS_UUID_STRLEN] = "";
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	char sql[256], *v;
 
 	for (long i = 0; i < 20000; i++) {
@@ -234,7 +234,7 @@ START_TEST(close_while_down_then_replay)
 			memcpy(some, id, sizeof id);
 	}
 	ck_assert_int_eq(ms_predlog_flush(pl, 30000), MS_OK);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	ck_assert_uint_eq(st.spooled, 20000);
 	ck_assert_uint_eq(st.written, 0);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
@@ -243,7 +243,7 @@ START_TEST(close_while_down_then_replay)
 	/* the next start replays it */
 	pl = open_log(url, sp, 0, 0, 50, 0);
 	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	ck_assert_uint_eq(st.replayed, 20000);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	ck_assert_int_eq(count_rows(url, NULL), 20000);
@@ -269,16 +269,16 @@ START_TEST(queue_full_spills_to_spool)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(url, sp, 64, 32, 1000, 0);
 	char id[MS_UUID_STRLEN];
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 
 	for (long i = 0; i < 30000; i++)
 		ck_assert_int_eq(log_one(pl, id, i), MS_OK);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	ck_assert_msg(st.spooled > 0, "nothing spilled (written %llu)",
 	              (unsigned long long)st.written);
 	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
 	ck_assert_int_eq(count_rows(url, NULL), 30000);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	ck_assert_uint_eq(st.accepted, 30000);
 	ck_assert_uint_eq(st.dropped_full, 0);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
@@ -297,7 +297,7 @@ START_TEST(spool_full_is_an_error_never_a_silent_drop)
 	ms_predlog *pl = open_log(DOWN_URL, sp, 4, 4, 10, 64 * 1024);
 	char id[MS_UUID_STRLEN];
 	long ok = 0, full = 0;
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	ms_status cst;
 
 	for (long i = 0; i < 2000; i++) {
@@ -311,7 +311,7 @@ START_TEST(spool_full_is_an_error_never_a_silent_drop)
 		}
 	}
 	ck_assert_int_gt(full, 0);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	ck_assert_uint_eq(st.dropped_full, (uint64_t)full);
 	ck_assert_uint_eq(st.accepted, (uint64_t)ok);
 	/* the rows held in the queue have nowhere to go: close says so */
@@ -343,7 +343,7 @@ START_TEST(torn_and_corrupt_spool_records)
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
 	ms_predlog *pl = open_log(DOWN_URL, sp, 0, 0, 50, 0);
 	char id[MS_UUID_STRLEN], path[1024];
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	ms_buf e = MS_BUF_INIT;
 	DIR *d;
 	struct dirent *de;
@@ -391,10 +391,10 @@ START_TEST(torn_and_corrupt_spool_records)
 
 	pl = open_log(url, sp, 0, 0, 50, 0);
 	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	ck_assert_uint_eq(st.spool_corrupt, 1);
 	ck_assert_uint_eq(st.replayed, 99);
-	ms_predlog_last_error(pl, &e);
+	ms_predlog_last_error(&e, pl);
 	ck_assert_msg(strstr(e.ptr, "spool") != NULL, "%s", e.ptr);
 	ms_buf_dispose(&e);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
@@ -521,7 +521,7 @@ START_TEST(million_rows_through_two_server_kills)
 	_Atomic long done = 0;
 	producer pr[2];
 	pthread_t th[2];
-	ms_predlog_stats st;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	long n = 0;
 	char *v;
 
@@ -546,7 +546,7 @@ START_TEST(million_rows_through_two_server_kills)
 		ck_assert_int_eq(pr[i].errors, 0);
 	}
 	ck_assert_int_eq(ms_predlog_flush(pl, 120000), MS_OK);
-	ms_predlog_stats_get(pl, &st);
+	ms_predlog_stats_get(&st, pl);
 	fprintf(stderr, "kill test: accepted %llu written %llu spooled %llu "
 	        "replayed %llu retries %llu batches %llu\n",
 	        (unsigned long long)st.accepted, (unsigned long long)st.written,

@@ -31,7 +31,7 @@ static char *push_mem(ms_store *s, const char *name, const char *version,
 	o.model_version = version;
 	o.compress_level = level;
 	o.production = prod;
-	ms_status st = ms_store_push(s, &v, &o, &src, 1);
+	ms_status st = ms_store_push(&v, s, &o, &src, 1);
 	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
 	return v.ptr; /* caller frees with free() via ms_buf ownership */
 }
@@ -54,12 +54,12 @@ static void roundtrip(ms_store *s, const char *name, uint64_t n, int level)
 {
 	unsigned char *data = malloc(n ? n : 1);
 	membuf got = { 0 };
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	mt_fill_random(data, n, (unsigned)n);
 	if (level && n > 4) /* compressible half */
 		memset(data, 'A', n / 2);
 	char *v = push_mem(s, name, NULL, data, n, level, 0);
-	ms_status st = ms_store_pull(s, &info, name, v, NULL, mem_sink, &got, NULL, NULL);
+	ms_status st = ms_store_pull(&info, s, name, v, NULL, mem_sink, &got, NULL, NULL);
 	ck_assert_msg(st == MS_OK, "pull %llu: %s", (unsigned long long)n, ms_store_errmsg(s));
 	ck_assert_uint_eq(got.n, n);
 	ck_assert_int_eq(memcmp(got.p ? got.p : (unsigned char *)"", data, n), 0);
@@ -83,11 +83,11 @@ START_TEST(migrate_is_idempotent_and_versioned)
 	ms_store_close(s);
 	o.check_schema = 0;
 	ck_assert_int_eq(ms_store_open(&s, url, &o), MS_OK);
-	ck_assert_int_eq(ms_store_migrate(s, &applied), MS_OK);
+	ck_assert_int_eq(ms_store_migrate(&applied, s), MS_OK);
 	ck_assert_int_ge(applied, 1);
-	ck_assert_int_eq(ms_store_migrate(s, &applied), MS_OK);
+	ck_assert_int_eq(ms_store_migrate(&applied, s), MS_OK);
 	ck_assert_int_eq(applied, 0);
-	ck_assert_int_eq(ms_store_schema_version(s, &dbv, &libv), MS_OK);
+	ck_assert_int_eq(ms_store_schema_version(&dbv, &libv, s), MS_OK);
 	ck_assert_int_eq(dbv, libv);
 	ms_store_close(s);
 	/* newer than known: refused, naming both versions */
@@ -116,7 +116,7 @@ START_TEST(concurrent_migrate)
 			ms_store *s = NULL;
 			o.check_schema = 0;
 			int ok = ms_store_open(&s, url, &o) == MS_OK &&
-			         ms_store_migrate(s, NULL) == MS_OK;
+			         ms_store_migrate(NULL, s) == MS_OK;
 			ms_store_close(s);
 			_exit(ok ? 0 : 1);
 		}
@@ -130,7 +130,7 @@ START_TEST(concurrent_migrate)
 	ms_store *s = NULL;
 	int dbv = 0, libv = 0;
 	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
-	ck_assert_int_eq(ms_store_schema_version(s, &dbv, &libv), MS_OK);
+	ck_assert_int_eq(ms_store_schema_version(&dbv, &libv, s), MS_OK);
 	ms_store_close(s);
 	ck_assert_int_eq(atoi(n), libv); /* each migration recorded once */
 	ck_assert_int_eq(dbv, libv);
@@ -160,14 +160,14 @@ START_TEST(roundtrip_100mb_file)
 	ms_push_options o;
 	ms_artifact_source src = { NULL, in, NULL, 0 };
 	ms_buf ver = MS_BUF_INIT;
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	snprintf(in, sizeof in, "%s/in.bin", dir);
 	snprintf(out, sizeof out, "%s/out.bin", dir);
 	ck_assert_int_eq(mt_write_random(in, 100u << 20, 7), 0);
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
-	ck_assert_int_eq(ms_store_push(s, &ver, &o, &src, 1), MS_OK);
+	ck_assert_int_eq(ms_store_push(&ver, s, &o, &src, 1), MS_OK);
 	v = ver.ptr;
-	ck_assert_int_eq(ms_store_pull_file(s, &info, NULL, v, NULL, out, 0, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_store_pull_file(&info, s, NULL, v, NULL, out, 0, NULL, NULL), MS_OK);
 	ck_assert_int_eq(info.chunk_count, 100);
 	ms_artifact_info_dispose(&info);
 	char cmd[1200];
@@ -205,7 +205,7 @@ START_TEST(seed_written_rows_are_served)
 	char *url = mt_migrated_db("reg_seed");
 	ms_store *s = open_store(url, 0);
 	membuf got = { 0 };
-	ms_artifact_info info;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	/* exactly the columns the seed's Python inserts */
 	char *r = mt_sql(url,
 		"INSERT INTO model_artifacts (run_id, model_version, model_type, model_binary,"
@@ -214,7 +214,7 @@ START_TEST(seed_written_rows_are_served)
 		" decode('00ff10203040', 'hex'), 6, 0.85, 3500.25, 0.92, TRUE)");
 	ck_assert_ptr_nonnull(r);
 	free(r);
-	ck_assert_int_eq(ms_store_pull(s, &info, NULL, "production", NULL, mem_sink, &got, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_store_pull(&info, s, NULL, "production", NULL, mem_sink, &got, NULL, NULL), MS_OK);
 	ck_assert_uint_eq(got.n, 6);
 	ck_assert_mem_eq(got.p, "\x00\xff\x10\x20\x30\x40", 6);
 	ck_assert_str_eq(info.sha256, ""); /* unverified: no recorded hash */
@@ -223,24 +223,24 @@ START_TEST(seed_written_rows_are_served)
 	ms_artifact_info_dispose(&info);
 	free(got.p);
 	size_t checked = 0, bad = 0;
-	ck_assert_int_eq(ms_store_verify(s, NULL, NULL, NULL, &checked, &bad), MS_OK);
+	ck_assert_int_eq(ms_store_verify(&checked, &bad, s, NULL, NULL, NULL), MS_OK);
 	ck_assert_uint_eq(checked, 1);
 	ck_assert_uint_eq(bad, 0);
 	/* backfill records the hash once; afterwards the row is verified */
 	size_t filled = 0;
-	ck_assert_int_eq(ms_store_backfill_hashes(s, NULL, &filled), MS_OK);
+	ck_assert_int_eq(ms_store_backfill_hashes(&filled, s, NULL), MS_OK);
 	ck_assert_uint_eq(filled, 1);
-	ck_assert_int_eq(ms_store_backfill_hashes(s, NULL, &filled), MS_OK);
+	ck_assert_int_eq(ms_store_backfill_hashes(&filled, s, NULL), MS_OK);
 	ck_assert_uint_eq(filled, 0);
 	char *h = mt_sql(url, "SELECT encode(sha256, 'hex') FROM model_artifacts");
 	/* sha256 of 00ff10203040 */
 	ck_assert_int_eq(strlen(h), 64);
 	free(h);
-	ck_assert_int_eq(ms_store_show(s, &info, NULL, "production", NULL), MS_OK);
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, "production", NULL), MS_OK);
 	ck_assert_int_eq(strlen(info.sha256), 64);
 	ms_artifact_info_dispose(&info);
 	free(mt_sql(url, "UPDATE model_artifacts SET model_binary = decode('00ff10203041', 'hex')"));
-	ck_assert_int_eq(ms_store_verify(s, NULL, NULL, NULL, &checked, &bad), MS_EINTEGRITY);
+	ck_assert_int_eq(ms_store_verify(&checked, &bad, s, NULL, NULL, NULL), MS_EINTEGRITY);
 	ms_store_close(s);
 	free(url);
 }
@@ -338,7 +338,7 @@ START_TEST(failed_push_leaves_nothing)
 	ms_buf v = MS_BUF_INIT;
 	mt_fill_random(big, sizeof big, 3);
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
-	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 2), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_store_push(&v, s, &o, src, 2), MS_ENOTFOUND);
 	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "/nonexistent/scaler.bin"));
 	ck_assert_ptr_null(v.ptr);
 	char *n = mt_sql(url, "SELECT (SELECT count(*) FROM model_artifacts) + (SELECT count(*) FROM model_artifact_chunks) + (SELECT count(*) FROM model_metrics)");
@@ -346,13 +346,13 @@ START_TEST(failed_push_leaves_nothing)
 	free(n);
 	/* no primary artifact */
 	src[0].name = "weights";
-	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 1), MS_EINVAL);
+	ck_assert_int_eq(ms_store_push(&v, s, &o, src, 1), MS_EINVAL);
 	/* duplicate explicit version */
 	o.model_version = "dup";
 	src[0].name = NULL;
-	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 1), MS_OK);
+	ck_assert_int_eq(ms_store_push(&v, s, &o, src, 1), MS_OK);
 	ms_buf_dispose(&v);
-	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 1), MS_EEXISTS);
+	ck_assert_int_eq(ms_store_push(&v, s, &o, src, 1), MS_EEXISTS);
 	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "dup"));
 	n = mt_sql(url, "SELECT count(*) FROM model_artifact_chunks");
 	ck_assert_str_eq(n, "5");
@@ -374,12 +374,13 @@ START_TEST(multi_artifact_version_is_atomic_and_complete)
 	};
 	ms_buf v = MS_BUF_INIT;
 	membuf got = { 0 };
+	double acc = 0.5;
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
 	o.production = 1;
-	o.accuracy = 0.5;
+	o.accuracy = &acc;
 	o.metrics_json = "{\"f1\": 0.7}";
-	ck_assert_int_eq(ms_store_push(s, &v, &o, src, 3), MS_OK);
-	ck_assert_int_eq(ms_store_pull(s, NULL, NULL, "production", "scaler", mem_sink, &got, NULL, NULL), MS_OK);
+	ck_assert_int_eq(ms_store_push(&v, s, &o, src, 3), MS_OK);
+	ck_assert_int_eq(ms_store_pull(NULL, s, NULL, "production", "scaler", mem_sink, &got, NULL, NULL), MS_OK);
 	ck_assert_uint_eq(got.n, 5);
 	ck_assert_mem_eq(got.p, "scale", 5);
 	char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE is_production");
@@ -390,6 +391,106 @@ START_TEST(multi_artifact_version_is_atomic_and_complete)
 	free(n);
 	free(got.p);
 	ms_buf_dispose(&v);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+/* MS_PUSH_OPTIONS_INIT used as is records no metric: not 0, nothing.
+ * A present metric is stored; a non-finite one is refused. */
+START_TEST(push_options_init_records_no_metrics)
+{
+	char *url = mt_migrated_db("reg_metrics");
+	ms_store *s = open_store(url, 0);
+	ms_push_options o = MS_PUSH_OPTIONS_INIT;
+	ms_artifact_source src = { NULL, NULL, "bytes", 5 };
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+	double acc = 0.93, bad = NAN;
+	char *n;
+
+	o.model_version = "plain";
+	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_OK);
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, "plain", NULL), MS_OK);
+	ck_assert(isnan(info.accuracy));
+	ck_assert(isnan(info.rmse));
+	ck_assert(isnan(info.r2));
+	ck_assert_str_eq(info.metrics_json, "{}");
+	ms_artifact_info_dispose(&info);
+	n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE"
+	                " model_version = 'plain' AND accuracy_score IS NULL"
+	                " AND rmse_score IS NULL AND r2_score IS NULL");
+	ck_assert_str_eq(n, "1");
+	free(n);
+	n = mt_sql(url, "SELECT count(*) FROM model_metrics");
+	ck_assert_str_eq(n, "0");
+	free(n);
+
+	/* the libgit2 way: point to the value */
+	o.model_version = "scored";
+	o.accuracy = &acc;
+	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_OK);
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, "scored", NULL), MS_OK);
+	ck_assert(info.accuracy > 0.929 && info.accuracy < 0.931);
+	ck_assert(isnan(info.rmse));
+	ck_assert(isnan(info.r2));
+	ms_artifact_info_dispose(&info);
+	n = mt_sql(url, "SELECT accuracy_score || ' ' || (rmse_score IS NULL)"
+	                " FROM model_artifacts WHERE model_version = 'scored'");
+	ck_assert_str_eq(n, "0.93 true");
+	free(n);
+
+	/* NAN no longer means absent: a present metric must be a number */
+	o.model_version = "nan";
+	o.rmse = &bad;
+	ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_EINVAL);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "rmse"));
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+/* ms_store_list returns an opaque list: count, borrowed items, NULL out
+ * of range. */
+START_TEST(list_is_opaque_and_bounded)
+{
+	char *url = mt_migrated_db("reg_list");
+	ms_store *s = open_store(url, 0);
+	ms_artifact_list *list = NULL;
+	const ms_artifact_info *a;
+	char *v1 = push_mem(s, "lst", "v1", "one", 3, 0, 1);
+	char *v2 = push_mem(s, "lst", "v2", "two!", 4, 0, 0);
+
+	ck_assert_int_eq(ms_store_list(&list, s, "lst", 0), MS_OK);
+	ck_assert_uint_eq(ms_artifact_list_count(list), 2);
+	a = ms_artifact_list_get(list, 0); /* newest first */
+	ck_assert_ptr_nonnull(a);
+	ck_assert_uint_eq(a->version, MS_ARTIFACT_INFO_VERSION);
+	ck_assert_str_eq(a->model_version, "v2");
+	ck_assert_int_eq(a->size, 4);
+	a = ms_artifact_list_get(list, 1);
+	ck_assert_str_eq(a->model_version, "v1");
+	ck_assert_int_eq(a->is_production, 1);
+	ck_assert_ptr_null(ms_artifact_list_get(list, 2));
+	ck_assert_ptr_null(ms_artifact_list_get(list, (size_t)-1));
+	ms_artifact_list_free(list);
+
+	ck_assert_int_eq(ms_store_list(&list, s, "lst", 1), MS_OK);
+	ck_assert_uint_eq(ms_artifact_list_count(list), 1);
+	ck_assert_ptr_null(ms_artifact_list_get(list, 1));
+	ms_artifact_list_free(list);
+
+	ck_assert_int_eq(ms_store_list(&list, s, "nothing-here", 0), MS_OK);
+	ck_assert_ptr_nonnull(list);
+	ck_assert_uint_eq(ms_artifact_list_count(list), 0);
+	ck_assert_ptr_null(ms_artifact_list_get(list, 0));
+	ms_artifact_list_free(list);
+
+	list = (ms_artifact_list *)s; /* any non-NULL: set to NULL on failure */
+	ck_assert_int_eq(ms_store_list(&list, s, "../x", 0), MS_EINVAL);
+	ck_assert_ptr_null(list);
+	ck_assert_int_eq(ms_store_list(NULL, s, NULL, 0), MS_EINVAL);
+	free(v1);
+	free(v2);
 	ms_store_close(s);
 	free(url);
 }
@@ -425,17 +526,17 @@ START_TEST(corruption_is_detected)
 	free(mt_sql(url, "UPDATE model_artifact_chunks SET data = set_byte(data, 10, get_byte(data, 10) # 1) WHERE seq = 1"));
 	free(mt_sql(url, "UPDATE model_artifacts SET model_binary = 'smalL' WHERE model_version = 'v2'"));
 	snprintf(out, sizeof out, "%s/pulled.bin", dir);
-	ck_assert_int_eq(ms_store_pull_file(s, NULL, "c", "v1", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
+	ck_assert_int_eq(ms_store_pull_file(NULL, s, "c", "v1", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
 	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "SHA-256 mismatch"));
 	ck_assert_int_ne(access(out, F_OK), 0);
-	ck_assert_int_eq(ms_store_pull_file(s, NULL, "c", "v2", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
+	ck_assert_int_eq(ms_store_pull_file(NULL, s, "c", "v2", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
 	ck_assert_int_ne(access(out, F_OK), 0);
-	ck_assert_int_eq(ms_store_verify(s, "c", NULL, NULL, &checked, &bad), MS_EINTEGRITY);
+	ck_assert_int_eq(ms_store_verify(&checked, &bad, s, "c", NULL, NULL), MS_EINTEGRITY);
 	ck_assert_uint_eq(checked, 2);
 	ck_assert_uint_eq(bad, 2);
 	/* a missing chunk is caught too */
 	free(mt_sql(url, "DELETE FROM model_artifact_chunks WHERE seq = 2"));
-	ck_assert_int_eq(ms_store_pull_file(s, NULL, "c", "v1", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
+	ck_assert_int_eq(ms_store_pull_file(NULL, s, "c", "v1", NULL, out, 0, NULL, NULL), MS_EINTEGRITY);
 	ms_store_close(s);
 	mt_rmtree(dir);
 	free(dir);
@@ -453,30 +554,30 @@ START_TEST(promote_rollback_prune)
 		snprintf(v, sizeof v, "v%d", i);
 		free(push_mem(s, "life", v, v, 2, 0, 0));
 	}
-	ck_assert_int_eq(ms_store_rollback(s, &to, "life", NULL), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_store_rollback(&to, s, "life", NULL), MS_ENOTFOUND);
 	ck_assert_int_eq(ms_store_promote(s, "life", "v1", "first"), MS_OK);
 	ck_assert_int_eq(ms_store_promote(s, "life", "v2", NULL), MS_OK);
 	ck_assert_int_eq(ms_store_promote(s, "life", "v3", NULL), MS_OK);
 	ck_assert_int_eq(ms_store_promote(s, "life", "nope", NULL), MS_ENOTFOUND);
-	ck_assert_int_eq(ms_store_rollback(s, &to, "life", "bad model"), MS_OK);
+	ck_assert_int_eq(ms_store_rollback(&to, s, "life", "bad model"), MS_OK);
 	ck_assert_str_eq(to.ptr, "v2");
-	ck_assert_int_eq(ms_store_rollback(s, &to, "life", NULL), MS_OK);
+	ck_assert_int_eq(ms_store_rollback(&to, s, "life", NULL), MS_OK);
 	ck_assert_str_eq(to.ptr, "v1");
-	ck_assert_int_eq(ms_store_rollback(s, &to, "life", NULL), MS_ENOTFOUND);
+	ck_assert_int_eq(ms_store_rollback(&to, s, "life", NULL), MS_ENOTFOUND);
 	char *who = mt_sql(url, "SELECT promoted_by || ':' || action FROM model_promotions ORDER BY id DESC LIMIT 1");
 	ck_assert_str_eq(who, "postgres:rollback");
 	free(who);
 	/* prune keeps the 2 newest plus production (v1) */
-	ck_assert_int_eq(ms_store_prune(s, &del, "life", 2, 1), MS_OK);
+	ck_assert_int_eq(ms_store_prune(&del, s, "life", 2, 1), MS_OK);
 	ck_assert_str_eq(del.ptr, "[\"v3\",\"v2\"]");
 	char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts WHERE model_name = 'life'");
 	ck_assert_str_eq(n, "5");
 	free(n);
-	ck_assert_int_eq(ms_store_prune(s, &del, "life", 2, 0), MS_OK);
+	ck_assert_int_eq(ms_store_prune(&del, s, "life", 2, 0), MS_OK);
 	n = mt_sql(url, "SELECT string_agg(model_version, ',' ORDER BY model_version) FROM model_artifacts WHERE model_name = 'life'");
 	ck_assert_str_eq(n, "v1,v4,v5");
 	free(n);
-	ck_assert_int_eq(ms_store_prune(s, &del, "life", 0, 0), MS_OK);
+	ck_assert_int_eq(ms_store_prune(&del, s, "life", 0, 0), MS_OK);
 	n = mt_sql(url, "SELECT string_agg(model_version, ',') FROM model_artifacts WHERE model_name = 'life'");
 	ck_assert_str_eq(n, "v1");
 	free(n);
@@ -498,11 +599,11 @@ START_TEST(hostile_names_are_rejected_before_sql)
 	for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
 		o.model_name = bad[i];
 		o.model_version = NULL;
-		ck_assert_int_eq(ms_store_push(s, NULL, &o, &src, 1), MS_EINVAL);
+		ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_EINVAL);
 		ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "invalid model name"));
 		o.model_name = NULL;
 		o.model_version = bad[i];
-		ck_assert_int_eq(ms_store_push(s, NULL, &o, &src, 1), MS_EINVAL);
+		ck_assert_int_eq(ms_store_push(NULL, s, &o, &src, 1), MS_EINVAL);
 		ck_assert_int_eq(ms_store_promote(s, bad[i], "v", NULL), MS_EINVAL);
 	}
 	char *n = mt_sql(url, "SELECT count(*) FROM model_artifacts");
@@ -551,6 +652,8 @@ Suite *db_registry_suite(void)
 	tcase_add_test(tc, concurrent_promotions_keep_one_production);
 	tcase_add_test(tc, failed_push_leaves_nothing);
 	tcase_add_test(tc, multi_artifact_version_is_atomic_and_complete);
+	tcase_add_test(tc, push_options_init_records_no_metrics);
+	tcase_add_test(tc, list_is_opaque_and_bounded);
 	tcase_add_test(tc, generated_versions_never_collide);
 	tcase_add_test(tc, corruption_is_detected);
 	tcase_add_test(tc, promote_rollback_prune);

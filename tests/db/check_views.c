@@ -39,9 +39,9 @@ static void push(const char *version, const char *type, double accuracy,
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
 	o.model_version = version;
 	o.model_type = type;
-	o.accuracy = accuracy;
+	o.accuracy = &accuracy;
 	o.production = production;
-	st = ms_store_push(s, NULL, &o, &src, 1);
+	st = ms_store_push(NULL, s, &o, &src, 1);
 	ck_assert_msg(st == MS_OK, "push %s: %s", version, ms_store_errmsg(s));
 	ms_store_close(s);
 }
@@ -240,9 +240,9 @@ START_TEST(roles_apply_twice_and_restrict)
 		ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
 		o.model_version = "w1";
 		o.production = 1;
-		st = ms_store_push(s, NULL, &o, &a, 1);
+		st = ms_store_push(NULL, s, &o, &a, 1);
 		ck_assert_msg(st == MS_OK, "writer push: %s", ms_store_errmsg(s));
-		st = ms_store_prune(s, NULL, NULL, 0, 0);
+		st = ms_store_prune(NULL, s, NULL, 0, 0);
 		ck_assert_msg(st == MS_OK, "writer prune: %s", ms_store_errmsg(s));
 		ms_store_close(s);
 		free(url);

@@ -37,16 +37,16 @@ END_TEST
 
 START_TEST(versions)
 {
-	ck_assert_int_eq(ms_version_check("20260105_143022"), MS_OK);
-	ck_assert_int_eq(ms_version_check("production"), MS_EINVAL);
-	ck_assert_int_eq(ms_version_check("latest"), MS_EINVAL);
-	ck_assert_int_eq(ms_version_check("v1;DROP TABLE x"), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check("20260105_143022"), MS_OK);
+	ck_assert_int_eq(ms_model_version_check("production"), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check("latest"), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check("v1;DROP TABLE x"), MS_EINVAL);
 	char v[MS_VERSION_MAX + 2];
 	memset(v, '1', sizeof v - 1);
 	v[MS_VERSION_MAX + 1] = '\0';
-	ck_assert_int_eq(ms_version_check(v), MS_EINVAL);
+	ck_assert_int_eq(ms_model_version_check(v), MS_EINVAL);
 	v[MS_VERSION_MAX] = '\0';
-	ck_assert_int_eq(ms_version_check(v), MS_OK);
+	ck_assert_int_eq(ms_model_version_check(v), MS_OK);
 }
 END_TEST
 
@@ -80,7 +80,9 @@ START_TEST(status_strings_and_options)
 	ck_assert_int_eq(ms_store_options_init(&so, MS_STORE_OPTIONS_VERSION), MS_OK);
 	ck_assert_int_eq(so.check_schema, 1);
 	ck_assert_int_eq(ms_push_options_init(&po, MS_PUSH_OPTIONS_VERSION), MS_OK);
-	ck_assert(po.accuracy != po.accuracy); /* NAN */
+	ck_assert_ptr_null(po.accuracy); /* absent */
+	ck_assert_ptr_null(po.rmse);
+	ck_assert_ptr_null(po.r2);
 	ck_assert_str_eq(ms_version(), MS_VERSION);
 }
 END_TEST
@@ -95,6 +97,81 @@ START_TEST(store_open_bad_options)
 	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "version"));
 	ms_store_close(s);
 	ms_store_close(NULL);
+}
+END_TEST
+
+/* Structs the library fills are versioned: an unknown version is
+ * MS_EINVAL and the struct is left as it was. */
+START_TEST(versioned_structs_refuse_unknown_versions)
+{
+	ms_loader_stats ls = MS_LOADER_STATS_INIT;
+	ms_predlog_stats ps = MS_PREDLOG_STATS_INIT;
+	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+	ms_store *s = NULL;
+	char sentinel[] = "not the library's";
+
+	/* a known version: zeros for a NULL handle, the version kept */
+	ls.hits = 7;
+	ck_assert_int_eq(ms_loader_stats_get(&ls, NULL), MS_OK);
+	ck_assert_uint_eq(ls.version, MS_LOADER_STATS_VERSION);
+	ck_assert_uint_eq(ls.hits, 0);
+	ps.written = 7;
+	ck_assert_int_eq(ms_predlog_stats_get(&ps, NULL), MS_OK);
+	ck_assert_uint_eq(ps.version, MS_PREDLOG_STATS_VERSION);
+	ck_assert_uint_eq(ps.written, 0);
+
+	/* unknown versions, older (0) and newer */
+	ls.version = 0;
+	ls.hits = 7;
+	ck_assert_int_eq(ms_loader_stats_get(&ls, NULL), MS_EINVAL);
+	ck_assert_uint_eq(ls.hits, 7);
+	ls.version = MS_LOADER_STATS_VERSION + 1;
+	ck_assert_int_eq(ms_loader_stats_get(&ls, NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_loader_stats_get(NULL, NULL), MS_EINVAL);
+	ps.version = MS_PREDLOG_STATS_VERSION + 1;
+	ps.written = 7;
+	ck_assert_int_eq(ms_predlog_stats_get(&ps, NULL), MS_EINVAL);
+	ck_assert_uint_eq(ps.written, 7);
+	ps.version = 0;
+	ck_assert_int_eq(ms_predlog_stats_get(&ps, NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_predlog_stats_get(NULL, NULL), MS_EINVAL);
+
+	/* artifact info: the version is checked before anything else (a
+	 * store that never connected says MS_EUNREACHABLE otherwise) */
+	ck_assert_int_eq(ms_store_open(&s, "postgresql://x@127.0.0.1:1/x", NULL),
+	                 MS_EUNREACHABLE);
+	info.version = MS_ARTIFACT_INFO_VERSION + 1;
+	info.id = 42;
+	info.metrics_json = sentinel;
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, NULL, NULL), MS_EINVAL);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "ms_artifact_info version"));
+	ck_assert_int_eq(ms_store_pull(&info, s, NULL, NULL, NULL, NULL, NULL,
+	                               NULL, NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_store_pull_file(&info, s, NULL, NULL, NULL, "x", 0,
+	                                    NULL, NULL), MS_EINVAL);
+	ck_assert_int_eq(ms_store_export(&info, s, NULL, NULL, NULL, NULL, NULL),
+	                 MS_EINVAL);
+	info.version = 0;
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, NULL, NULL), MS_EINVAL);
+	ck_assert_int_eq(info.id, 42); /* untouched */
+	ck_assert_ptr_eq(info.metrics_json, sentinel);
+	ms_artifact_info_dispose(&info); /* unknown layout: frees nothing */
+	ck_assert_ptr_eq(info.metrics_json, sentinel);
+
+	/* the version known: zeroed but for the version, then unreachable */
+	info.version = MS_ARTIFACT_INFO_VERSION;
+	info.metrics_json = NULL;
+	ck_assert_int_eq(ms_store_show(&info, s, NULL, NULL, NULL),
+	                 MS_EUNREACHABLE);
+	ck_assert_uint_eq(info.version, MS_ARTIFACT_INFO_VERSION);
+	ck_assert_int_eq(info.id, 0);
+	ms_artifact_info_dispose(&info);
+	ms_store_close(s);
+
+	/* the opaque list: NULL is an empty list */
+	ck_assert_uint_eq(ms_artifact_list_count(NULL), 0);
+	ck_assert_ptr_null(ms_artifact_list_get(NULL, 0));
+	ms_artifact_list_free(NULL);
 }
 END_TEST
 
@@ -242,6 +319,7 @@ Suite *unit_util_suite(void)
 	tcase_add_test(tc, sha256_known_answers);
 	tcase_add_test(tc, status_strings_and_options);
 	tcase_add_test(tc, store_open_bad_options);
+	tcase_add_test(tc, versioned_structs_refuse_unknown_versions);
 	tcase_add_test(tc, fallback_paths);
 	tcase_add_test(tc, atomic_file_writes_and_refuses_symlinks);
 	tcase_add_test(tc, public_atomic_file_write);

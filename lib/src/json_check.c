@@ -138,51 +138,90 @@ static bool isdig(const jscan *j)
 	return j->p < j->end && *j->p >= '0' && *j->p <= '9';
 }
 
-/* PostgreSQL's numeric (what jsonb stores numbers as) holds at most
- * 131072 digits before the decimal point and 16383 after. */
-#define PG_NUMERIC_INT_DIGITS 131072L
-#define PG_NUMERIC_SCALE 16383L
+/* PostgreSQL 15's numeric input, as jsonb applies it to a JSON number
+ * token (numeric.c: set_var_from_str, then make_result):
+ *  - an exponent e with |e| >= INT_MAX / 2 is refused outright, whatever
+ *    the digits ("0e2000000000" too);
+ *  - the display scale is max(0, digits after the point - e) and is kept
+ *    in 14 bits: at most 16383 (NUMERIC_DSCALE_MASK);
+ *  - the weight, counted in base-10000 digits from the first nonzero
+ *    decimal digit after the exponent is applied, is an int16: at most
+ *    32767, i.e. that digit is at most 10^131071.  Zero has weight 0.
+ * The lower weight bound cannot bite: the first nonzero digit is never
+ * further right than the display scale. */
+#define PG_EXPONENT_LIMIT 1073741823LL /* INT_MAX / 2 */
+#define PG_NUMERIC_DSCALE_MAX 16383LL
+#define PG_NUMERIC_TOP_POWER 131071LL /* (32767 + 1) * 4 - 1 */
+
+/* The facts about a number token that numeric's range depends on. */
+typedef struct jnum {
+	long long nfrac;   /* digits after the point */
+	long long top;     /* power of ten of the first nonzero digit */
+	bool nonzero;
+	long long e;       /* exponent, saturated past the limit */
+} jnum;
+
+/* A run of digits; @p frac says whether it follows the point.  Returns
+ * the count; records the first nonzero digit's power of ten (before
+ * the exponent) in @p n. */
+static long long jdigits(jscan *j, jnum *n, bool frac)
+{
+	const unsigned char *start = j->p;
+	while (isdig(j))
+		j->p++;
+	long long count = (long long)(j->p - start);
+	if (n->nonzero)
+		return count;
+	for (const unsigned char *q = start; q < j->p; q++)
+		if (*q != '0') {
+			n->nonzero = true;
+			n->top = frac ? -(long long)(q - start) - 1
+			              : (long long)(j->p - q) - 1;
+			break;
+		}
+	return count;
+}
+
+static bool jexponent(jscan *j, jnum *n)
+{
+	bool neg = false;
+	j->p++;
+	if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
+		neg = *j->p++ == '-';
+	if (!isdig(j))
+		return jfail(j, "invalid number");
+	while (isdig(j)) {
+		if (n->e <= PG_EXPONENT_LIMIT)
+			n->e = n->e * 10 + (*j->p - '0');
+		j->p++;
+	}
+	if (neg)
+		n->e = -n->e;
+	return true;
+}
 
 static bool jnumber(jscan *j)
 {
-	long int_sig = 0, frac = 0, e = 0;
-	bool neg_e = false;
+	jnum n = {0, 0, false, 0};
 	if (*j->p == '-')
 		j->p++;
 	if (!isdig(j))
 		return jfail(j, "invalid number");
 	if (*j->p == '0')
-		j->p++;
+		j->p++; /* a lone 0: a digit after it is refused by the caller */
 	else
-		while (isdig(j)) {
-			int_sig++;
-			j->p++;
-		}
+		jdigits(j, &n, false);
 	if (j->p < j->end && *j->p == '.') {
 		j->p++;
 		if (!isdig(j))
 			return jfail(j, "invalid number");
-		while (isdig(j)) {
-			frac++;
-			j->p++;
-		}
+		n.nfrac = jdigits(j, &n, true);
 	}
-	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E')) {
-		j->p++;
-		if (j->p < j->end && (*j->p == '+' || *j->p == '-'))
-			neg_e = *j->p++ == '-';
-		if (!isdig(j))
-			return jfail(j, "invalid number");
-		while (isdig(j)) {
-			if (e < 1000000000L)
-				e = e * 10 + (*j->p - '0');
-			j->p++;
-		}
-		if (neg_e)
-			e = -e;
-	}
-	if ((int_sig > 0 && int_sig + e > PG_NUMERIC_INT_DIGITS) ||
-	    frac - e > PG_NUMERIC_SCALE)
+	if (j->p < j->end && (*j->p == 'e' || *j->p == 'E') && !jexponent(j, &n))
+		return false;
+	if (n.e >= PG_EXPONENT_LIMIT || n.e <= -PG_EXPONENT_LIMIT ||
+	    n.nfrac - n.e > PG_NUMERIC_DSCALE_MAX ||
+	    (n.nonzero && n.top + n.e > PG_NUMERIC_TOP_POWER))
 		return jfail(j, "number out of PostgreSQL numeric range");
 	return true;
 }
@@ -242,13 +281,14 @@ static bool jcontainer(jscan *j, int depth, char close, const char *expected)
 	}
 }
 
-/* Any value at nesting @p depth (the outermost object is 1). */
+/* Any value at nesting @p depth (the outermost object is 1): only
+ * containers count, so a scalar inside the 512th container is fine. */
 static bool jvalue(jscan *j, int depth)
 {
-	if (depth > JSON_MAX_DEPTH)
-		return jfail(j, "nesting deeper than 512");
 	if (j->p >= j->end)
 		return jfail(j, "unexpected end of text");
+	if ((*j->p == '{' || *j->p == '[') && depth > JSON_MAX_DEPTH)
+		return jfail(j, "nesting deeper than 512");
 	switch (*j->p) {
 	case '{':
 		return jcontainer(j, depth, '}', "expected ',' or '}'");

@@ -402,6 +402,41 @@ START_TEST(numeric_range)
 }
 END_TEST
 
+/* Ranges are judged on the value after the exponent is applied, as
+ * numeric.c does, also when the integer part is 0: the digits the literal
+ * spells out do not matter, the weight and display scale do.  The
+ * boundaries were checked against PostgreSQL 15 (tests/corpus/features
+ * replays them on the real server in db_json_diff). */
+START_TEST(numeric_range_after_exponent)
+{
+	/* the three that reached COPY batches */
+	number_case("0.1", '0', 0, "e200000", false);
+	number_case("0", '0', 0, "e2000000000", false);
+	number_case("0.5", '0', 0, "e131073", false);
+	/* the first nonzero digit decides the weight: 10^131071 is the top */
+	number_case("0.5", '0', 0, "e131072", true);
+	number_case("0.0001", '0', 0, "e131075", true);
+	number_case("0.0001", '0', 0, "e131076", false);
+	number_case("0.00000", '0', 0, "e131076", true);
+	number_case("10", '0', 0, "e131070", true);
+	number_case("10", '0', 0, "e131071", false);
+	number_case("-0.5", '0', 0, "E+131073", false);
+	/* zero: any exponent below INT_MAX / 2 is fine upward, but the
+	 * display scale still counts downward */
+	number_case("0", '0', 0, "e1073741822", true);
+	number_case("0", '0', 0, "e1073741823", false);
+	number_case("-0", '0', 0, "e-16383", true);
+	number_case("0", '0', 0, "e-16384", false);
+	number_case("0.00", '0', 0, "e-16381", true);
+	number_case("0.00", '0', 0, "e-16382", false);
+	number_case("0", '0', 0, "e-1073741822", false);
+	number_case("0", '0', 0, "e99999999999999999999", false);
+	/* trailing zeros after the point count toward the scale */
+	number_case("0.", '0', 16383, "", true);
+	number_case("0.", '0', 16384, "", false);
+}
+END_TEST
+
 /* {"a": then @p n nested empty-innermost containers of @p kind ('[' or
  * '{'), then }: n + 1 levels in all. */
 static char *nested(char kind, size_t n, size_t *len)
@@ -443,6 +478,45 @@ START_TEST(nesting_limit)
 }
 END_TEST
 
+/* {"a": then 511 '[' around @p inner, then the closers: @p inner sits in
+ * the 512th container. */
+static char *inside_512(const char *inner, size_t *len)
+{
+	size_t il = strlen(inner), k = 5;
+	char *s = malloc(5 + 511 + il + 511 + 2);
+	ck_assert_ptr_nonnull(s);
+	memcpy(s, "{\"a\":", 5);
+	memset(s + k, '[', 511);
+	memcpy(s + (k += 511), inner, il);
+	memset(s + (k += il), ']', 511);
+	s[k += 511] = '}';
+	s[++k] = '\0';
+	*len = k;
+	return s;
+}
+
+/* Only containers are levels: a scalar inside the 512th container is
+ * accepted, just as an empty 512th container is; a container there is
+ * the 513th level. */
+START_TEST(nesting_counts_containers_only)
+{
+	const char *scalars[] = {"1", "\"x\"", "true", "null", "-0.5e3"};
+	size_t len;
+	char *s;
+	for (size_t i = 0; i < sizeof scalars / sizeof *scalars; i++) {
+		s = inside_512(scalars[i], &len);
+		accepted(s, len);
+		free(s);
+	}
+	s = inside_512("[]", &len);
+	refused_n(s, len, 5 + 511, "nesting deeper than 512");
+	free(s);
+	s = inside_512("{}", &len);
+	refused_n(s, len, 5 + 511, "nesting deeper than 512");
+	free(s);
+}
+END_TEST
+
 START_TEST(refuses_trailing_text)
 {
 	refused("{}x", 2, "text after the JSON object");
@@ -478,7 +552,9 @@ Suite *unit_json_check_suite(void)
 	tcase_add_test(tc, refuses_invalid_utf8);
 	tcase_add_test(tc, utf8_len_lengths);
 	tcase_add_test(tc, numeric_range);
+	tcase_add_test(tc, numeric_range_after_exponent);
 	tcase_add_test(tc, nesting_limit);
+	tcase_add_test(tc, nesting_counts_containers_only);
 	tcase_add_test(tc, refuses_trailing_text);
 	tcase_set_timeout(tc, 60);
 	suite_add_tcase(s, tc);

@@ -687,9 +687,12 @@ MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
  * @param artifact         as for ms_store_pull().
  * @param path             the file to write (borrowed); its directory
  *                         must exist.
- * @param overwrite        non-zero: replace an existing file; 0: fail
- *                         with MS_EEXISTS when @p path exists or appears
- *                         before the rename.
+ * @param overwrite        non-zero: replace an existing regular file,
+ *                         or write into an existing FIFO or character
+ *                         device directly (it is never replaced; other
+ *                         special files are refused with MS_EIO); 0:
+ *                         fail with MS_EEXISTS when @p path exists or
+ *                         appears before the rename.
  * @param progress         as for ms_store_pull(); may be NULL.
  * @param progress_payload passed to @p progress.
  * @return
@@ -698,10 +701,10 @@ MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
  *     NULL, empty or too long, or an invalid name, selector or
  *     artifact;
  *   - MS_EEXISTS: @p path exists and @p overwrite is 0;
- *   - MS_ENOTFOUND: no such artifact, or the directory of @p path does
- *     not exist;
- *   - MS_EIO: @p path is a symlink or a directory, or writing, fsync or
- *     rename failed;
+ *   - MS_ENOTFOUND: no such artifact;
+ *   - MS_EIO: the directory of @p path does not exist, @p path is a
+ *     symlink, a directory or a special file other than a FIFO or
+ *     character device, or writing (e.g. ENOSPC), fsync or rename failed;
  *   - MS_EINTEGRITY, MS_EUNREACHABLE, MS_ENOMEM, MS_ESCHEMA, MS_ERROR: as
  *     for ms_store_pull().
  * Thread-safety: one thread per store.
@@ -962,9 +965,11 @@ MS_EXTERN(ms_status) ms_store_export(ms_artifact_info *info, ms_store *store,
  *                   it appears during the write); 1: replace it.
  * @return MS_OK; MS_EINVAL (NULL or empty @p path, NULL @p data with a
  *         length, path too long); MS_EEXISTS (@p path exists and
- *         @p overwrite is 0); MS_ENOTFOUND (the directory does not exist);
- *         MS_EIO (cannot create, write, fsync or rename; @p path is a
- *         directory or a symbolic link); MS_ENOMEM.
+ *         @p overwrite is 0); MS_EIO (the directory does not exist;
+ *         cannot create, write, fsync or rename; @p path is a directory,
+ *         a symbolic link or a special file other than a FIFO or
+ *         character device, which are written into, never replaced);
+ *         MS_ENOMEM.
  * Thread-safety: safe; concurrent writers of one path each replace it
  * whole, the last rename wins.
  */

@@ -23,8 +23,25 @@ static bool fault_now(void)
 	}
 	return false;
 }
+
+static _Atomic int fault_step;
+
+void ms__fault_step_at(int step) { atomic_store(&fault_step, step); }
+
+bool ms__fault_step(int step)
+{
+	int want = step;
+	return step != 0 &&
+	       atomic_compare_exchange_strong(&fault_step, &want, 0);
+}
 #else
 #define fault_now() false
+
+bool ms__fault_step(int step)
+{
+	(void)step;
+	return false;
+}
 #endif
 
 void *ms__malloc(size_t n)

@@ -2,10 +2,12 @@
  * fallback_read.c - the fallback reader: what the loader serves while the
  * database is out.
  *
- * "production" of a name is served from dir/production[/<name>]/model.bin,
- * then dir/model.bin, verified against the sidecar model.json when there
- * is one: the copy must be of the name (and version) asked for, of the
- * recorded size, and hash to the recorded SHA-256.
+ * "production" of a name is served from dir/production[/<name>]/, then
+ * from dir/ itself: the payload the sidecar model.json names ("file",
+ * model.bin when it names none), verified against it: the copy must be of
+ * the name (and version) asked for, of the recorded size, and hash to the
+ * recorded SHA-256, which a sidecar must record.  A directory without a
+ * sidecar serves its model.bin unverified (a hand-placed file).
  */
 #define _GNU_SOURCE
 #include "fallback.h"
@@ -15,6 +17,7 @@
 #include "hash.h"
 #include "model.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -47,15 +50,13 @@ static ms_status bin_open(ms_err *e, const char *bin, int *fd,
 	return MS_OK;
 }
 
-/* Read the sidecar beside @p bin (its path into @p side) into @p sc. */
-static ms_status sidecar_of(ms_err *e, const char *bin, char side[PATH_MAX],
-                            ms_sidecar *sc)
+static bool sha256_ok(const char *hex)
 {
-	char dir[PATH_MAX];
-	if (!ms__dir_of(dir, sizeof dir, bin) ||
-	    !ms__sidecar_path(side, PATH_MAX, dir))
-		return ms__err_set(e, MS_EINVAL, "%s: path too long", bin);
-	return ms__sidecar_read(e, side, sc);
+	size_t i;
+	for (i = 0; i < 64; i++)
+		if (!isxdigit((unsigned char)hex[i]))
+			return false;
+	return hex[64] == '\0';
 }
 
 /* Check what the sidecar records before reading a byte: another model or
@@ -72,10 +73,11 @@ static ms_status sidecar_admits(ms_err *e, const char *bin, const char *side,
 	if (want_version && strcmp(want_version, sc->version) != 0)
 		return ms__err_set(e, MS_ENOTFOUND, "%s: holds version \"%s\", "
 		                   "not \"%s\"", bin, sc->version, want_version);
-	if (sc->sha256[0] && strlen(sc->sha256) != 64)
-		return ms__err_set(e, MS_EINTEGRITY,
-		                   "%s: malformed sha256 \"%.70s\"", side,
-		                   sc->sha256);
+	if (sc->json && !sha256_ok(sc->sha256))
+		return ms__err_set(e, MS_EINTEGRITY, "%s: %s sha256%s%.70s%s; "
+		                   "not served", side, sc->sha256[0] ? "malformed"
+		                   : "records no", sc->sha256[0] ? " \"" : "",
+		                   sc->sha256, sc->sha256[0] ? "\"" : "");
 	if (sc->size >= 0 && (uint64_t)sc->size != (uint64_t)sb->st_size)
 		return ms__err_set(e, MS_EINTEGRITY, "%s: size mismatch: sidecar "
 		                   "records %lld bytes, file has %lld", bin,
@@ -156,24 +158,50 @@ static ms_status label(ms_err *e, ms_payload *p, const char *name,
 	return MS_OK;
 }
 
-/* Load one fallback candidate.  MS_ENOTFOUND when @p bin is absent or
- * belongs to another model (or version, with @p want_version). */
-static ms_status fallback_try(ms_err *e, const char *bin, const char *name,
+/* Open the payload the sidecar in @p mdir names (@p side: its path),
+ * reading the sidecar into @p sc.  A named payload that is gone was
+ * usually replaced by a writer meanwhile: the sidecar is read again, a
+ * few times, before the copy counts as absent (MS_ENOTFOUND, so the next
+ * candidate is tried). */
+static ms_status open_pair(ms_err *e, const char *mdir, const char *side,
+                           ms_sidecar *sc, char bin[PATH_MAX], int *fd,
+                           struct stat *sb)
+{
+	ms_status st = MS_OK;
+	int tries;
+
+	for (tries = 0; tries < 5; tries++) {
+		ms__sidecar_dispose(sc);
+		if ((st = ms__sidecar_read(e, side, sc)) != MS_OK)
+			return st;
+		if ((size_t)snprintf(bin, PATH_MAX, "%s/%s", mdir,
+		                     sc->file ? sc->file : "model.bin") >= PATH_MAX)
+			return ms__err_set(e, MS_EINVAL, "%s: path too long", mdir);
+		st = bin_open(e, bin, fd, sb);
+		if (st != MS_ENOTFOUND || sc->file == NULL)
+			return st;
+	}
+	return ms__err_set(e, MS_ENOTFOUND, "%s names %s, which is missing",
+	                   side, bin);
+}
+
+/* Load the fallback copy in @p mdir.  MS_ENOTFOUND when there is none or
+ * it belongs to another model (or version, with @p want_version). */
+static ms_status fallback_try(ms_err *e, const char *mdir, const char *name,
                               const char *want_version, ms_payload **out)
 {
-	char side[PATH_MAX], hex[65];
+	char side[PATH_MAX], bin[PATH_MAX], hex[65];
 	ms_sidecar sc;
 	struct stat sb;
 	ms_payload *p = NULL;
 	ms_status st;
-	int fd;
+	int fd = -1;
 
 	*out = NULL;
 	memset(&sc, 0, sizeof sc);
-	st = bin_open(e, bin, &fd, &sb);
-	if (st != MS_OK)
-		return st;
-	st = sidecar_of(e, bin, side, &sc);
+	if (!ms__sidecar_path(side, sizeof side, mdir))
+		return ms__err_set(e, MS_EINVAL, "%s: path too long", mdir);
+	st = open_pair(e, mdir, side, &sc, bin, &fd, &sb);
 	if (st == MS_OK)
 		st = sidecar_admits(e, bin, side, &sc, name, want_version, &sb);
 	if (st == MS_OK)
@@ -186,7 +214,8 @@ static ms_status fallback_try(ms_err *e, const char *bin, const char *name,
 		*out = p;
 		p = NULL;
 	}
-	close(fd);
+	if (fd >= 0)
+		close(fd);
 	ms__sidecar_dispose(&sc);
 	ms__payload_release(p);
 	return st;
@@ -200,15 +229,19 @@ ms_status ms__fallback_load(ms_err *e, const char *dir, const char *name,
                             const char *want_version, const char *why,
                             ms_payload **out)
 {
-	char paths[2][PATH_MAX];
+	char paths[2][PATH_MAX], side[PATH_MAX];
 	ms_err e1, e2;
 	ms_status st;
 
 	ms__err_clear(&e1);
 	ms__err_clear(&e2);
-	if (!ms__fallback_path(paths[0], sizeof paths[0], dir, name,
-	                       "model.bin") ||
-	    (size_t)snprintf(paths[1], sizeof paths[1], "%s/model.bin", dir) >=
+	if (!ms__fallback_name_ok(name))
+		return ms__err_set(e, MS_EUNREACHABLE, "%s; no fallback: a model "
+		                   "named \"%s\" cannot have a fallback copy (the "
+		                   "name is one of the fallback files)", why, name);
+	if (!ms__fallback_path(side, sizeof side, dir, name, "model.json") ||
+	    !ms__dir_of(paths[0], sizeof paths[0], side) ||
+	    (size_t)snprintf(paths[1], sizeof paths[1], "%s", dir) >=
 	    sizeof paths[1])
 		return ms__err_set(e, MS_EINVAL, "fallback: path too long");
 	st = fallback_try(&e1, paths[0], name, want_version, out);
@@ -223,6 +256,17 @@ ms_status ms__fallback_load(ms_err *e, const char *dir, const char *name,
 	                   e2.msg[0] ? e2.msg : e1.msg);
 }
 
+/* Is there a copy (a sidecar or a model.bin) in @p dir@p sub? */
+static bool has_copy(const char *dir, const char *sub)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	return ((size_t)snprintf(path, sizeof path, "%s%s/model.json", dir,
+	                         sub) < sizeof path && stat(path, &sb) == 0) ||
+	       ((size_t)snprintf(path, sizeof path, "%s%s/model.bin", dir,
+	                         sub) < sizeof path && stat(path, &sb) == 0);
+}
+
 size_t ms__fallback_names(const char *dir, char ***out)
 {
 	char path[PATH_MAX];
@@ -230,13 +274,9 @@ size_t ms__fallback_names(const char *dir, char ***out)
 	size_t n = 0;
 	DIR *d;
 	struct dirent *de;
-	struct stat sb;
 
 	*out = NULL;
-	snprintf(path, sizeof path, "%s/production/model.bin", dir);
-	if (stat(path, &sb) == 0 ||
-	    (snprintf(path, sizeof path, "%s/model.bin", dir),
-	     stat(path, &sb) == 0)) {
+	if (has_copy(dir, "/production") || has_copy(dir, "")) {
 		names = ms__calloc(1, sizeof *names);
 		if (names && (names[0] = ms__strdup(MS_DEFAULT_NAME)) != NULL)
 			n = 1;
@@ -246,11 +286,12 @@ size_t ms__fallback_names(const char *dir, char ***out)
 	while (d && (de = readdir(d)) != NULL) {
 		char **q;
 		if (ms_name_check(de->d_name) != MS_OK ||
+		    !ms__fallback_name_ok(de->d_name) ||
 		    strcmp(de->d_name, MS_DEFAULT_NAME) == 0)
 			continue;
-		if ((size_t)snprintf(path, sizeof path, "%s/production/%s/model.bin",
-		                     dir, de->d_name) >= sizeof path ||
-		    stat(path, &sb) != 0)
+		if ((size_t)snprintf(path, sizeof path, "/production/%s",
+		                     de->d_name) >= sizeof path ||
+		    !has_copy(dir, path))
 			continue;
 		q = ms__realloc(names, (n + 1) * sizeof *names);
 		if (q == NULL)

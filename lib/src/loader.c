@@ -83,61 +83,52 @@ static ms_status fallback_load(ms_loader *l, ms_err *e, const char *name,
 	return st;
 }
 
-/* Write @p p to @p bin in @p dir (made when missing) and its sidecar
- * from @p info, with the same atomic writer as `modelstore export`. */
-static ms_status fallback_write(ms_err *e, const char *dir, const char *bin,
+/* Write @p p and its sidecar from @p info as the fallback copy in
+ * @p dir, with the writer `modelstore export` uses. */
+static ms_status fallback_write(ms_err *e, const char *dir,
                                 const ms_payload *p,
                                 const ms_artifact_info *info)
 {
-	ms_atomic_file *af = NULL;
-	ms_status st = ms__mkdirs(e, dir);
+	ms_fallback_writer *w = NULL;
+	ms_status st = ms__fallback_begin(&w, e, dir);
+	uint64_t off = 0;
 
-	if (st == MS_OK)
-		st = ms__atomic_open(&af, e, bin, 1);
-	if (st == MS_OK) {
-		uint64_t off = 0;
-		while (st == MS_OK && off < p->size) {
-			size_t n = p->size - off < MS__READ_BLOCK
-			           ? (size_t)(p->size - off) : MS__READ_BLOCK;
-			st = ms__atomic_write(af, p->data + off, n);
-			off += n;
-		}
-		if (st == MS_OK)
-			st = ms__atomic_commit(af, e);
-		else
-			ms__atomic_abort(af);
+	while (st == MS_OK && off < p->size) {
+		size_t n = p->size - off < MS__READ_BLOCK
+		           ? (size_t)(p->size - off) : MS__READ_BLOCK;
+		st = ms__fallback_write(w, p->data + off, n);
+		off += n;
 	}
 	if (st == MS_OK)
-		st = ms__sidecar_write(e, dir, info);
+		return ms__fallback_commit(w, e, info);
+	ms__fallback_abort(w);
 	return st;
 }
 
-/* Skipped when the copy on disk already records the same bytes. */
+/* Skipped when the copy on disk already records the same bytes; the
+ * writer's flock serializes this with exports and other loaders. */
 void ms__loader_refresh_fallback(ms_loader *l, const ms_payload *p,
                                  ms_artifact_info *info)
 {
-	char bin[PATH_MAX], dir[PATH_MAX], side[PATH_MAX];
-	struct stat sb;
+	char side[PATH_MAX], dir[PATH_MAX];
 	ms_err e;
 	ms_status st;
 
 	if (!l->refresh_fallback)
 		return;
 	ms__err_clear(&e);
-	if (!ms__fallback_path(bin, sizeof bin, l->fallback_dir, p->name,
-	                       "model.bin") || !ms__dir_of(dir, sizeof dir, bin) ||
-	    !ms__sidecar_path(side, sizeof side, dir))
-		return;
+	if (!ms__fallback_path(side, sizeof side, l->fallback_dir, p->name,
+	                       "model.json") || !ms__dir_of(dir, sizeof dir, side))
+		return; /* too long, or a name that cannot have a copy */
 	pthread_mutex_lock(&l->refresh_mu);
-	if (ms__sidecar_records(side, p->sha256, p->version) &&
-	    stat(bin, &sb) == 0 && (uint64_t)sb.st_size == p->size) {
+	if (ms__fallback_holds(dir, p->sha256, p->version, p->size)) {
 		pthread_mutex_unlock(&l->refresh_mu);
 		return;
 	}
 	if (info->sha256[0] == '\0')
 		memcpy(info->sha256, p->sha256, sizeof info->sha256);
 	info->size = (int64_t)p->size;
-	st = fallback_write(&e, dir, bin, p, info);
+	st = fallback_write(&e, dir, p, info);
 	pthread_mutex_unlock(&l->refresh_mu);
 	if (st != MS_OK) {
 		ms_err w;

@@ -145,36 +145,35 @@ static ms_status export(ms_store *s, ms_artifact_info *inf, const char *name,
                         const char *selector, const char *dir,
                         ms_progress_fn progress, void *progress_payload)
 {
-	char path[PATH_MAX], mdir[PATH_MAX], actual[65] = "";
-	ms_atomic_file *af = NULL;
+	char side[PATH_MAX], mdir[PATH_MAX], actual[65] = "";
+	ms_fallback_writer *w = NULL;
 	ms_status st;
 
 	if ((st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	if (dir == NULL || dir[0] == '\0')
 		dir = "models";
-	if (!ms__fallback_path(mdir, sizeof mdir, dir, name, "") ||
-	    !ms__fallback_path(path, sizeof path, dir, name, "model.bin"))
+	if (!ms__fallback_name_ok(name))
+		return ms__err_set(&s->err, MS_EINVAL, "export: a model named "
+		                   "\"%s\" cannot have a fallback copy (the name "
+		                   "is one of the default model's fallback files)",
+		                   name);
+	if (!ms__fallback_path(side, sizeof side, dir, name, "model.json") ||
+	    !ms__dir_of(mdir, sizeof mdir, side))
 		return ms__err_set(&s->err, MS_EINVAL, "export: path too long");
-	mdir[strlen(mdir) - 1] = '\0'; /* drop the trailing slash */
-	if ((st = ms__mkdirs(&s->err, mdir)) != MS_OK)
-		return st;
-	st = ms__atomic_open(&af, &s->err, path, 1);
-	if (st != MS_OK)
+	if ((st = ms__fallback_begin(&w, &s->err, mdir)) != MS_OK)
 		return st;
 	st = ms__artifact_fetch(s->conn, &s->err, inf, name, selector, NULL,
-	                        ms__atomic_write, af, progress, progress_payload,
-	                        actual);
+	                        ms__fallback_write, w, progress,
+	                        progress_payload, actual);
 	/* a seed-era row has no recorded hash: the sidecar gets the one
 	 * computed while exporting, so the copy is verifiable from now on */
 	if (st == MS_OK && inf->sha256[0] == '\0')
 		memcpy(inf->sha256, actual, sizeof actual);
 	if (st == MS_OK)
-		st = ms__atomic_commit(af, &s->err);
+		st = ms__fallback_commit(w, &s->err, inf);
 	else
-		ms__atomic_abort(af);
-	if (st == MS_OK)
-		st = ms__sidecar_write(&s->err, mdir, inf);
+		ms__fallback_abort(w);
 	return st;
 }
 

@@ -1025,8 +1025,14 @@ START_TEST(cli_load_reports_source)
 		free(out);
 		free(err);
 		unlink(bin);
+		free(bin);
+		bin = NULL;
+		ck_assert_int_gt(asprintf(&bin, "rm -f %s/production/model-*.bin",
+		                          dir), 0);
+		ck_assert_int_eq(system(bin), 0);
 		rc = mt_run(argv3, NULL, NULL, 0, &out, &err);
-		/* production/model.bin gone, model.json orphaned: unreachable */
+		/* model.bin and the payload gone, model.json orphaned:
+		 * unreachable */
 		ck_assert_msg(rc == 4, "load: rc %d: %s", rc, err);
 		free(out);
 		free(err);

@@ -18,6 +18,16 @@
 
 #define MS__BLOB_HDR 64
 
+/* The most bytes of input_features a row may have; ms_predlog_log
+ * refuses more with MS_EINVAL.  16 MiB is safe for every step a row
+ * takes: jsonb can grow its text up to 6 times ([0,0,...]: 2 bytes of
+ * text, a 4-byte JEntry and an 8-byte numeric each), 96 MiB, under
+ * jsonb's own limit of 256 MiB (a row past it would fail its batch with
+ * SQLSTATE 54000 on every replay); a COPY field may hold up to 1 GiB; a
+ * row fits one spool record (MS__SPOOL_REC_MAX, 64 MiB) and one batch
+ * (ms__copy_batch_max, 64 MiB). */
+#define MS__BLOB_FEATURES_MAX (16u << 20)
+
 /* One blob's fields; the pointers point into the blob (after parse) or
  * at the caller's data (for pack). */
 typedef struct ms_blob {

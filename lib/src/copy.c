@@ -515,6 +515,17 @@ static int replay_file(ms_copy *c, const char *name, bool *foreign)
 		ms__spool_release(c->spool, f, false);
 		return MS__COPY_OK;
 	}
+	if (f->info.bad_version) {
+		ms__copy_reportf(c->rep, "spool: \"%s\" is spool format version "
+		                 "%c; this modelstore reads versions 1 and %d only, "
+		                 "so it is left in place.  Replay it with the "
+		                 "modelstore that wrote it (modelstore predictions "
+		                 "import --spool-dir DIR < /dev/null), or move it "
+		                 "out of the spool directory", f->path,
+		                 f->info.bad_version, MS__SPOOL_VERSION);
+		ms__spool_release(c->spool, f, false);
+		return MS__COPY_OK;
+	}
 	report_damage(c, f);
 	for (size_t off = 0, k; off < f->nrecs && r == MS__COPY_OK;
 	     off += k) {

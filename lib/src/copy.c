@@ -6,7 +6,10 @@
  * Also where the writer's counters and last error are published
  * (ms_copy_report).
  *
- * A batch from the queue goes in with one plain COPY.
+ * A batch from the queue goes in with one plain COPY, streamed in
+ * CopyData messages of at most ms__copy_msg_max bytes (512 KiB): the
+ * server drops a connection that sends one message over 1 GiB, so a
+ * batch built as one message could never go in (issue 9).
  *
  *   - COPY fails and the connection is gone (PQstatus bad; the SQLSTATE
  *     may be empty): the outcome is unknown, the COPY may have committed.
@@ -35,6 +38,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+size_t ms__copy_msg_max = 512u << 10;
+size_t ms__copy_batch_max = 64u << 20;
+_Atomic size_t ms__copy_sent_msg_max, ms__copy_sent_batch_max;
+
+static void note_max(_Atomic size_t *m, size_t v)
+{
+	size_t cur = atomic_load_explicit(m, memory_order_relaxed);
+	while (v > cur && !atomic_compare_exchange_weak_explicit(
+	                          m, &cur, v, memory_order_relaxed,
+	                          memory_order_relaxed))
+		;
+}
 
 void ms__copy_report(ms_copy_report *rep, const ms_err *e)
 {
@@ -67,6 +83,18 @@ void ms__copy_init(ms_copy *c, ms_copy_report *rep, ms_spool *spool,
 	c->batch = batch;
 	c->conninfo = conninfo;
 	c->connect_timeout = connect_timeout;
+	c->msg_max = ms__copy_msg_max >= 64 ? ms__copy_msg_max : 64;
+	c->batch_max = ms__copy_batch_max ? ms__copy_batch_max : 1;
+}
+
+size_t ms__copy_batch_len(const ms_spool_rec *recs, size_t n,
+                          size_t max_rows, size_t max_bytes)
+{
+	size_t k = 0, bytes = 0;
+	while (k < n && k < max_rows &&
+	       (k == 0 || bytes + recs[k].len <= max_bytes))
+		bytes += recs[k++].len;
+	return k;
 }
 
 void ms__copy_fini(ms_copy *c)
@@ -135,18 +163,32 @@ static int classify(ms_copy *c, const PGresult *res, const char *what)
 	return r;
 }
 
-static bool cbuf_reserve(ms_copy *c, size_t more)
+/* The stream goes out in CopyData messages of at most c->msg_max bytes,
+ * each sent as it fills: a batch, or a row, of any size never makes one
+ * protocol message past the server's 1 GiB limit, and the client holds
+ * one message, not the whole stream. */
+static bool out_flush(ms_copy *c)
 {
-	if (c->len + more > c->cap) {
-		size_t nc = c->cap ? c->cap : 1 << 16;
-		unsigned char *nb;
-		while (nc < c->len + more)
-			nc *= 2;
-		nb = ms__realloc(c->buf, nc);
-		if (nb == NULL)
+	if (c->len == 0)
+		return true;
+	note_max(&ms__copy_sent_msg_max, c->len);
+	if (PQputCopyData(c->conn, (const char *)c->buf, (int)c->len) != 1)
+		return false;
+	c->len = 0;
+	return true;
+}
+
+static bool out_put(ms_copy *c, const void *p, size_t n)
+{
+	const unsigned char *s = p;
+	while (n > 0) {
+		size_t k = c->cap - c->len < n ? c->cap - c->len : n;
+		memcpy(c->buf + c->len, s, k);
+		c->len += k;
+		s += k;
+		n -= k;
+		if (c->len == c->cap && !out_flush(c))
 			return false;
-		c->buf = nb;
-		c->cap = nc;
 	}
 	return true;
 }
@@ -184,64 +226,74 @@ static unsigned char *put_f8(unsigned char *q, double d, bool null_if_nan)
 	return q + 12;
 }
 
-static unsigned char *put_bytes(unsigned char *q, const void *d, uint32_t n)
+/* One row of the binary COPY stream: the field count and each field's
+ * length word and bytes; the variable fields go straight from the blob. */
+static bool put_row(ms_copy *c, const ms_blob *v)
 {
-	be32(q, n);
-	memcpy(q + 4, d, n);
-	return q + 4 + n;
+	unsigned char h[26], t[48], *q = t;
+	be16(h, 8);
+	be32(h + 2, 16);
+	memcpy(h + 6, v->uuid, 16);
+	be32(h + 22, v->nl);
+	if (!out_put(c, h, 26) || !out_put(c, v->name, v->nl))
+		return false;
+	be32(h, v->vl);
+	if (!out_put(c, h, 4) || !out_put(c, v->ver, v->vl))
+		return false;
+	be32(h, v->fl + 1);
+	h[4] = 1; /* jsonb binary format version */
+	if (!out_put(c, h, 5) || !out_put(c, v->feat, v->fl))
+		return false;
+	q = put_f8(q, v->pred, false);
+	q = put_f8(q, v->actual, true);
+	q = put_f8(q, v->conf, true);
+	be32(q, 8);
+	be64(q + 4, (uint64_t)(v->time_us - PG_EPOCH_US));
+	q += 12;
+	return out_put(c, t, (size_t)(q - t));
 }
 
-/* Build the binary COPY stream for @p recs.  Malformed blobs (only
- * possible from a damaged spool) are skipped and counted.  Returns the
- * number of rows encoded, or -1 on out of memory. */
-static long build_copy(ms_copy *c, const ms_spool_rec *recs, size_t n)
+/* How many of @p recs are well formed.  Malformed blobs (only possible
+ * from a damaged spool) are counted and reported here, and skipped by
+ * stream_rows. */
+static size_t count_good(ms_copy *c, const ms_spool_rec *recs, size_t n)
 {
-	static const unsigned char sig[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
-	long rows = 0;
-	c->len = 0;
-	if (!cbuf_reserve(c, 21))
-		return -1;
-	memcpy(c->buf, sig, 19);
-	c->len = 19;
+	size_t good = 0;
 	for (size_t i = 0; i < n; i++) {
 		ms_blob v;
-		unsigned char *q;
-		if (!ms__blob_parse(recs[i].data, recs[i].len, &v)) {
-			MS__COUNT(c->rep, spool_corrupt, 1);
-			ms__copy_reportf(c->rep, "spool: a record with a valid "
-			                 "checksum but a malformed row was skipped");
+		if (ms__blob_parse(recs[i].data, recs[i].len, &v)) {
+			good++;
 			continue;
 		}
-		if (!cbuf_reserve(c, 2 + 8 * 4 + 16 + 1 + 3 * 8 + 8 + v.nl +
-		                          v.vl + v.fl + 2))
-			return -1;
-		q = c->buf + c->len;
-		be16(q, 8);
-		q += 2;
-		q = put_bytes(q, v.uuid, 16);
-		q = put_bytes(q, v.name, v.nl);
-		q = put_bytes(q, v.ver, v.vl);
-		be32(q, v.fl + 1);
-		q[4] = 1; /* jsonb binary format version */
-		memcpy(q + 5, v.feat, v.fl);
-		q += 5 + v.fl;
-		q = put_f8(q, v.pred, false);
-		q = put_f8(q, v.actual, true);
-		q = put_f8(q, v.conf, true);
-		be32(q, 8);
-		be64(q + 4, (uint64_t)(v.time_us - PG_EPOCH_US));
-		q += 12;
-		c->len = (size_t)(q - c->buf);
-		rows++;
+		MS__COUNT(c->rep, spool_corrupt, 1);
+		ms__copy_reportf(c->rep, "spool: a record with a valid checksum "
+		                 "but a malformed row was skipped");
 	}
-	be16(c->buf + c->len, 0xFFFF);
-	c->len += 2;
-	return rows;
+	return good;
 }
 
-/* Run one COPY ... FROM STDIN with the built buffer.  On success
- * *tuples receives the row count. */
-static int run_copy(ms_copy *c, const char *sql, uint64_t *tuples)
+/* Send @p recs as the binary COPY stream (signature, rows, trailer), in
+ * bounded messages.  false when libpq could not send. */
+static bool stream_rows(ms_copy *c, const ms_spool_rec *recs, size_t n)
+{
+	static const unsigned char sig[19] = "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0";
+	static const unsigned char trailer[2] = { 0xFF, 0xFF };
+	c->len = 0;
+	if (!out_put(c, sig, 19))
+		return false;
+	for (size_t i = 0; i < n; i++) {
+		ms_blob v;
+		if (ms__blob_parse(recs[i].data, recs[i].len, &v) &&
+		    !put_row(c, &v))
+			return false;
+	}
+	return out_put(c, trailer, 2) && out_flush(c);
+}
+
+/* Run one COPY ... FROM STDIN of @p recs.  On success *tuples receives
+ * the row count. */
+static int run_copy(ms_copy *c, const char *sql, const ms_spool_rec *recs,
+                    size_t n, uint64_t *tuples)
 {
 	PGresult *res = PQexec(c->conn, sql);
 	int r = MS__COPY_OK;
@@ -251,8 +303,7 @@ static int run_copy(ms_copy *c, const char *sql, uint64_t *tuples)
 		return r;
 	}
 	PQclear(res);
-	if (PQputCopyData(c->conn, (const char *)c->buf, (int)c->len) != 1 ||
-	    PQputCopyEnd(c->conn, NULL) != 1) {
+	if (!stream_rows(c, recs, n) || PQputCopyEnd(c->conn, NULL) != 1) {
 		ms__err_pg(&c->werr, c->conn, NULL, "predictions: COPY");
 		ms__copy_report(c->rep, &c->werr);
 		/* the outcome is unknown: treat the connection as gone */
@@ -287,10 +338,11 @@ static int exec_simple(ms_copy *c, const char *sql, const char *what,
 	return r;
 }
 
-/* The built stream through the stage table: create it once per
+/* The rows through the stage table: create it once per
  * connection, then COPY into it and INSERT ... ON CONFLICT DO NOTHING in
  * one transaction, rolled back on any failure. */
-static int send_staged(ms_copy *c, uint64_t *inserted)
+static int send_staged(ms_copy *c, const ms_spool_rec *recs, size_t n,
+                       uint64_t *inserted)
 {
 	int r;
 	if (!c->stage_ready) {
@@ -308,7 +360,7 @@ static int send_staged(ms_copy *c, uint64_t *inserted)
 	r = exec_simple(c, "BEGIN", "predictions: BEGIN", NULL);
 	if (r == MS__COPY_OK)
 		r = run_copy(c, "COPY ms_predlog_stage (" COLS ") FROM STDIN "
-		             "(FORMAT binary)", NULL);
+		             "(FORMAT binary)", recs, n, NULL);
 	if (r == MS__COPY_OK)
 		r = exec_simple(c, "INSERT INTO model_predictions (" COLS ") "
 		                "SELECT " COLS " FROM ms_predlog_stage "
@@ -332,23 +384,31 @@ static int send_staged(ms_copy *c, uint64_t *inserted)
 static int send_rows(ms_copy *c, const ms_spool_rec *recs, size_t n,
                      bool idem, uint64_t *inserted)
 {
-	long rows;
 	int r;
 	*inserted = 0;
 	if (c->conn == NULL)
 		return MS__COPY_DOWN;
-	rows = build_copy(c, recs, n);
-	if (rows < 0) {
-		ms__copy_reportf(c->rep, "predictions: out of memory building a "
-		                 "batch");
-		return MS__COPY_OTHER;
+	if (c->buf == NULL) {
+		c->buf = ms__malloc(c->msg_max);
+		if (c->buf == NULL) {
+			ms__copy_reportf(c->rep, "predictions: out of memory "
+			                 "building a batch");
+			return MS__COPY_OTHER;
+		}
+		c->cap = c->msg_max;
 	}
-	if (rows == 0)
+	if (count_good(c, recs, n) == 0)
 		return MS__COPY_OK;
+	{
+		size_t bytes = 0;
+		for (size_t i = 0; i < n; i++)
+			bytes += recs[i].len;
+		note_max(&ms__copy_sent_batch_max, bytes);
+	}
 	if (idem)
-		return send_staged(c, inserted);
+		return send_staged(c, recs, n, inserted);
 	r = run_copy(c, "COPY model_predictions (" COLS ") FROM STDIN "
-	             "(FORMAT binary)", inserted);
+	             "(FORMAT binary)", recs, n, inserted);
 	if (r == MS__COPY_OK)
 		MS__COUNT(c->rep, batches, 1);
 	return r;
@@ -429,7 +489,8 @@ static void report_damage(ms_copy *c, const ms_spool_file *f)
 		                 f->info.torn_bytes);
 }
 
-/* Replay the spool file @p name, batch_size rows at a time, and unlink
+/* Replay the spool file @p name in batches of at most batch_size rows
+ * and batch_max bytes (one row more when it alone is larger), and unlink
  * it when all went in.  A file another live process holds sets
  * *foreign and is skipped, like one that vanished or is no spool file.
  * MS__COPY_OK unless a send or the load failed. */
@@ -454,10 +515,22 @@ static int replay_file(ms_copy *c, const char *name, bool *foreign)
 		ms__spool_release(c->spool, f, false);
 		return MS__COPY_OK;
 	}
+	if (f->info.bad_version) {
+		ms__copy_reportf(c->rep, "spool: \"%s\" is spool format version "
+		                 "%c; this modelstore reads versions 1 and %d only, "
+		                 "so it is left in place.  Replay it with the "
+		                 "modelstore that wrote it (modelstore predictions "
+		                 "import --spool-dir DIR < /dev/null), or move it "
+		                 "out of the spool directory", f->path,
+		                 f->info.bad_version, MS__SPOOL_VERSION);
+		ms__spool_release(c->spool, f, false);
+		return MS__COPY_OK;
+	}
 	report_damage(c, f);
-	for (size_t off = 0; off < f->nrecs && r == MS__COPY_OK;
-	     off += c->batch) {
-		size_t k = f->nrecs - off < c->batch ? f->nrecs - off : c->batch;
+	for (size_t off = 0, k; off < f->nrecs && r == MS__COPY_OK;
+	     off += k) {
+		k = ms__copy_batch_len(f->recs + off, f->nrecs - off, c->batch,
+		                       c->batch_max);
 		r = ms__copy_put_idem(c, f->recs + off, k);
 	}
 	if (r == MS__COPY_OK)

@@ -20,6 +20,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The bounds on what one COPY carries, read by ms__copy_init (tests may
+ * lower them before they open a logger).  The server refuses a protocol
+ * message over 1 GiB and drops the connection, so no CopyData message may
+ * come near it; a batch is bounded by bytes as well as rows so that one
+ * COPY, one spool append and one replay step stay small. */
+extern size_t ms__copy_msg_max;   /* bytes of one CopyData message */
+extern size_t ms__copy_batch_max; /* blob bytes of one batch (one row more
+                                   * only when that row alone is larger) */
+/* What was sent so far in this process, for tests: the largest CopyData
+ * message and the largest batch (blob bytes) handed to one COPY. */
+extern _Atomic size_t ms__copy_sent_msg_max, ms__copy_sent_batch_max;
+
 /* What sending a batch came to. */
 enum {
 	MS__COPY_OK = 0, /* all rows in, or rejected one by one and counted */
@@ -57,11 +69,13 @@ typedef struct ms_copy {
 	ms_copy_report *rep;      /* borrowed from the logger */
 	ms_spool *spool;          /* borrowed from the logger */
 	size_t batch;             /* rows per COPY when replaying */
+	size_t batch_max;         /* blob bytes per COPY (ms__copy_batch_max) */
+	size_t msg_max;           /* bytes per CopyData (ms__copy_msg_max) */
 	PGconn *conn;             /* NULL while disconnected */
 	bool stage_ready;         /* the temporary stage table exists */
 	uint64_t next_connect_ns; /* no new attempt before (unless forced) */
 	unsigned backoff_ms;
-	unsigned char *buf;       /* the COPY stream being built */
+	unsigned char *buf;       /* the CopyData message being filled */
 	size_t cap, len;
 	ms_err werr;              /* the writer's latest error */
 	bool foreign_files;       /* the last replay met another's files */
@@ -70,6 +84,10 @@ typedef struct ms_copy {
 
 void ms__copy_init(ms_copy *c, ms_copy_report *rep, ms_spool *spool,
                    size_t batch, const char *conninfo, int connect_timeout);
+/* How many of the @p n rows @p recs make the next batch: at most
+ * @p max_rows rows and @p max_bytes blob bytes, and at least one row. */
+size_t ms__copy_batch_len(const ms_spool_rec *recs, size_t n,
+                          size_t max_rows, size_t max_bytes);
 /* Disconnect and free the buffer. */
 void ms__copy_fini(ms_copy *c);
 /* Connect if not connected and, unless @p force, the backoff after the

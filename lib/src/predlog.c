@@ -9,19 +9,16 @@
  * blob is appended to the spool (one write(), fsync'd by the writer
  * within a flush interval).
  *
- * One writer thread takes up to batch_size rows at a time (sooner on
- * flush_interval or flush()) and sends them with one binary COPY into
- * model_predictions (copy.c: the encoder, the retry on a new connection
- * through the idempotent path when the outcome is unknown, the bisection
- * of data errors).  Every row carries its client-generated UUIDv7
- * prediction_id, unique in the table.  A batch that cannot be sent (no
- * connection, or any error other than a data error: permissions, missing
- * table, disk full) is spooled and the writer backs off, so no row is
- * lost.
- *
- * Spooled rows are replayed (copy.c), oldest file first, always through
- * the idempotent path, whenever the writer is connected and the spool
- * has something; a file is unlinked once all its rows are committed.
+ * One writer thread takes up to batch_size rows and 64 MiB at a time
+ * (sooner on flush_interval or flush()) and sends them with one binary
+ * COPY, in bounded CopyData messages, into model_predictions (copy.c:
+ * the encoder, the idempotent retry when the outcome is unknown, the
+ * bisection of data errors).  Every row carries its client-generated
+ * UUIDv7 prediction_id, unique in the table.  A batch that cannot be sent
+ * (no connection, or any error other than a data error) is spooled and
+ * the writer backs off, so no row is lost.  Spooled rows are replayed
+ * (copy.c), oldest file first, always idempotently, whenever the writer
+ * is connected and the spool has something.
  */
 #define _GNU_SOURCE
 #include "alloc.h"
@@ -41,10 +38,8 @@
 #include <time.h>
 
 /* ------------------------------------------------------------------ */
-/* queued rows                                                         */
+/* the handle                                                          */
 /* ------------------------------------------------------------------ */
-
-#define FEATURES_MAX (16u << 20)
 
 /* One queued prediction: its blob (blob.h) and the blob's length. */
 typedef struct row {
@@ -52,10 +47,6 @@ typedef struct row {
 	uint32_t pad;
 	unsigned char blob[];
 } row;
-
-/* ------------------------------------------------------------------ */
-/* the handle                                                          */
-/* ------------------------------------------------------------------ */
 
 struct ms_predlog {
 	char *conninfo;
@@ -68,6 +59,7 @@ struct ms_predlog {
 	pthread_cond_t wake, done;
 	row **ring;
 	size_t head, count;
+	uint64_t qbytes;       /* blob bytes on the ring */
 	uint64_t enq_seq, done_seq, flush_gen, acked_gen;
 	bool closing, started, failed;
 	pthread_t thread;
@@ -118,27 +110,46 @@ typedef struct round_state {
 	bool closing;       /* close() was called */
 } round_state;
 
-/* With no rows in hand, wait until batch_size rows are queued, a flush or
- * close is asked for, or flush_interval passes, then take up to
- * batch_size rows from the ring into pl->wrows.  With rows still in hand
- * (the database down, the spool full), just wait up to a second. */
+/* A batch is full: batch_size rows, or batch_max bytes (copy.h). */
+static bool batch_full(const ms_predlog *pl)
+{
+	return pl->count >= pl->batch || pl->qbytes >= pl->copy.batch_max;
+}
+
+/* Move up to batch_size rows and batch_max bytes, at least one row, from
+ * the ring to pl->wrows. */
+static void take_rows(ms_predlog *pl, size_t *n)
+{
+	uint64_t bytes = 0;
+	while (*n < pl->batch && pl->count > 0) {
+		row *r = pl->ring[pl->head];
+		if (*n > 0 && bytes + r->len > pl->copy.batch_max)
+			break;
+		bytes += r->len;
+		pl->wrows[(*n)++] = r;
+		pl->head = (pl->head + 1) % pl->cap;
+		pl->count--;
+	}
+	pl->qbytes -= bytes;
+}
+
+/* With no rows in hand, wait until a batch is full, a flush or close is
+ * asked for, or flush_interval passes, then take a batch.  With rows
+ * still in hand (the database down, the spool full), just wait up to a
+ * second. */
 static void take_batch(ms_predlog *pl, size_t *n, round_state *rs)
 {
 	struct timespec dl;
 	pthread_mutex_lock(&pl->mu);
 	if (*n == 0) {
 		deadline_in(&dl, pl->interval_ms);
-		while (!pl->closing && pl->count < pl->batch &&
+		while (!pl->closing && !batch_full(pl) &&
 		       pl->flush_gen == pl->acked_gen) {
 			if (pthread_cond_timedwait(&pl->wake, &pl->mu, &dl) ==
 			    ETIMEDOUT)
 				break;
 		}
-		while (*n < pl->batch && pl->count > 0) {
-			pl->wrows[(*n)++] = pl->ring[pl->head];
-			pl->head = (pl->head + 1) % pl->cap;
-			pl->count--;
-		}
+		take_rows(pl, n);
 	} else if (!pl->closing && pl->flush_gen == pl->acked_gen) {
 		clock_gettime(CLOCK_REALTIME, &dl);
 		dl.tv_sec += 1;
@@ -332,9 +343,8 @@ ms_status ms_predlog_open(ms_predlog **out, const char *conninfo,
 	return MS_OK;
 }
 
-static ms_status reject(ms_predlog *pl, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-static ms_status reject(ms_predlog *pl, const char *fmt, ...)
+static __attribute__((format(printf, 2, 3)))
+ms_status reject(ms_predlog *pl, const char *fmt, ...)
 {
 	va_list ap;
 	MS__COUNT(&pl->rep, rejected, 1);
@@ -419,9 +429,9 @@ static ms_status check_row(ms_predlog *pl, const ms_prediction *p,
 	if (p->input_features == NULL)
 		return reject(pl, "log: input_features is required");
 	*fl = strlen(p->input_features);
-	if (*fl > FEATURES_MAX)
+	if (*fl > MS__BLOB_FEATURES_MAX)
 		return reject(pl, "log: input_features is %zu bytes (at most %u)",
-		              *fl, FEATURES_MAX);
+		              *fl, MS__BLOB_FEATURES_MAX);
 	if (!ms__features_valid(p->input_features, *fl, &where, &why))
 		return reject(pl, "log: invalid input_features: %s at byte %zu",
 		              why, where);
@@ -434,10 +444,12 @@ static bool enqueue(ms_predlog *pl, row *r)
 {
 	pthread_mutex_lock(&pl->mu);
 	if (pl->count < pl->cap) {
+		bool was_full = batch_full(pl);
 		pl->ring[(pl->head + pl->count) % pl->cap] = r;
 		pl->count++;
+		pl->qbytes += r->len;
 		pl->enq_seq++;
-		if (pl->count == pl->batch)
+		if (!was_full && batch_full(pl))
 			pthread_cond_signal(&pl->wake);
 		pthread_mutex_unlock(&pl->mu);
 		return true;

@@ -7,6 +7,7 @@
  * the middle.  A crash can still leave a torn last record: the reader
  * drops it and keeps everything before it.  Damage in the middle is
  * skipped by resynchronising on the next record magic whose CRC checks.
+ * Files of version 1 and 2 are read; any other version is refused whole.
  */
 #define _GNU_SOURCE
 #include "spool.h"
@@ -102,12 +103,17 @@ ms_status ms__spool_scan(const unsigned char *d, size_t size,
 	size_t off = MS__SPOOL_MAGIC_LEN;
 
 	memset(info, 0, sizeof *info);
-	if (size < MS__SPOOL_MAGIC_LEN ||
-	    memcmp(d, MS__SPOOL_MAGIC, MS__SPOOL_MAGIC_LEN) != 0) {
+	if (size < MS__SPOOL_MAGIC_LEN || memcmp(d, MS__SPOOL_MAGIC, 6) != 0 ||
+	    d[6] <= ' ' || d[6] > '~' || d[7] != '\n') {
 		/* an empty file is a file created and never written: fine */
 		info->bad_header = size != 0;
 		return MS_OK;
 	}
+	if (d[6] != '1' && d[6] != '0' + MS__SPOOL_VERSION) {
+		info->bad_version = (char)d[6];
+		return MS_OK;
+	}
+	info->version = (unsigned)(d[6] - '0');
 	while (off < size) {
 		size_t k = rec_at(d, size, off);
 		if (k) {

@@ -5,12 +5,19 @@
  * A spool directory holds append-only files named pl-<uuid7>.spool (their
  * names sort by creation time).  A file is
  *
- *     "MSPOOL1\n"                         8-byte header
+ *     "MSPOOL2\n"                         8-byte header: "MSPOOL", the
+ *                                         format version (one character),
+ *                                         "\n"
  *     record*                             each:
  *         u32 magic  0x5250534d ("MSPR")  little-endian
  *         u32 length of payload
  *         u32 crc32 (zlib) of the length field's 4 bytes and the payload
- *         payload
+ *         payload                     a blob (blob.h), big-endian
+ *
+ * Version 1 (modelstore 0.1) has the same framing and blobs of format 1
+ * (little-endian); it is still read.  A file of any other version is not
+ * read at all: the scan says so (bad_version) and the replayer leaves the
+ * file where it is.
  *
  * A file is created under a temporary name, locked (flock) and renamed,
  * so a reader never sees a file that a live writer still owns: readers
@@ -26,8 +33,9 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define MS__SPOOL_MAGIC "MSPOOL1\n"
+#define MS__SPOOL_MAGIC "MSPOOL2\n" /* what is written */
 #define MS__SPOOL_MAGIC_LEN 8
+#define MS__SPOOL_VERSION 2
 #define MS__SPOOL_REC_MAGIC 0x5250534dU
 #define MS__SPOOL_REC_HDR 12
 #define MS__SPOOL_REC_MAX (64u << 20)
@@ -47,6 +55,9 @@ typedef struct ms_spool_scan {
 	bool torn;          /* an incomplete/damaged tail was dropped */
 	size_t torn_bytes;
 	bool bad_header;    /* not a spool file: nothing read */
+	char bad_version;   /* a spool file of a version this build does not
+	                     * read (the version character): nothing read */
+	unsigned version;   /* 1 or 2 when read; 0 for an empty file */
 } ms_spool_scan;
 
 /* Parse a whole spool file image.  Good records are appended to *recs

@@ -89,111 +89,151 @@ static long parse_features(const char *line, double *x, size_t cap)
 	}
 }
 
-int main(int argc, char **argv)
-{
-	const char *url = getenv("DATABASE_URL");
-	const char *name = MS_DEFAULT_NAME, *dir = "models";
-	int use_log = 1;
-	ms_loader_options lo;
-	ms_loader *loader = NULL;
-	ms_predlog *log = NULL;
-	ms_loader_stats st = MS_LOADER_STATS_INIT;
-	char *line = NULL;
-	size_t cap = 0, loaded = 0;
-	long served = 0, failed = 0;
-	struct sigaction sa;
-	ms_status rc;
+typedef struct service {
+	const char *url, *name, *dir;
+	int use_log;
+	ms_loader *loader;
+	ms_predlog *log;
+	long served, failed, log_failed;
+} service;
 
+static int parse_args(service *sv, int argc, char **argv)
+{
+	sv->url = getenv("DATABASE_URL");
+	sv->name = MS_DEFAULT_NAME;
+	sv->dir = "models";
+	sv->use_log = 1;
 	for (int i = 1; i < argc; i++) {
 		if (strcmp(argv[i], "--name") == 0 && i + 1 < argc)
-			name = argv[++i];
+			sv->name = argv[++i];
 		else if (strcmp(argv[i], "--fallback-dir") == 0 && i + 1 < argc)
-			dir = argv[++i];
+			sv->dir = argv[++i];
 		else if (strcmp(argv[i], "--no-log") == 0)
-			use_log = 0;
+			sv->use_log = 0;
 		else {
 			fprintf(stderr, "usage: inference_service [--name NAME] "
 			        "[--fallback-dir DIR] [--no-log]\n");
 			return 2;
 		}
 	}
+	return 0;
+}
+
+static void install_signals(void)
+{
+	struct sigaction sa;
 	memset(&sa, 0, sizeof sa);
 	sa.sa_handler = on_signal; /* no SA_RESTART: getline returns */
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+static int open_loader(service *sv)
+{
+	ms_loader_options lo;
+	size_t loaded = 0;
+	ms_status rc;
 
 	ms_loader_options_init(&lo, MS_LOADER_OPTIONS_VERSION);
-	lo.fallback_dir = dir;
+	lo.fallback_dir = sv->dir;
 	lo.watch = MS_WATCH_NOTIFY;
 	lo.refresh_fallback = 1;
 	lo.on_change = on_change;
-	if (ms_loader_open(&loader, url, &lo) != MS_OK) {
+	if (ms_loader_open(&sv->loader, sv->url, &lo) != MS_OK) {
 		fprintf(stderr, "inference_service: cannot start the loader\n");
-		ms_loader_close(loader);
 		return 1;
 	}
-	rc = ms_loader_preload(&loaded, loader);
+	rc = ms_loader_preload(&loaded, sv->loader);
 	fprintf(stderr, "inference_service: preloaded %zu model%s%s%s\n",
 	        loaded, loaded == 1 ? "" : "s", rc == MS_OK ? "" : ": ",
 	        rc == MS_OK ? "" : ms_status_str(rc));
-	if (use_log) {
-		ms_predlog_options po;
-		ms_predlog_options_init(&po, MS_PREDLOG_OPTIONS_VERSION);
-		po.spool_dir = "spool";
-		if (ms_predlog_open(&log, url, &po) != MS_OK) {
-			fprintf(stderr, "inference_service: prediction logging "
-			        "unavailable; continuing without it\n");
-			ms_predlog_close(log);
-			log = NULL;
-		}
+	return 0;
+}
+
+static void open_logger(service *sv)
+{
+	ms_predlog_options po;
+	if (!sv->use_log)
+		return;
+	ms_predlog_options_init(&po, MS_PREDLOG_OPTIONS_VERSION);
+	po.spool_dir = "spool";
+	if (ms_predlog_open(&sv->log, sv->url, &po) != MS_OK) {
+		fprintf(stderr, "inference_service: prediction logging "
+		        "unavailable; continuing without it\n");
+		ms_predlog_close(sv->log);
+		sv->log = NULL;
 	}
+}
 
-	while (!stopping && getline(&line, &cap, stdin) > 0) {
-		double x[256];
-		long n = parse_features(line, x, 256);
-		ms_model *m = NULL;
-		ms_status s;
-		double y;
+/* input_features must be a JSON object: the line's array becomes
+ * {"x": [...]}.  A refused row is counted, never silently lost. */
+static void log_prediction(service *sv, const char *line, const ms_model *m,
+                           double y)
+{
+	ms_prediction p = { sv->name, ms_model_version(m), NULL, y, NAN, NAN };
+	int len = (int)strcspn(line, "\n");
+	char *features = NULL;
+	ms_status st;
 
-		if (n < 0) {
-			printf("{\"error\":\"expected a JSON array of numbers\"}\n");
-			failed++;
-			continue;
-		}
-		s = ms_loader_get(&m, loader, name, "production");
-		if (s != MS_OK) {
-			ms_buf err = MS_BUF_INIT;
-			ms_loader_last_error(&err, loader);
-			printf("{\"error\":\"%s\"}\n", ms_status_str(s));
-			fprintf(stderr, "inference_service: %s\n", err.ptr ? err.ptr : "");
-			ms_buf_dispose(&err);
-			failed++;
-			continue;
-		}
-		y = predict(m, x, (size_t)n);
-		printf("{\"model_version\":\"%s\",\"source\":\"%s\","
-		       "\"predicted_value\":%.17g}\n", ms_model_version(m),
-		       ms_source_str(ms_model_source(m)), y);
-		fflush(stdout);
-		if (log) {
-			ms_prediction p = { name, ms_model_version(m), NULL, y, NAN,
-			                    NAN };
-			char *features = strndup(line, strcspn(line, "\n"));
-			p.input_features = features;
-			ms_predlog_log(NULL, log, &p);
-			free(features);
-		}
-		ms_model_release(m);
-		served++;
+	if (asprintf(&features, "{\"x\":%.*s}", len, line) < 0) {
+		sv->log_failed++;
+		return;
 	}
-	free(line);
+	p.input_features = features;
+	st = ms_predlog_log(NULL, sv->log, &p);
+	if (st != MS_OK) {
+		ms_buf err = MS_BUF_INIT;
+		ms_predlog_last_error(&err, sv->log);
+		fprintf(stderr, "inference_service: prediction not logged: %s\n",
+		        err.ptr ? err.ptr : ms_status_str(st));
+		ms_buf_dispose(&err);
+		sv->log_failed++;
+	}
+	free(features);
+}
 
-	ms_loader_stats_get(&st, loader);
+static void serve_one(service *sv, const char *line)
+{
+	double x[256], y;
+	long n = parse_features(line, x, 256);
+	ms_model *m = NULL;
+	ms_status s;
+
+	if (n < 0) {
+		printf("{\"error\":\"expected a JSON array of numbers\"}\n");
+		sv->failed++;
+		return;
+	}
+	s = ms_loader_get(&m, sv->loader, sv->name, "production");
+	if (s != MS_OK) {
+		ms_buf err = MS_BUF_INIT;
+		ms_loader_last_error(&err, sv->loader);
+		printf("{\"error\":\"%s\"}\n", ms_status_str(s));
+		fprintf(stderr, "inference_service: %s\n", err.ptr ? err.ptr : "");
+		ms_buf_dispose(&err);
+		sv->failed++;
+		return;
+	}
+	y = predict(m, x, (size_t)n);
+	printf("{\"model_version\":\"%s\",\"source\":\"%s\","
+	       "\"predicted_value\":%.17g}\n", ms_model_version(m),
+	       ms_source_str(ms_model_source(m)), y);
+	fflush(stdout);
+	if (sv->log)
+		log_prediction(sv, line, m, y);
+	ms_model_release(m);
+	sv->served++;
+}
+
+static void print_stats(const service *sv)
+{
+	ms_loader_stats st = MS_LOADER_STATS_INIT;
+	ms_loader_stats_get(&st, sv->loader);
 	fprintf(stderr,
 	        "inference_service: served %ld, failed %ld; loader: hits %llu, "
 	        "misses %llu, db_loads %llu, fallback_loads %llu, reloads %llu, "
 	        "entries %llu, bytes_cached %llu, integrity_failures %llu, "
-	        "outages %llu\n", served, failed,
+	        "outages %llu\n", sv->served, sv->failed,
 	        (unsigned long long)st.hits, (unsigned long long)st.misses,
 	        (unsigned long long)st.db_loads,
 	        (unsigned long long)st.fallback_loads,
@@ -201,16 +241,41 @@ int main(int argc, char **argv)
 	        (unsigned long long)st.bytes_cached,
 	        (unsigned long long)st.integrity_failures,
 	        (unsigned long long)st.outages);
-	if (log) {
+	if (sv->log) {
 		ms_predlog_stats ps = MS_PREDLOG_STATS_INIT;
-		ms_predlog_stats_get(&ps, log);
+		ms_predlog_stats_get(&ps, sv->log);
 		fprintf(stderr, "inference_service: predictions: accepted %llu, "
-		        "written %llu, spooled %llu\n",
+		        "written %llu, spooled %llu, not logged %ld\n",
 		        (unsigned long long)ps.accepted,
 		        (unsigned long long)ps.written,
-		        (unsigned long long)ps.spooled);
-		ms_predlog_close(log);
+		        (unsigned long long)ps.spooled, sv->log_failed);
 	}
-	ms_loader_close(loader);
-	return failed && !served ? 1 : 0;
+}
+
+int main(int argc, char **argv)
+{
+	service sv = { 0 };
+	char *line = NULL;
+	size_t cap = 0;
+	int rc;
+
+	if ((rc = parse_args(&sv, argc, argv)) != 0)
+		return rc;
+	install_signals();
+	if (open_loader(&sv) != 0) {
+		ms_loader_close(sv.loader);
+		return 1;
+	}
+	open_logger(&sv);
+	while (!stopping && getline(&line, &cap, stdin) > 0)
+		serve_one(&sv, line);
+	free(line);
+	if (sv.log)
+		ms_predlog_flush(sv.log, 10000);
+	print_stats(&sv);
+	if (sv.log && ms_predlog_close(sv.log) != MS_OK)
+		fprintf(stderr, "inference_service: some predictions could not "
+		        "be kept\n");
+	ms_loader_close(sv.loader);
+	return sv.failed && !sv.served ? 1 : 0;
 }

@@ -382,6 +382,73 @@ static ms_status fetch_bytes(PGconn *conn, ms_err *e,
 	return st;
 }
 
+/* Set up @p s to hash (and inflate, for zlib) into @p sink. */
+static ms_status stream_open(stream *s, ms_err *e, const ms_artifact_info *inf,
+                             ms_write_fn sink, void *payload,
+                             ms_progress_fn progress, void *progress_payload)
+{
+	s->hash = ms__sha256_new();
+	if (s->hash == NULL)
+		return ms__err_set(e, MS_ENOMEM, "fetch: out of memory");
+	s->sink = sink;
+	s->payload = payload;
+	s->progress = progress;
+	s->progress_payload = progress_payload;
+	s->in_total = inf->stored_size > 0 ? (uint64_t)inf->stored_size : 0;
+	if (strcmp(inf->compression, "zlib") != 0)
+		return MS_OK;
+	s->inflating = true;
+	s->zout = ms__malloc(ZOUT_SIZE);
+	if (s->zout == NULL || inflateInit(&s->z) != Z_OK) {
+		ms__free(s->zout);
+		s->zout = NULL;
+		s->inflating = false;
+		return ms__err_set(e, MS_ENOMEM, "fetch: out of memory");
+	}
+	return MS_OK;
+}
+
+static void stream_close(stream *s)
+{
+	if (s->inflating)
+		inflateEnd(&s->z);
+	ms__free(s->zout);
+	ms__sha256_free(s->hash);
+}
+
+/* After the last byte: the hash and size against what the row records. */
+static ms_status stream_verify(stream *s, ms_err *e, ms_artifact_info *inf,
+                               char *actual_hex)
+{
+	unsigned char digest[32];
+	char hex[65];
+
+	if (s->inflating && !s->z_done)
+		return ms__err_set(e, MS_EINTEGRITY,
+		                   "%s version %s: compressed bytes are truncated",
+		                   inf->model_name, inf->model_version);
+	ms__sha256_final(s->hash, digest);
+	ms__hex(hex, digest, 32);
+	if (actual_hex)
+		memcpy(actual_hex, hex, 65);
+	if (inf->sha256[0] && strcmp(inf->sha256, hex) != 0)
+		return ms__err_set(e, MS_EINTEGRITY,
+		                   "%s version %s artifact %s: SHA-256 mismatch: "
+		                   "recorded %s, bytes hash to %s",
+		                   inf->model_name, inf->model_version,
+		                   inf->artifact, inf->sha256, hex);
+	if (inf->sha256[0] && inf->size >= 0 &&
+	    (uint64_t)inf->size != s->out_bytes)
+		return ms__err_set(e, MS_EINTEGRITY,
+		                   "%s version %s: size mismatch: recorded %lld, "
+		                   "read %llu", inf->model_name, inf->model_version,
+		                   (long long)inf->size,
+		                   (unsigned long long)s->out_bytes);
+	if (inf->size < 0)
+		inf->size = (int64_t)s->out_bytes;
+	return MS_OK;
+}
+
 ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
                              const char *model_name, const char *selector,
                              const char *artifact, ms_write_fn sink,
@@ -392,82 +459,27 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	ms_artifact_info *inf = info ? info : &local;
 	PGresult *meta = NULL;
 	stream s;
-	unsigned char digest[32];
-	char hex[65];
 	ms_status st;
 
 	memset(inf, 0, sizeof *inf);
 	memset(&s, 0, sizeof s);
 	st = resolve(conn, e, inf, model_name, selector, artifact, &meta);
-	if (st != MS_OK)
-		goto out;
-
-	s.hash = ms__sha256_new();
-	if (s.hash == NULL) {
-		st = ms__err_set(e, MS_ENOMEM, "fetch: out of memory");
-		goto out;
+	if (st == MS_OK)
+		st = stream_open(&s, e, inf, sink, payload, progress,
+		                 progress_payload);
+	if (st == MS_OK) {
+		if (!PQgetisnull(meta, 0, MS__ARTIFACT_NCOLUMNS))
+			st = feed(&s, e, PQgetvalue(meta, 0, MS__ARTIFACT_NCOLUMNS),
+			          (size_t)PQgetlength(meta, 0,
+			                              MS__ARTIFACT_NCOLUMNS));
+		else
+			st = fetch_bytes(conn, e, inf, &s);
 	}
-	s.sink = sink;
-	s.payload = payload;
-	s.progress = progress;
-	s.progress_payload = progress_payload;
-	s.in_total = inf->stored_size > 0 ? (uint64_t)inf->stored_size : 0;
-	if (strcmp(inf->compression, "zlib") == 0) {
-		s.inflating = true;
-		s.zout = ms__malloc(ZOUT_SIZE);
-		if (s.zout == NULL || inflateInit(&s.z) != Z_OK) {
-			ms__free(s.zout);
-			s.zout = NULL;
-			s.inflating = false;
-			st = ms__err_set(e, MS_ENOMEM, "fetch: out of memory");
-			goto out;
-		}
-	}
-	if (!PQgetisnull(meta, 0, MS__ARTIFACT_NCOLUMNS))
-		st = feed(&s, e, PQgetvalue(meta, 0, MS__ARTIFACT_NCOLUMNS),
-		          (size_t)PQgetlength(meta, 0, MS__ARTIFACT_NCOLUMNS));
-	else
-		st = fetch_bytes(conn, e, inf, &s);
-	if (st == MS_OK && s.inflating && !s.z_done)
-		st = ms__err_set(e, MS_EINTEGRITY,
-		                 "%s version %s: compressed bytes are truncated",
-		                 inf->model_name, inf->model_version);
-	if (st != MS_OK)
-		goto out;
-
-	ms__sha256_final(s.hash, digest);
-	ms__hex(hex, digest, 32);
-	if (actual_hex)
-		memcpy(actual_hex, hex, 65);
-	if (inf->sha256[0] && strcmp(inf->sha256, hex) != 0) {
-		st = ms__err_set(e, MS_EINTEGRITY,
-		                 "%s version %s artifact %s: SHA-256 mismatch: "
-		                 "recorded %s, bytes hash to %s",
-		                 inf->model_name, inf->model_version, inf->artifact,
-		                 inf->sha256, hex);
-		goto out;
-	}
-	if (inf->sha256[0] && inf->size >= 0 &&
-	    (uint64_t)inf->size != s.out_bytes) {
-		st = ms__err_set(e, MS_EINTEGRITY,
-		                 "%s version %s: size mismatch: recorded %lld, "
-		                 "read %llu", inf->model_name, inf->model_version,
-		                 (long long)inf->size,
-		                 (unsigned long long)s.out_bytes);
-		goto out;
-	}
-	if (inf->size < 0)
-		inf->size = (int64_t)s.out_bytes;
-
-out:
+	if (st == MS_OK)
+		st = stream_verify(&s, e, inf, actual_hex);
 	PQclear(meta);
-	if (s.inflating)
-		inflateEnd(&s.z);
-	ms__free(s.zout);
-	ms__sha256_free(s.hash);
-	if (info == NULL || st != MS_OK) {
-		if (info == NULL)
-			ms_artifact_info_dispose(&local);
-	}
+	stream_close(&s);
+	if (info == NULL)
+		ms_artifact_info_dispose(&local);
 	return st;
 }

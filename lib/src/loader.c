@@ -367,7 +367,8 @@ static ms_status options_apply(ms_loader *l, ms_err *e, const char *conninfo,
 	l->refresh_fallback = opts->refresh_fallback;
 	l->watch = opts->watch;
 	l->poll_ms = opts->poll_interval_ms ? opts->poll_interval_ms : 1000;
-	l->connect_timeout = opts->connect_timeout ? opts->connect_timeout : 2;
+	l->connect_timeout = opts->connect_timeout ? opts->connect_timeout
+	                                         : MS_CONNECT_TIMEOUT_DEFAULT;
 	l->on_change = opts->on_change;
 	l->change_payload = opts->change_payload;
 	return MS_OK;

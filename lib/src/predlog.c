@@ -23,6 +23,7 @@
 #define _GNU_SOURCE
 #include "alloc.h"
 #include "blob.h"
+#include "conn.h"
 #include "copy.h"
 #include "errbuf.h"
 #include "json_check.h"
@@ -332,7 +333,8 @@ ms_status ms_predlog_open(ms_predlog **out, const char *conninfo,
 	if (st != MS_OK)
 		return st;
 	ms__copy_init(&pl->copy, &pl->rep, pl->spool, pl->batch, pl->conninfo,
-	              o.connect_timeout > 0 ? o.connect_timeout : 2);
+	              o.connect_timeout > 0 ? o.connect_timeout
+	                                   : MS_CONNECT_TIMEOUT_DEFAULT);
 	if (pthread_create(&pl->thread, NULL, writer_main, pl) != 0) {
 		ms__err_set(&pl->rep.err, MS_ERROR, "predlog: cannot start the "
 		            "writer thread");

@@ -88,9 +88,14 @@ START_TEST(logger_records_actuals_through_the_library)
 	ck_assert_msg(st == MS_OK, "logger actual: %s", ms_store_errmsg(s));
 	ms_store_close(s);
 	free(url);
-	ck_assert_str_eq(mt_sql(g_db, "SELECT actual_value::text FROM "
-	                        "model_predictions WHERE prediction_id = '"
-	                        PRED_ID "'"), "2.5");
+	{
+		char *v = mt_sql(g_db, "SELECT actual_value::text FROM "
+		                 "model_predictions WHERE prediction_id = '"
+		                 PRED_ID "'");
+		ck_assert_ptr_nonnull(v);
+		ck_assert_str_eq(v, "2.5");
+		free(v);
+	}
 }
 END_TEST
 

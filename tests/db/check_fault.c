@@ -24,7 +24,15 @@ static double now_s(void)
 	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
-typedef struct tell { int fd; uint64_t after; bool told; } tell;
+/* The child reports "mid-transfer" on fd, then blocks on ack until the
+ * parent has killed the server: the kill lands mid-transfer, no timing. */
+typedef struct tell { int fd, ack; uint64_t after; bool told; } tell;
+
+static void wait_for_ack(int fd)
+{
+	char c;
+	(void)!read(fd, &c, 1);
+}
 static void progress_tell(void *p, uint64_t done, uint64_t total)
 {
 	tell *t = p;
@@ -32,15 +40,16 @@ static void progress_tell(void *p, uint64_t done, uint64_t total)
 	if (!t->told && done >= t->after) {
 		t->told = true;
 		(void)!write(t->fd, "x", 1);
-		sleep(1); /* hold still while the parent kills the server */
+		wait_for_ack(t->ack); /* the parent has killed the server */
 	}
 }
 
 START_TEST(server_killed_mid_push_leaves_nothing)
 {
 	char *url = mt_migrated_db("fault_push");
-	int pfd[2];
+	int pfd[2], afd[2];
 	ck_assert_int_eq(pipe(pfd), 0);
+	ck_assert_int_eq(pipe(afd), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
 		size_t n = 200u << 20;
@@ -48,7 +57,7 @@ START_TEST(server_killed_mid_push_leaves_nothing)
 		ms_store *s = NULL;
 		ms_push_options o;
 		ms_artifact_source src = { NULL, NULL, data, n };
-		tell t = { pfd[1], 40u << 20, false };
+		tell t = { pfd[1], afd[0], 40u << 20, false };
 		mt_fill_random(data, n, 5);
 		if (ms_store_open(&s, url, NULL) != MS_OK)
 			_exit(10);
@@ -63,6 +72,7 @@ START_TEST(server_killed_mid_push_leaves_nothing)
 	char c;
 	ck_assert_int_eq(read(pfd[0], &c, 1), 1);
 	ck_assert_int_eq(mt_harness("kill"), 0);
+	ck_assert_int_eq(write(afd[1], "x", 1), 1);
 	int status;
 	waitpid(pid, &status, 0);
 	ck_assert_int_eq(mt_harness("restart"), 0);
@@ -73,18 +83,20 @@ START_TEST(server_killed_mid_push_leaves_nothing)
 	free(n);
 	close(pfd[0]);
 	close(pfd[1]);
+	close(afd[0]);
+	close(afd[1]);
 	free(url);
 }
 END_TEST
 
-typedef struct slow { int fd; int calls; } slow;
+typedef struct slow { int fd, ack; int calls; } slow;
 static ms_status slow_sink(void *p, const void *d, size_t n)
 {
 	slow *s = p;
 	(void)d; (void)n;
 	if (++s->calls == 5) {
 		(void)!write(s->fd, "x", 1);
-		sleep(1);
+		wait_for_ack(s->ack);
 	}
 	return MS_OK;
 }
@@ -106,11 +118,12 @@ START_TEST(server_killed_mid_pull_is_unreachable_and_writes_nothing)
 	ms_store_close(s);
 	free(data);
 	snprintf(out, sizeof out, "%s/pulled.bin", dir);
-	int pfd[2];
+	int pfd[2], afd[2];
 	ck_assert_int_eq(pipe(pfd), 0);
+	ck_assert_int_eq(pipe(afd), 0);
 	pid_t pid = fork();
 	if (pid == 0) {
-		slow sl = { pfd[1], 0 };
+		slow sl = { pfd[1], afd[0], 0 };
 		ms_store *c = NULL;
 		if (ms_store_open(&c, url, NULL) != MS_OK)
 			_exit(10);
@@ -121,6 +134,7 @@ START_TEST(server_killed_mid_pull_is_unreachable_and_writes_nothing)
 	char c;
 	ck_assert_int_eq(read(pfd[0], &c, 1), 1);
 	ck_assert_int_eq(mt_harness("kill"), 0);
+	ck_assert_int_eq(write(afd[1], "x", 1), 1);
 	int status;
 	waitpid(pid, &status, 0);
 	ck_assert_int_eq(mt_harness("restart"), 0);
@@ -135,6 +149,8 @@ START_TEST(server_killed_mid_pull_is_unreachable_and_writes_nothing)
 	ms_store_close(s);
 	close(pfd[0]);
 	close(pfd[1]);
+	close(afd[0]);
+	close(afd[1]);
 	mt_rmtree(dir);
 	free(dir);
 	free(url);

@@ -749,6 +749,30 @@ static void promote_in_child(const char *url, const char *name,
 	              "promote in child failed");
 }
 
+/* Wait until the loader's watcher is ready on the server: its session's
+ * last statement is the LISTEN or the re-check that follows it (with
+ * NOTIFY, a promotion before the LISTEN would be missed).  The re-check is
+ * the watcher's own query (lib/src/watcher.c).  Observable state instead
+ * of a sleep. */
+static void wait_watcher_ready(const char *url)
+{
+	const char *sql =
+		"SELECT count(*) FROM pg_stat_activity WHERE datname = "
+		"current_database() AND state = 'idle' AND (query = "
+		"'LISTEN modelstore_production' OR query LIKE "
+		"'SELECT model_name, model_version FROM%')";
+	double t0 = now_s();
+	for (;;) {
+		char *n = mt_sql(url, sql);
+		bool ready = n && strcmp(n, "0") != 0;
+		free(n);
+		if (ready)
+			return;
+		ck_assert_msg(now_s() - t0 < 10, "the watcher never connected");
+		usleep(10000);
+	}
+}
+
 static void watch_case(const char *db, ms_watch_mode mode)
 {
 	char *url = mt_migrated_db(db);
@@ -764,7 +788,7 @@ static void watch_case(const char *db, ms_watch_mode mode)
 	l = open_loader(url, "/nonexistent", mode, on_change, &ch);
 	ck_assert_int_eq(ms_loader_get(&old, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(old), "w1");
-	usleep(300000); /* the watcher is connected and listening */
+	wait_watcher_ready(url);
 	t0 = now_s();
 	promote_in_child(url, "default", "w2");
 	at = wait_change(&ch, "w2", 5);
@@ -863,8 +887,20 @@ START_TEST(sixteen_threads_during_promotions)
 		total += r[i].gets;
 	}
 	ck_assert_int_gt(total, N);
-	usleep(200000);
-	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
+	/* the last promotion (t1) is served once the watcher has swapped it
+	 * in; wait on what get returns, bounded at the 5 s above */
+	{
+		double t0 = now_s();
+		for (;;) {
+			bool swapped;
+			ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
+			swapped = strcmp(ms_model_version(m), "t1") == 0;
+			if (swapped || now_s() - t0 > 5)
+				break;
+			ms_model_release(m);
+			usleep(10000);
+		}
+	}
 	ck_assert_str_eq(ms_model_version(m), "t1");
 	ms_model_release(m);
 	ms_loader_close(l);
@@ -888,7 +924,7 @@ START_TEST(recovers_after_server_restart)
 	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
 	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ms_model_release(m);
-	usleep(200000);
+	wait_watcher_ready(url);
 
 	rc = mt_harness("kill");
 	ck_assert_int_eq(rc, 0);
@@ -918,7 +954,7 @@ START_TEST(recovers_after_server_restart)
 		ck_assert_msg(now_s() - t0 < 30, "server did not come back");
 		usleep(100000);
 	}
-	usleep(2500000); /* the watcher's backoff is at most 2 s */
+	wait_watcher_ready(url); /* it reconnected */
 	/* the callers' connection predates the restart: a miss reconnects
 	 * quietly instead of declaring a new outage */
 	ms_loader_stats_get(&stats, l);

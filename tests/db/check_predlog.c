@@ -441,13 +441,21 @@ START_TEST(sigkill_child_spool_is_replayed)
 					_exit(4);
 				(void)!write(pfd[1], &n, sizeof n);
 			}
+			if (i == 35000) {
+				long n = i + 1; /* well into unsynced rows */
+				(void)!write(pfd[1], &n, sizeof n);
+			}
 			if (i > 30000 && i % 1000 == 0)
 				usleep(1000);
 		}
 	}
 	close(pfd[1]);
 	ck_assert_int_eq(read(pfd[0], &synced, sizeof synced), sizeof synced);
-	usleep(300 * 1000);
+	{
+		long logged;
+		ck_assert_int_eq(read(pfd[0], &logged, sizeof logged),
+		                 sizeof logged);
+	}
 	kill(pid, SIGKILL);
 	waitpid(pid, NULL, 0);
 	close(pfd[0]);

@@ -12,9 +12,11 @@
 #define _GNU_SOURCE
 #include "conn.h"
 
+#include "alloc.h"
 #include "errbuf.h"
 #include "util.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,124 +45,236 @@ static void quiet_notices(void *arg, const char *message)
 /* redaction: no message we build ever carries the caller's password    */
 /* ------------------------------------------------------------------ */
 
-/* Where the password sits in @p conninfo, found by a lenient scan that
- * also works on strings libpq refuses to parse: in a URI, what follows
- * the first ':' of the user info (up to the last '@' before the path);
- * in key=value form, the value of `password`.  false when there is none. */
-static bool password_span(const char *conninfo, size_t *start, size_t *len)
+/* Where the password may sit in @p conninfo: spans of the string (at
+ * most MAX_SPANS), found by a lenient scan that also works on strings
+ * libpq refuses to parse, and errs on the side of hiding more:
+ *  - in a URI, what follows the first ':' of the user info, up to the
+ *    last '@' before the path (libpq ends the user info at the first
+ *    '@' before a '/'; a '?' may be part of it), and a "port" after
+ *    the host that is not digits (the "@host" forgotten);
+ *  - anywhere, the value of every `password` key: `password=value` in a
+ *    URI's query (up to '&') and in key=value form (up to a blank, or
+ *    the closing quote, backslash escapes skipped), whichever is longer,
+ *    preceded by anything (the key may sit inside another quoted value).
+ * Returns the number of spans. */
+#define MAX_SPANS 8
+
+typedef struct pw_span {
+	size_t at, len;
+} pw_span;
+
+static size_t uri_password_span(const char *conninfo, pw_span *sp)
 {
 	const char *scheme = strstr(conninfo, "://");
+	const char *auth, *end, *at = NULL, *colon, *host, *hend, *p;
+	size_t n = 0;
+
+	if (scheme == NULL)
+		return 0;
+	auth = scheme + 3;
+	end = auth + strcspn(auth, "/");
+	for (p = auth; p < end; p++)
+		if (*p == '@')
+			at = p;
+	if (at != NULL && (colon = memchr(auth, ':', (size_t)(at - auth)))) {
+		sp[n].at = (size_t)(colon + 1 - conninfo);
+		sp[n++].len = (size_t)(at - colon - 1);
+	}
+	/* "user:secret" with the "@host" forgotten: libpq reads a host and
+	 * a port; a "port" that is not digits may well be the password
+	 * (up to the path: a '?' in it would start libpq's query) */
+	host = at ? at + 1 : auth;
+	hend = host + strcspn(host, "/");
+	if (*host == '[' && (p = memchr(host, ']', (size_t)(hend - host))))
+		host = p;
+	colon = memchr(host, ':', (size_t)(hend - host));
+	if (colon != NULL && strspn(colon + 1, "0123456789,") !=
+	                     strcspn(colon + 1, "/?")) {
+		sp[n].at = (size_t)(colon + 1 - conninfo);
+		sp[n++].len = (size_t)(hend - colon - 1);
+	}
+	return n;
+}
+
+static size_t password_spans(const char *conninfo, pw_span *sp)
+{
+	size_t n = uri_password_span(conninfo, sp);
 	const char *p;
 
-	if (scheme != NULL) {
-		const char *auth = scheme + 3;
-		const char *end = auth + strcspn(auth, "/?");
-		const char *at = NULL, *colon;
-		for (p = auth; p < end; p++)
-			if (*p == '@')
-				at = p;
-		if (at == NULL) {
-			/* "user:secret" with the "@host" forgotten: libpq reads
-			 * a host and a port; a "port" that is not digits may
-			 * well be the password */
-			if (*auth == '[' || (colon = memchr(auth, ':',
-			                     (size_t)(end - auth))) == NULL ||
-			    strspn(colon + 1, "0123456789,") == (size_t)(end - colon - 1))
-				return false;
-			at = end;
-		}
-		colon = memchr(auth, ':', (size_t)(at - auth));
-		if (colon == NULL)
-			return false;
-		*start = (size_t)(colon + 1 - conninfo);
-		*len = (size_t)(at - colon - 1);
-		return true;
-	}
-	for (p = conninfo; (p = strstr(p, "password")) != NULL; p += 8) {
-		const char *v = p + 8;
-		if (p != conninfo && p[-1] != ' ' && p[-1] != '\t')
-			continue;
+	for (p = conninfo; n < MAX_SPANS &&
+	     (p = strcasestr(p, "password")) != NULL; p += 8) {
+		const char *v = p + 8, *e;
+		size_t q, k;
 		v += strspn(v, " \t");
 		if (*v != '=')
 			continue;
 		v++;
 		v += strspn(v, " \t");
-		if (*v == '\'')
-			v++;
-		*start = (size_t)(v - conninfo);
-		*len = strcspn(v, *v ? "' \t" : "");
-		return true;
+		/* URI query: up to '&' */
+		q = strcspn(v, "&");
+		/* key=value: up to a blank or the closing quote */
+		e = v;
+		if (*e == '\'')
+			e++;
+		while (*e && (v[0] == '\'' ? *e != '\''
+		                           : *e != ' ' && *e != '\t' && *e != '\n')) {
+			if (*e == '\\' && e[1])
+				e++;
+			e++;
+		}
+		k = (size_t)(e - v);
+		sp[n].at = (size_t)(v - conninfo);
+		sp[n].len = q > k ? q : k;
+		n++;
+	}
+	return n;
+}
+
+/* @p s (length @p n) percent-decoded into @p out (at least n + 1 bytes;
+ * invalid escapes kept as they are), and for each position of @p s the
+ * position it lands on in @p map (n + 1 entries).  Returns out's length. */
+static size_t percent_decode(const char *s, size_t n, char *out, size_t *map)
+{
+	size_t w = 0, i = 0;
+	while (i < n) {
+		map[i] = w;
+		if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
+		    isxdigit((unsigned char)s[i + 2])) {
+			char h[3] = {s[i + 1], s[i + 2], '\0'};
+			out[w++] = (char)strtol(h, NULL, 16);
+			map[i + 1] = map[i + 2] = map[i];
+			i += 3;
+			continue;
+		}
+		out[w++] = s[i++];
+	}
+	map[n] = w;
+	out[w] = '\0';
+	return w;
+}
+
+/* Consecutive bytes of a password that a quoted text may share with it
+ * (fewer than this many is not worth hiding a message for). */
+#define PW_WINDOW 4
+
+/* true when @p text (length @p n) overlaps or holds a span of @p str
+ * (length @p len): it occurs in @p str across a span, or holds
+ * PW_WINDOW consecutive bytes of one (all of a shorter one), wherever
+ * they came from (libpq sometimes shows pieces it cut and joined). */
+static bool touches_span(const char *str, size_t len, const pw_span *sp,
+                         size_t nsp, const char *text, size_t n)
+{
+	for (size_t i = 0; i < nsp; i++) {
+		size_t k = sp[i].len < PW_WINDOW ? sp[i].len : PW_WINDOW;
+		for (size_t j = 0; k > 0 && n >= k && j + k <= sp[i].len; j++)
+			if (memmem(text, n, str + sp[i].at + j, k) != NULL)
+				return true;
+	}
+	if (n == 0)
+		return false;
+	for (const char *p = str; (p = memmem(p, len - (size_t)(p - str), text,
+	                                      n)) != NULL; p++) {
+		size_t at = (size_t)(p - str);
+		for (size_t i = 0; i < nsp; i++)
+			if (at < sp[i].at + sp[i].len && sp[i].at < at + n)
+				return true;
 	}
 	return false;
 }
 
-/* true when @p text (length @p n) may be shown: it is not, and does not
- * overlap, the password span of @p conninfo. */
-static bool quote_is_safe(const char *conninfo, const char *text, size_t n,
-                          size_t pw_start, size_t pw_len, bool has_pw)
-{
-	const char *p;
+/* What the redactor knows about one connection string. */
+typedef struct redact_ctx {
+	const char *conninfo;
+	size_t len;
+	pw_span sp[MAX_SPANS], dsp[MAX_SPANS];
+	size_t nsp;
+	char *dec;    /* conninfo percent-decoded (NULL: out of memory) */
+	size_t dlen;
+} redact_ctx;
 
-	if (!has_pw)
-		return strlen(conninfo) != n || strncmp(conninfo, text, n) != 0;
-	if (pw_len > 0 && n >= pw_len &&
-	    memmem(text, n, conninfo + pw_start, pw_len) != NULL)
-		return false;
-	for (p = conninfo; (p = memmem(p, strlen(p), text, n)) != NULL; p++) {
-		size_t at = (size_t)(p - conninfo);
-		if (at < pw_start + pw_len && pw_start < at + n)
-			return false;
-		if (n == 0)
-			break;
-	}
-	return true;
+/* true when @p text (length @p n) may be shown: it is not, and does not
+ * overlap, a password span of the connection string, as written or
+ * percent-decoded (libpq shows some values decoded); with no password,
+ * it is not the whole string. */
+static bool quote_is_safe(const redact_ctx *c, const char *text, size_t n)
+{
+	if (c->dec == NULL)
+		return false; /* out of memory: hide every quoted part */
+	if (c->nsp == 0)
+		return (c->len != n || strncmp(c->conninfo, text, n) != 0) &&
+		       (c->dlen != n || strncmp(c->dec, text, n) != 0);
+	return !touches_span(c->conninfo, c->len, c->sp, c->nsp, text, n) &&
+	       !touches_span(c->dec, c->dlen, c->dsp, c->nsp, text, n);
 }
 
 void ms__conninfo_redact(char *msg, size_t cap, const char *conninfo)
 {
 	static const char hidden[] = "(value not shown)";
-	size_t pw_start = 0, pw_len = 0, r = 0, w = 0, n;
-	bool has_pw;
+	redact_ctx c;
+	size_t *map = NULL, r = 0, w = 0, n;
 	char *out;
 
 	if (conninfo == NULL || conninfo[0] == '\0' || cap == 0)
 		return;
-	has_pw = password_span(conninfo, &pw_start, &pw_len);
+	memset(&c, 0, sizeof c);
+	c.conninfo = conninfo;
+	c.len = strlen(conninfo);
+	c.nsp = password_spans(conninfo, c.sp);
+	c.dec = ms__malloc(c.len + 1);
+	map = ms__malloc((c.len + 1) * sizeof *map);
+	if (c.dec && map) {
+		c.dlen = percent_decode(conninfo, c.len, c.dec, map);
+		for (size_t i = 0; i < c.nsp; i++) {
+			c.dsp[i].at = map[c.sp[i].at];
+			c.dsp[i].len = map[c.sp[i].at + c.sp[i].len] - c.dsp[i].at;
+		}
+	} else {
+		ms__free(c.dec);
+		c.dec = NULL;
+	}
+	ms__free(map);
 	n = strlen(msg);
 	out = msg; /* rewritten in place: the output never grows */
 	while (r < n) {
-		const char *close;
+		const char *close, *last;
 		size_t qlen;
-		if (msg[r] != '"' ||
-		    (close = strchr(msg + r + 1, '"')) == NULL) {
+		if (msg[r] != '"') {
 			out[w++] = msg[r++];
 			continue;
 		}
-		/* libpq's quotes nest the user's text without escaping: take
-		 * the LAST quote on the line as the end when the text itself
-		 * holds a quote, so nothing of it escapes the check */
-		if (strrchr(msg + r + 1, '"') != close &&
-		    !quote_is_safe(conninfo, msg + r + 1,
-		                   (size_t)(close - msg - r - 1), pw_start, pw_len,
-		                   has_pw))
-			close = strrchr(msg + r + 1, '"');
+		close = strchr(msg + r + 1, '"');
+		last = strrchr(msg + r + 1, '"');
+		if (close == NULL) {
+			/* an unclosed quote: the rest is its text */
+			close = msg + n;
+			last = close;
+		}
+		/* libpq's quotes nest the user's text without escaping: when
+		 * the text up to the LAST quote of the message is not safe,
+		 * hide all of it, so nothing of it escapes the check */
+		if (last != close &&
+		    !quote_is_safe(&c, msg + r + 1, (size_t)(last - msg - r - 1)))
+			close = last;
 		qlen = (size_t)(close - msg - r - 1);
-		if (quote_is_safe(conninfo, msg + r + 1, qlen, pw_start, pw_len,
-		                  has_pw) &&
-		    quote_is_safe(conninfo, msg + r, qlen + 2, pw_start, pw_len,
-		                  has_pw)) {
-			memmove(out + w, msg + r, qlen + 2);
-			w += qlen + 2;
-		} else if (qlen + 2 >= sizeof hidden - 1) {
+		if (quote_is_safe(&c, msg + r + 1, qlen) &&
+		    (*close != '"' || quote_is_safe(&c, msg + r, qlen + 2))) {
+			size_t k = qlen + 1 + (*close == '"');
+			memmove(out + w, msg + r, k);
+			w += k;
+			r += k;
+			continue;
+		}
+		if (qlen + 2 >= sizeof hidden - 1) {
 			memcpy(out + w, hidden, sizeof hidden - 1);
 			w += sizeof hidden - 1;
 		} else {
 			out[w++] = '"';
 			out[w++] = '"';
 		}
-		r += qlen + 2;
+		r += qlen + 1 + (*close == '"');
 	}
 	out[w] = '\0';
+	ms__free(c.dec);
 }
 
 /* A malformed string is the caller's mistake, not an outage: say so
@@ -180,8 +294,10 @@ static ms_status check_conninfo(ms_err *e, const char *conninfo)
 	st = ms__err_set(e, MS_EINVAL, "connect: invalid connection string: %s",
 	                 perr);
 	PQfreemem(perr);
-	ms__fold_lines(e->msg);
+	/* redact first: the quoted parts are then the string's own bytes,
+	 * line breaks included */
 	ms__conninfo_redact(e->msg, sizeof e->msg, conninfo);
+	ms__fold_lines(e->msg);
 	return st;
 }
 
@@ -237,8 +353,8 @@ static ms_status connect_failed(ms_err *e, PGconn *conn,
 	char msg[768];
 
 	snprintf(msg, sizeof msg, "%s", PQerrorMessage(conn));
-	ms__fold_lines(msg);
 	ms__conninfo_redact(msg, sizeof msg, conninfo);
+	ms__fold_lines(msg);
 	for (int i = 0; usage[i]; i++)
 		if (strstr(msg, usage[i]))
 			return ms__err_set(e, MS_EINVAL,

@@ -53,9 +53,10 @@ static void quiet_notices(void *arg, const char *message)
  *    '@' before a '/'; a '?' may be part of it), and a "port" after
  *    the host that is not digits (the "@host" forgotten);
  *  - anywhere, the value of every `password` key: `password=value` in a
- *    URI's query (up to '&') and in key=value form (up to a blank, or
- *    the closing quote, backslash escapes skipped), whichever is longer,
- *    preceded by anything (the key may sit inside another quoted value).
+ *    URI's query (up to '&' or, if longer, a blank) and in key=value
+ *    form (up to a blank, or the closing quote, backslash escapes
+ *    skipped), preceded by anything (the key may sit inside another
+ *    quoted value).
  * Returns the number of spans. */
 #define MAX_SPANS 8
 
@@ -99,6 +100,7 @@ static size_t uri_password_span(const char *conninfo, pw_span *sp)
 static size_t password_spans(const char *conninfo, pw_span *sp)
 {
 	size_t n = uri_password_span(conninfo, sp);
+	bool uri = strstr(conninfo, "://") != NULL;
 	const char *p;
 
 	for (p = conninfo; n < MAX_SPANS &&
@@ -124,7 +126,7 @@ static size_t password_spans(const char *conninfo, pw_span *sp)
 		}
 		k = (size_t)(e - v);
 		sp[n].at = (size_t)(v - conninfo);
-		sp[n].len = q > k ? q : k;
+		sp[n].len = uri && q > k ? q : k;
 		n++;
 	}
 	return n;

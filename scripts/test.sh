@@ -2,8 +2,8 @@
 # The whole test suite: dependencies, a -Werror build, every Check suite
 # against a throwaway PostgreSQL cluster (started and removed by CTest),
 # then the suites again under AddressSanitizer + UndefinedBehaviorSanitizer
-# and the threaded suites under ThreadSanitizer, then 30 s of libFuzzer on
-# the features scanner (counted as one run).
+# and the threaded suites under ThreadSanitizer, then 20 s of libFuzzer on
+# each parser (tests/fuzz/run.sh; counted as one run).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh
@@ -39,9 +39,9 @@ if [ "${MS_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== ThreadSanitizer (threaded suites)"
   TSAN_OPTIONS=halt_on_error=1 MS_TEST_KILL_ROWS=100000 \
     run_suite build-tsan -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=thread -- -L thread
-  echo "== libFuzzer: the features scanner, 30 s (tests/fuzz/run.sh)"
+  echo "== libFuzzer: every parser, 20 s each (tests/fuzz/run.sh)"
   total_run=$((total_run + 1))
-  tests/fuzz/run.sh 30 || total_failed=$((total_failed + 1))
+  tests/fuzz/run.sh 20 || total_failed=$((total_failed + 1))
 fi
 echo "test runs: plain$([ "${MS_SKIP_SANITIZERS:-0}" = 1 ] || echo ", ASan+UBSan, TSan, fuzz")"
 echo "$((total_run - total_failed)) passed, $total_failed failed"

@@ -1,5 +1,6 @@
 /* check_json_diff.c - the features scanner (ms__features_valid) against
- * the real server: for every case in tests/corpus/features/, the scanner
+ * the real server: for every case in tests/corpus/features/ (the
+ * generated cases and the fuzzer's committed corpus), the scanner
  * accepts exactly when PostgreSQL takes the bytes as jsonb and the value
  * is an object.  The bytes go as a binary jsonb parameter (version 1 then
  * the text), so NULs and invalid UTF-8 reach the server as they are; a
@@ -76,9 +77,14 @@ static int by_name(const struct dirent **a, const struct dirent **b)
 	return strcmp((*a)->d_name, (*b)->d_name);
 }
 
+/* A case: a file *.json (written by tests/corpus/gen_features.py) or a
+ * file named by its SHA-1, 40 hex digits (an input the fuzzer found,
+ * added by `tests/fuzz/run.sh --merge fuzz_json_check`). */
 static int is_case(const struct dirent *d)
 {
 	size_t l = strlen(d->d_name);
+	if (l == 40 && strspn(d->d_name, "0123456789abcdef") == 40)
+		return 1;
 	return l > 5 && strcmp(d->d_name + l - 5, ".json") == 0;
 }
 

@@ -144,6 +144,23 @@ START_TEST(wrong_host_name_refused)
 }
 END_TEST
 
+/* verify-full with no CA file: refused before any login, saying which
+ * file is missing (exit 4, as docs/operations.md says). */
+START_TEST(missing_root_cert_refused)
+{
+	char msg[1024], *err = NULL;
+	char *ci = conninfo("localhost", NULL, "/nonexistent/ca.crt");
+	ck_assert_int_eq(open_store(ci, msg, sizeof msg), MS_EUNREACHABLE);
+	ck_assert_msg(strstr(msg, "root certificate file") &&
+	              strstr(msg, "/nonexistent/ca.crt"), "%s", msg);
+	ck_assert_msg(strstr(msg, PW) == NULL, "leaked: %s", msg);
+	ck_assert_int_eq(cli_list(ci, 0, &err), 4);
+	ck_assert_msg(strstr(err, PW) == NULL, "leaked: %s", err);
+	free(err);
+	free(ci);
+}
+END_TEST
+
 /* The server takes no plain TCP login: sslmode=disable is refused by
  * pg_hba.conf, so the tests above really went through TLS. */
 START_TEST(plain_tcp_refused)
@@ -167,6 +184,7 @@ Suite *db_tls_suite(void)
 	tcase_add_test(tc, verify_full_connects_by_name_and_address);
 	tcase_add_test(tc, wrong_ca_refused);
 	tcase_add_test(tc, wrong_host_name_refused);
+	tcase_add_test(tc, missing_root_cert_refused);
 	tcase_add_test(tc, plain_tcp_refused);
 	suite_add_tcase(s, tc);
 	return s;

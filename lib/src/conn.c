@@ -89,8 +89,9 @@ static size_t uri_password_span(const char *conninfo, pw_span *sp)
 	if (*host == '[' && (p = memchr(host, ']', (size_t)(hend - host))))
 		host = p;
 	colon = memchr(host, ':', (size_t)(hend - host));
-	if (colon != NULL && strspn(colon + 1, "0123456789,") !=
-	                     strcspn(colon + 1, "/?")) {
+	if (colon != NULL && (strcspn(colon + 1, "/?") == 0 ||
+	                      strspn(colon + 1, "0123456789,") !=
+	                      strcspn(colon + 1, "/?"))) {
 		sp[n].at = (size_t)(colon + 1 - conninfo);
 		sp[n++].len = (size_t)(hend - colon - 1);
 	}

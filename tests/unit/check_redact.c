@@ -63,6 +63,9 @@ START_TEST(question_mark_in_password)
 {
 	assert_hidden("postgresql://:?tfdsfuSECRET?\?!!!!!@[]:/",
 	              "?tfdsfuSECRET?\?!!!!");
+	/* no '@' and a ':' in the "user": the port is empty before a '?' */
+	assert_hidden("postgresql://90u_b6uyql_:???_rus:SECRETL6",
+	              "SECRETL6");
 }
 END_TEST
 

@@ -104,8 +104,7 @@ static size_t password_spans(const char *conninfo, pw_span *sp)
 	bool uri = strstr(conninfo, "://") != NULL;
 	const char *p;
 
-	for (p = conninfo; n < MAX_SPANS &&
-	     (p = strcasestr(p, "password")) != NULL; p += 8) {
+	for (p = conninfo; (p = strcasestr(p, "password")) != NULL; p += 8) {
 		const char *v = p + 8, *e;
 		size_t q, k;
 		v += strspn(v, " \t");
@@ -113,6 +112,12 @@ static size_t password_spans(const char *conninfo, pw_span *sp)
 			continue;
 		v++;
 		v += strspn(v, " \t");
+		if (n == MAX_SPANS) {
+			/* more than fit (libpq takes the last): the last span
+			 * runs to the end of the string */
+			sp[n - 1].len = strlen(conninfo) - sp[n - 1].at;
+			break;
+		}
 		/* URI query: up to '&' */
 		q = strcspn(v, "&");
 		/* key=value: up to a blank or the closing quote */
@@ -240,7 +245,7 @@ void ms__conninfo_redact(char *msg, size_t cap, const char *conninfo)
 	out = msg; /* rewritten in place: the output never grows */
 	while (r < n) {
 		const char *close, *last;
-		size_t qlen;
+		size_t qlen, k;
 		if (msg[r] != '"') {
 			out[w++] = msg[r++];
 			continue;
@@ -261,20 +266,23 @@ void ms__conninfo_redact(char *msg, size_t cap, const char *conninfo)
 		qlen = (size_t)(close - msg - r - 1);
 		if (quote_is_safe(&c, msg + r + 1, qlen) &&
 		    (*close != '"' || quote_is_safe(&c, msg + r, qlen + 2))) {
-			size_t k = qlen + 1 + (*close == '"');
+			k = qlen + 1 + (*close == '"');
 			memmove(out + w, msg + r, k);
 			w += k;
 			r += k;
 			continue;
 		}
-		if (qlen + 2 >= sizeof hidden - 1) {
+		/* what replaces it is never longer than what it replaces */
+		k = qlen + 1 + (*close == '"');
+		if (k >= sizeof hidden - 1) {
 			memcpy(out + w, hidden, sizeof hidden - 1);
 			w += sizeof hidden - 1;
 		} else {
 			out[w++] = '"';
-			out[w++] = '"';
+			if (k >= 2)
+				out[w++] = '"';
 		}
-		r += qlen + 1 + (*close == '"');
+		r += k;
 	}
 	out[w] = '\0';
 	ms__free(c.dec);

@@ -99,6 +99,32 @@ START_TEST(line_break_in_string)
 }
 END_TEST
 
+/* More password keys than the redactor keeps spans for: libpq takes the
+ * last one, which must still be hidden. */
+START_TEST(many_password_keys)
+{
+	char conninfo[512] = "", piece[64];
+	for (int i = 0; i < 12; i++) {
+		snprintf(piece, sizeof piece, "password=p%02d ", i);
+		strcat(conninfo, piece);
+	}
+	strcat(conninfo, "password=SECRET sslmode=bogus");
+	assert_hidden(conninfo, "SECRET");
+}
+END_TEST
+
+/* A quote that is never closed (a message cut short, or libpq's text
+ * holding a quote): the rest of the message is its text, and is checked
+ * like any quoted part; what replaces it is no longer than it. */
+START_TEST(unclosed_quote_hidden)
+{
+	char msg[32] = "x: \"SECRET";
+	ms__conninfo_redact(msg, sizeof msg, "host=h password=SECRET");
+	ck_assert_msg(strstr(msg, "SECRET") == NULL, "%s", msg);
+	ck_assert_str_eq(msg, "x: \"\"");
+}
+END_TEST
+
 /* What may be shown still is: values that are not the password. */
 START_TEST(other_values_still_shown)
 {
@@ -121,6 +147,8 @@ Suite *unit_redact_suite(void)
 	tcase_add_test(tc, question_mark_in_password);
 	tcase_add_test(tc, decoded_password_in_port_message);
 	tcase_add_test(tc, line_break_in_string);
+	tcase_add_test(tc, many_password_keys);
+	tcase_add_test(tc, unclosed_quote_hidden);
 	tcase_add_test(tc, other_values_still_shown);
 	suite_add_tcase(s, tc);
 	return s;

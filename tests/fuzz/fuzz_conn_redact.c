@@ -153,7 +153,7 @@ static void decode(const char *s, size_t n, char *out)
 {
 	size_t w = 0;
 	for (size_t i = 0; i < n; i++) {
-		if (s[i] == '%' && i + 2 < n + 0 && isxdigit((unsigned char)s[i + 1]) &&
+		if (s[i] == '%' && i + 2 < n && isxdigit((unsigned char)s[i + 1]) &&
 		    isxdigit((unsigned char)s[i + 2])) {
 			char h[3] = {s[i + 1], s[i + 2], 0};
 			char c = (char)strtol(h, NULL, 16);

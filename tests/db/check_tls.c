@@ -16,7 +16,7 @@
 
 #define PW "ms-secret-pw"
 
-static char *g_db; /* the migrated database's name */
+static const char *g_db; /* the migrated database's name */
 
 static void setup(void)
 {
@@ -25,10 +25,6 @@ static void setup(void)
 	ck_assert_ptr_nonnull(mt_env("MS_PG_TLS_OTHER_CA"));
 	free(url);
 	g_db = "tls";
-}
-
-static void teardown(void)
-{
 }
 
 /* key=value conninfo for @p host (and @p hostaddr when not NULL), the
@@ -180,7 +176,7 @@ Suite *db_tls_suite(void)
 {
 	Suite *s = suite_create("db_tls");
 	TCase *tc = tcase_create("Core");
-	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_add_checked_fixture(tc, setup, NULL);
 	tcase_add_test(tc, verify_full_connects_by_name_and_address);
 	tcase_add_test(tc, wrong_ca_refused);
 	tcase_add_test(tc, wrong_host_name_refused);

@@ -36,4 +36,23 @@ void mt_fill_random(void *buf, size_t n, unsigned seed);
  * first row as a malloc'd string ("" when no rows), NULL on error. */
 char *mt_sql(const char *conninfo, const char *sql);
 
+/* Open a store on @url; fails the test when it cannot. */
+ms_store *mt_open_store(const char *url);
+/* Push @n seeded bytes as @version of @name (NULL: "default"), model type
+ * "test"; production when @prod.  Fails the test on error. */
+void mt_push(const char *url, const char *name, const char *version,
+             size_t n, unsigned seed, int prod);
+/* A conninfo whose port refuses connections (owned; free()). */
+char *mt_refused_url(void);
+/* Number of spool files (names "pl-*") in @dir; 0 when it is missing. */
+size_t mt_spool_files(const char *dir);
+/* Copy every regular file of @from whose name starts with @prefix into
+ * @to (created when missing); returns how many were copied. */
+size_t mt_copy_files(const char *from, const char *to, const char *prefix);
+/* CLOCK_MONOTONIC in seconds. */
+double mt_now(void);
+/* Sleep one polling interval (@ms milliseconds) between two looks at
+ * observable state; never a synchronisation by itself. */
+void mt_poll_pause(unsigned ms);
+
 #endif

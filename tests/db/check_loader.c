@@ -29,38 +29,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static ms_store *open_store(const char *url)
-{
-	ms_store *s = NULL;
-	ms_status st = ms_store_open(&s, url, NULL);
-	ck_assert_msg(st == MS_OK, "open: %s", ms_store_errmsg(s));
-	return s;
-}
-
-/* Push @n seeded bytes as @version of @name. */
-static void push(const char *url, const char *name, const char *version,
-                 size_t n, unsigned seed, int prod)
-{
-	ms_store *s = open_store(url);
-	unsigned char *data = malloc(n);
-	ms_push_options o;
-	ms_artifact_source src = { NULL, NULL, data, n };
-	ms_status st;
-	mt_fill_random(data, n, seed);
-	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
-	o.model_name = name;
-	o.model_version = version;
-	o.model_type = "test";
-	o.production = prod;
-	st = ms_store_push(NULL, s, &o, &src, 1);
-	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
-	free(data);
-	ms_store_close(s);
-}
-
 static void promote(const char *url, const char *name, const char *version)
 {
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_status st = ms_store_promote(s, name, version, "test");
 	ck_assert_msg(st == MS_OK, "promote: %s", ms_store_errmsg(s));
 	ms_store_close(s);
@@ -68,7 +39,7 @@ static void promote(const char *url, const char *name, const char *version)
 
 static void export_to(const char *url, const char *name, const char *dir)
 {
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_status st = ms_store_export(NULL, s, name, "production", dir, NULL,
 	                               NULL);
 	ck_assert_msg(st == MS_OK, "export: %s", ms_store_errmsg(s));
@@ -114,22 +85,6 @@ static char *last_error(ms_loader *l)
 	return s;
 }
 
-/* A conninfo whose port refuses connections. */
-static char *refused_url(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof a;
-	char *url = NULL;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd); /* bound, never listened: now refused */
-	ck_assert_int_gt(asprintf(&url, "postgresql://postgres@127.0.0.1:%d/x",
-	                          ntohs(a.sin_port)), 0);
-	return url;
-}
-
 /* ------------------------------------------------------------------ */
 
 START_TEST(db_get_then_cache_hits)
@@ -139,8 +94,8 @@ START_TEST(db_get_then_cache_hits)
 	ms_model *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL, *bad = NULL;
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
-	push(url, "default", "v1", SMALL, 1, 1);
-	push(url, "default", "v2", SMALL + 7, 2, 0);
+	mt_push(url, "default", "v1", SMALL, 1, 1);
+	mt_push(url, "default", "v2", SMALL + 7, 2, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
 	ck_assert_int_eq(ms_loader_get(&m1, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m1), MS_SOURCE_DATABASE);
@@ -214,7 +169,7 @@ START_TEST(concurrent_misses_fetch_once)
 	ms_loader *l;
 	int i;
 
-	push(url, "big", "v1", 8u << 20, 3, 1);
+	mt_push(url, "big", "v1", 8u << 20, 3, 1);
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
 	pthread_barrier_init(&bar, NULL, N);
 	for (i = 0; i < N; i++) {
@@ -241,8 +196,8 @@ static char *exported_tree(const char *db)
 {
 	char *url = mt_migrated_db(db);
 	char *dir = mt_tmpdir();
-	push(url, "default", "fv1", SMALL, 11, 1);
-	push(url, "named", "nv1", SMALL + 1, 12, 1);
+	mt_push(url, "default", "fv1", SMALL, 11, 1);
+	mt_push(url, "named", "nv1", SMALL + 1, 12, 1);
 	export_to(url, "default", dir);
 	export_to(url, "named", dir);
 	free(url);
@@ -290,7 +245,7 @@ static void expect_fallback(const char *url, const char *dir, double bound)
 START_TEST(fallback_when_refused)
 {
 	char *dir = exported_tree("ld_fb_refused");
-	char *url = refused_url();
+	char *url = mt_refused_url();
 	expect_fallback(url, dir, 1.0);
 	mt_rmtree(dir);
 	free(dir);
@@ -482,7 +437,7 @@ START_TEST(fallback_when_server_dies_mid_query)
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	proxy p;
 
-	push(url, "default", "d1", 8u << 20, 91, 1);
+	mt_push(url, "default", "d1", 8u << 20, 91, 1);
 	export_to(url, "default", dir);
 	proxy_start(&p, 2 << 20); /* 2 MB into the 8 MB model */
 	ck_assert_int_gt(asprintf(&via, "postgresql://postgres@127.0.0.1:%d/"
@@ -508,7 +463,7 @@ END_TEST
 START_TEST(corrupt_fallback_is_refused)
 {
 	char *dir = exported_tree("ld_fb_corrupt");
-	char *url = refused_url(), *bin = NULL, *err;
+	char *url = mt_refused_url(), *bin = NULL, *err;
 	ms_loader *l;
 	ms_model *m = NULL;
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
@@ -543,7 +498,7 @@ END_TEST
 
 START_TEST(hand_placed_file_served_unverified)
 {
-	char *dir = mt_tmpdir(), *url = refused_url(), *bin = NULL;
+	char *dir = mt_tmpdir(), *url = mt_refused_url(), *bin = NULL;
 	ms_loader *l;
 	ms_model *m = NULL;
 
@@ -566,7 +521,7 @@ END_TEST
 
 START_TEST(no_database_no_fallback_is_unreachable)
 {
-	char *dir = mt_tmpdir(), *url = refused_url(), *err;
+	char *dir = mt_tmpdir(), *url = mt_refused_url(), *err;
 	ms_loader *l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
 	ms_model *m = NULL;
 	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_EUNREACHABLE);
@@ -584,13 +539,13 @@ END_TEST
 START_TEST(refresh_fallback_after_db_load)
 {
 	char *url = mt_migrated_db("ld_refresh"), *dir = mt_tmpdir();
-	char *bad = refused_url();
+	char *bad = mt_refused_url();
 	ms_loader_options o;
 	ms_loader *l = NULL;
 	ms_model *m = NULL;
 
-	push(url, "default", "r1", SMALL, 21, 1);
-	push(url, "seg", "s1", 3u << 20, 22, 1);
+	mt_push(url, "default", "r1", SMALL, 21, 1);
+	mt_push(url, "seg", "s1", 3u << 20, 22, 1);
 	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
 	o.fallback_dir = dir;
 	o.refresh_fallback = 1;
@@ -629,9 +584,9 @@ START_TEST(preload_every_production_model)
 	size_t n = 0;
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
-	push(url, "a", "1", 1000, 31, 1);
-	push(url, "b", "1", 2000, 32, 1);
-	push(url, "c", "1", 3000, 33, 0); /* no production: not loaded */
+	mt_push(url, "a", "1", 1000, 31, 1);
+	mt_push(url, "b", "1", 2000, 32, 1);
+	mt_push(url, "c", "1", 3000, 33, 0); /* no production: not loaded */
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
 	ck_assert_int_eq(ms_loader_preload(&n, l), MS_OK);
 	ck_assert_uint_eq(n, 2);
@@ -657,7 +612,7 @@ START_TEST(handles_outlive_eviction)
 
 	for (i = 0; i < 3; i++) {
 		snprintf(v, sizeof v, "e%d", i);
-		push(url, "default", v, 4096, 40 + (unsigned)i, i == 0);
+		mt_push(url, "default", v, 4096, 40 + (unsigned)i, i == 0);
 	}
 	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
 	o.fallback_dir = "/nonexistent";
@@ -783,8 +738,8 @@ static void watch_case(const char *db, ms_watch_mode mode)
 	double t0, at;
 
 	changes_init(&ch);
-	push(url, "default", "w1", SMALL, 51, 1);
-	push(url, "default", "w2", SMALL, 52, 0);
+	mt_push(url, "default", "w1", SMALL, 51, 1);
+	mt_push(url, "default", "w2", SMALL, 52, 0);
 	l = open_loader(url, "/nonexistent", mode, on_change, &ch);
 	ck_assert_int_eq(ms_loader_get(&old, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(old), "w1");
@@ -865,14 +820,14 @@ START_TEST(sixteen_threads_during_promotions)
 
 	changes_init(&ch);
 	atomic_init(&stop, false);
-	push(url, "default", "t1", SMALL, 61, 1);
-	push(url, "default", "t2", SMALL, 62, 0);
+	mt_push(url, "default", "t1", SMALL, 61, 1);
+	mt_push(url, "default", "t2", SMALL, 62, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
 	for (i = 0; i < N; i++) {
 		r[i] = (reader){ l, &stop, 0, 0 };
 		pthread_create(&t[i], NULL, reader_main, &r[i]);
 	}
-	s = open_store(url);
+	s = mt_open_store(url);
 	for (i = 0; i < 10; i++) {
 		usleep(100000);
 		ck_assert_int_eq(ms_store_promote(s, NULL, i % 2 ? "t1" : "t2",
@@ -919,8 +874,8 @@ START_TEST(recovers_after_server_restart)
 	int rc;
 
 	changes_init(&ch);
-	push(url, "default", "k1", SMALL, 71, 1);
-	push(url, "default", "k2", SMALL, 72, 0);
+	mt_push(url, "default", "k1", SMALL, 71, 1);
+	mt_push(url, "default", "k2", SMALL, 72, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
 	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ms_model_release(m);
@@ -987,9 +942,9 @@ START_TEST(unwatched_fallback_recovers_on_its_own)
 	ms_model *m = NULL;
 	double t0;
 
-	push(url, "default", "u1", SMALL, 81, 1);
+	mt_push(url, "default", "u1", SMALL, 81, 1);
 	export_to(url, "default", dir);
-	push(url, "default", "u2", SMALL, 82, 1); /* database moved on */
+	mt_push(url, "default", "u2", SMALL, 82, 1); /* database moved on */
 	ck_assert_int_gt(asprintf(&admin, "postgresql://postgres@127.0.0.1:%s/"
 	                          "postgres", mt_env("PGPORT")), 0);
 	r = mt_sql(admin, "ALTER DATABASE ld_unwatched ALLOW_CONNECTIONS false");
@@ -1025,7 +980,7 @@ END_TEST
 START_TEST(cli_load_reports_source)
 {
 	char *dir = exported_tree("ld_cli");
-	char *bad = refused_url(), *out = NULL, *err = NULL, *url;
+	char *bad = mt_refused_url(), *out = NULL, *err = NULL, *url;
 	const char *argv1[] = { mt_cli(), "--db", bad, "--fallback-dir", dir,
 	                        "--json", "load", NULL };
 	int rc = mt_run(argv1, NULL, NULL, 0, &out, &err);

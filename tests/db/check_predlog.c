@@ -74,20 +74,6 @@ static ms_status log_one(ms_predlog *pl, char id[MS_UUID_STRLEN], long i)
 	return ms_predlog_log(id, pl, &p);
 }
 
-static size_t spool_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, "pl-", 3) == 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static char *subdir(const char *base, const char *name)
 {
 	char *s = NULL;
@@ -153,7 +139,7 @@ START_TEST(basic_rows_and_columns)
 	free(v);
 
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(tmp);
 	free(sp);
 	free(tmp);
@@ -238,7 +224,7 @@ START_TEST(close_while_down_then_replay)
 	ck_assert_uint_eq(st.spooled, 20000);
 	ck_assert_uint_eq(st.written, 0);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
-	ck_assert_uint_ge(spool_files(sp), 1);
+	ck_assert_uint_ge(mt_spool_files(sp), 1);
 
 	/* the next start replays it */
 	pl = open_log(url, sp, 0, 0, 50, 0);
@@ -247,7 +233,7 @@ START_TEST(close_while_down_then_replay)
 	ck_assert_uint_eq(st.replayed, 20000);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	ck_assert_int_eq(count_rows(url, NULL), 20000);
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	snprintf(sql, sizeof sql, "SELECT count(*) FROM model_predictions "
 	         "WHERE prediction_id = '%s'", some);
 	v = mt_sql(url, sql);
@@ -282,7 +268,7 @@ START_TEST(queue_full_spills_to_spool)
 	ck_assert_uint_eq(st.accepted, 30000);
 	ck_assert_uint_eq(st.dropped_full, 0);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(tmp);
 	free(sp);
 	free(tmp);
@@ -354,7 +340,7 @@ START_TEST(torn_and_corrupt_spool_records)
 	for (long i = 0; i < 100; i++)
 		ck_assert_int_eq(log_one(pl, id, i), MS_OK);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
-	ck_assert_uint_eq(spool_files(sp), 1);
+	ck_assert_uint_eq(mt_spool_files(sp), 1);
 	d = opendir(sp);
 	while ((de = readdir(d)))
 		if (strncmp(de->d_name, "pl-", 3) == 0)
@@ -399,7 +385,7 @@ START_TEST(torn_and_corrupt_spool_records)
 	ms_buf_dispose(&e);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	ck_assert_int_eq(count_rows(url, NULL), 99);
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(tmp);
 	free(sp);
 	free(tmp);
@@ -468,7 +454,7 @@ START_TEST(sigkill_child_spool_is_replayed)
 		ck_assert_msg(n >= synced, "replayed %ld < fsync'd %ld", n, synced);
 		fprintf(stderr, "sigkill: fsync'd %ld, replayed %ld\n", synced, n);
 	}
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(tmp);
 	free(sp);
 	free(tmp);
@@ -572,7 +558,7 @@ START_TEST(million_rows_through_two_server_kills)
 	                "model_predictions GROUP BY 1 HAVING count(*) <> 1) s");
 	ck_assert_str_eq(v, "0");
 	free(v);
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(tmp);
 	free(sp);
 	free(tmp);

@@ -212,7 +212,7 @@ START_TEST(close_while_down_then_replay)
 	ms_predlog *pl = open_log(DOWN_URL, sp, 0, 0, 50, 0);
 	char id[MS_UUID_STRLEN], some[MS_UUID_STRLEN] = "";
 	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
-	char sql[256], *v;
+	char sql[256], *v, *saved;
 
 	for (long i = 0; i < 20000; i++) {
 		ck_assert_int_eq(log_one(pl, id, i), MS_OK);
@@ -225,6 +225,9 @@ START_TEST(close_while_down_then_replay)
 	ck_assert_uint_eq(st.written, 0);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	ck_assert_uint_ge(mt_spool_files(sp), 1);
+	/* a copy of the spool as it was before replay, for the second run */
+	saved = subdir(tmp, "saved");
+	ck_assert_uint_eq(mt_copy_files(sp, saved, "pl-"), mt_spool_files(sp));
 
 	/* the next start replays it */
 	pl = open_log(url, sp, 0, 0, 50, 0);
@@ -241,7 +244,25 @@ START_TEST(close_while_down_then_replay)
 	free(v);
 
 	/* replaying the same rows again (a crash between commit and unlink)
-	 * inserts nothing twice */
+	 * inserts nothing twice: put the replayed files back and start again */
+	ck_assert_uint_ge(mt_copy_files(saved, sp, "pl-"), 1);
+	pl = open_log(url, sp, 0, 0, 50, 0);
+	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
+	ms_predlog_stats_get(&st, pl);
+	ck_assert_uint_eq(st.spool_corrupt, 0);
+	ck_assert_uint_eq(st.written, 0);
+	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
+	ck_assert_uint_eq(mt_spool_files(sp), 0); /* consumed, not left */
+	ck_assert_int_eq(count_rows(url, NULL), 20000);
+	v = mt_sql(url, "SELECT count(*) FROM (SELECT prediction_id FROM "
+	                "model_predictions GROUP BY 1 HAVING count(*) <> 1) s");
+	ck_assert_str_eq(v, "0");
+	free(v);
+	v = mt_sql(url, "SELECT count(DISTINCT prediction_id) FROM "
+	                "model_predictions");
+	ck_assert_str_eq(v, "20000");
+	free(v);
+	free(saved);
 	mt_rmtree(tmp);
 	free(sp);
 	free(tmp);
@@ -431,8 +452,9 @@ START_TEST(sigkill_child_spool_is_replayed)
 				long n = i + 1; /* well into unsynced rows */
 				(void)!write(pfd[1], &n, sizeof n);
 			}
-			if (i > 30000 && i % 1000 == 0)
-				usleep(1000);
+			if (i == 200000)
+				for (;;)
+					pause(); /* the parent's SIGKILL ends it */
 		}
 	}
 	close(pfd[1]);
@@ -450,9 +472,33 @@ START_TEST(sigkill_child_spool_is_replayed)
 	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	{
-		long n = count_rows(url, NULL);
+		long n = count_rows(url, NULL), present;
+		char sql[256], *v;
 		ck_assert_msg(n >= synced, "replayed %ld < fsync'd %ld", n, synced);
-		fprintf(stderr, "sigkill: fsync'd %ld, replayed %ld\n", synced, n);
+		/* no row twice */
+		v = mt_sql(url, "SELECT count(DISTINCT prediction_id) FROM "
+		                "model_predictions");
+		ck_assert_int_eq(atol(v), n);
+		free(v);
+		/* every row the child had flushed (rows 0 .. synced-1, told
+		 * apart by predicted_value = i / 2) is there, exactly once */
+		snprintf(sql, sizeof sql, "SELECT count(DISTINCT predicted_value) "
+		         "FROM model_predictions WHERE predicted_value * 2 < %ld",
+		         synced);
+		v = mt_sql(url, sql);
+		present = atol(v);
+		free(v);
+		ck_assert_msg(present == synced,
+		              "%ld of the %ld fsync'd rows replayed", present,
+		              synced);
+		/* and nothing but what the child logged: one row per value */
+		v = mt_sql(url, "SELECT count(*) FROM (SELECT predicted_value "
+		                "FROM model_predictions GROUP BY 1 HAVING "
+		                "count(*) <> 1) s");
+		ck_assert_str_eq(v, "0");
+		free(v);
+		fprintf(stderr, "sigkill: fsync'd %ld, replayed %ld, "
+		        "duplicates 0\n", synced, n);
 	}
 	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(tmp);
@@ -493,7 +539,9 @@ static void *produce(void *arg)
 		if (log_one(pr->pl, id, i) != MS_OK)
 			pr->errors++;
 		atomic_fetch_add(pr->done, 1);
-		/* pace at ~40k rows/s per producer so the kills land mid-run */
+		/* pace at ~40k rows/s per producer so the kills land mid-run
+		 * (a rate, not a synchronisation: the parent waits on what
+		 * the logger reports) */
 		if (i % 400 == 0) {
 			struct timespec now;
 			clock_gettime(CLOCK_MONOTONIC, &now);
@@ -517,7 +565,10 @@ START_TEST(million_rows_through_two_server_kills)
 	pthread_t th[2];
 	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
 	long n = 0;
+	uint64_t outage_spooled = 0;
+	int outages_seen = 0;
 	char *v;
+	ms_buf err = MS_BUF_INIT;
 
 	for (int i = 0; i < 2; i++) {
 		pr[i].pl = pl;
@@ -529,10 +580,28 @@ START_TEST(million_rows_through_two_server_kills)
 	}
 	for (int k = 0; k < 2; k++) {
 		long at = (k + 1) * KILL_ROWS / 3;
+		ms_predlog_stats before = MS_PREDLOG_STATS_INIT;
+		ms_predlog_stats now = MS_PREDLOG_STATS_INIT;
+		double t0;
 		while (atomic_load(&done) < at)
-			usleep(10000);
+			mt_poll_pause(10);
+		ms_predlog_stats_get(&before, pl);
 		ck_assert_int_eq(mt_harness("kill"), 0);
-		usleep(700 * 1000);
+		/* the server stays down until the logger has seen the outage:
+		 * rows it could not send went to the spool */
+		t0 = mt_now();
+		for (;;) {
+			ms_predlog_stats_get(&now, pl);
+			if (now.spooled > before.spooled)
+				break;
+			ck_assert_msg(mt_now() - t0 < 30, "kill %d: the logger never "
+			              "saw the outage (spooled %llu, retries %llu)", k,
+			              (unsigned long long)now.spooled,
+			              (unsigned long long)now.retries);
+			mt_poll_pause(5);
+		}
+		outage_spooled += now.spooled - before.spooled;
+		outages_seen++;
 		ck_assert_int_eq(mt_harness("restart"), 0);
 	}
 	for (int i = 0; i < 2; i++) {
@@ -546,6 +615,30 @@ START_TEST(million_rows_through_two_server_kills)
 	        (unsigned long long)st.accepted, (unsigned long long)st.written,
 	        (unsigned long long)st.spooled, (unsigned long long)st.replayed,
 	        (unsigned long long)st.retries, (unsigned long long)st.batches);
+	fprintf(stderr, "kill test: both outages seen (%d), %llu rows spooled "
+	        "while the server was down\n", outages_seen,
+	        (unsigned long long)outage_spooled);
+	/* the outages went through the spool and back */
+	ck_assert_int_eq(outages_seen, 2);
+	ck_assert_uint_ge(st.spooled, outage_spooled);
+	/* flush settles the queue (spooled counts as settled); the replay
+	 * of the spool goes on in the writer: wait until it has it all */
+	{
+		double t0 = mt_now();
+		while (st.replayed < st.spooled) {
+			ck_assert_msg(mt_now() - t0 < 120, "replayed %llu of %llu "
+			              "spooled rows", (unsigned long long)st.replayed,
+			              (unsigned long long)st.spooled);
+			mt_poll_pause(20);
+			ms_predlog_stats_get(&st, pl);
+		}
+	}
+	ck_assert_uint_eq(st.replayed, st.spooled);
+	ck_assert_uint_eq(st.written, (uint64_t)KILL_ROWS); /* replayed included */
+	ms_predlog_last_error(&err, pl);
+	ck_assert_msg(err.ptr && err.ptr[0] != '\0', "no error recorded for "
+	              "the outages");
+	ms_buf_dispose(&err);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	n = count_rows(url, NULL);
 	ck_assert_int_eq(n, KILL_ROWS);

@@ -660,62 +660,164 @@ START_TEST(million_rows_through_two_server_kills)
 END_TEST
 
 
-/* Fail the Nth allocation (N = 1, 2, ...) anywhere in the logger, the
- * writer thread included: every call returns MS_OK or MS_ENOMEM, and
- * every row that got MS_OK ends up in the table exactly once (after a
- * clean replay of whatever was spooled). */
+/* One logger session (open, 20 rows, flush, close) with the Nth
+ * allocation of @p scope failing (every one after it too when
+ * @p persistent).  Rows carry predicted_value = @p base + i.  Every call
+ * returns MS_OK or MS_ENOMEM; flush may also time out, close may report
+ * rows it could neither write nor spool (MS_EFULL / MS_ENOMEM).
+ * Returns whether the countdown was reached. */
+typedef struct alloc_run {
+	long accepted;   /* rows ms_predlog_log took (MS_OK) */
+	bool close_ok;   /* close said nothing was lost */
+} alloc_run;
+
+static bool alloc_session(const char *url, const char *sp, long n,
+                          ms__fault_scope scope, bool persistent, long base,
+                          alloc_run *run)
+{
+	ms_predlog_options o;
+	ms_predlog *pl = NULL;
+	char id[MS_UUID_STRLEN];
+	ms_status st;
+	bool reached;
+	run->accepted = 0;
+	run->close_ok = true;
+	ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
+	o.spool_dir = sp;
+	o.flush_interval_ms = 20;
+	ms__fault_alloc_arm(n, scope, persistent);
+	st = ms_predlog_open(&pl, url, &o);
+	if (st != MS_OK) {
+		ck_assert_msg(st == MS_ENOMEM, "open at %ld: %d", n, st);
+		ms_predlog_close(pl);
+		reached = ms__fault_alloc_failed() > 0;
+		ms__fault_alloc_arm(0, MS__FAULT_ANY, false);
+		ck_assert_msg(reached, "open failed at %ld without a fault", n);
+		return true;
+	}
+	for (long i = 0; i < 20; i++) {
+		ms_prediction p = { NULL, "v1", FEAT, (double)(base + i), 0.5, NAN };
+		st = ms_predlog_log(id, pl, &p);
+		if (st == MS_OK)
+			run->accepted++;
+		else
+			ck_assert_msg(st == MS_ENOMEM, "log at %ld: %d", n, st);
+	}
+	st = ms_predlog_flush(pl, 5000);
+	ck_assert_msg(st == MS_OK || st == MS_ENOMEM || st == MS_ETIMEDOUT,
+	              "flush at %ld: %d", n, st);
+	st = ms_predlog_close(pl);
+	ck_assert_msg(st == MS_OK || st == MS_ENOMEM || st == MS_EFULL,
+	              "close at %ld: %d", n, st);
+	run->close_ok = st == MS_OK;
+	reached = ms__fault_alloc_failed() > 0;
+	ms__fault_alloc_arm(0, MS__FAULT_ANY, false);
+	if (!reached)
+		ck_assert_msg(run->close_ok && run->accepted == 20,
+		              "no fault at %ld, yet close %d, %ld rows", n, st,
+		              run->accepted);
+	return reached;
+}
+
+/* Fail the Nth allocation for N = 1, 2, ... until the countdown is no
+ * longer reached, once in the calling thread (open, log, flush, close)
+ * and once in the writer thread (writing, and spooling with the
+ * database down), each deterministic; then the same with
+ * every allocation after the Nth failing.  Every row that got MS_OK ends
+ * up in the table exactly once (after a clean replay of whatever was
+ * spooled), unless close reported a loss; then at most once. */
 START_TEST(allocation_failures_never_lose_an_accepted_row)
 {
+	static const struct { ms__fault_scope scope; bool persistent, down;
+	                      const char *name; } modes[] = {
+		{ MS__FAULT_CALLER, false, false, "caller, once" },
+		{ MS__FAULT_OTHERS, false, false, "writer, once" },
+		{ MS__FAULT_OTHERS, false, true, "writer spooling, once" },
+		{ MS__FAULT_CALLER, true, false, "caller, persistent" },
+		{ MS__FAULT_OTHERS, true, false, "writer, persistent" },
+		{ MS__FAULT_OTHERS, true, true, "writer spooling, persistent" },
+	};
+	const size_t nmodes = sizeof modes / sizeof modes[0];
+	enum { LIMIT = 3000 };
 	char *url = mt_migrated_db("predlog_alloc");
 	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
-	long accepted = 0;
-	int n, clean = 0, injected = 0;
+	alloc_run *runs = calloc(nmodes * LIMIT, sizeof *runs);
+	long nsess = 0, accepted = 0, reported_lossy = 0;
 
-	for (n = 1; n < 400 && clean < 3; n++) {
-		ms_predlog_options o;
-		ms_predlog *pl = NULL;
-		char id[MS_UUID_STRLEN];
-		int failures = 0;
-		ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
-		o.spool_dir = sp;
-		o.flush_interval_ms = 20;
-		ms__fault_alloc_after(n);
-		ms_status st = ms_predlog_open(&pl, url, &o);
-		if (st != MS_OK) {
-			ck_assert_msg(st == MS_ENOMEM, "open at %d: %d", n, st);
-			injected++;
-			ms_predlog_close(pl);
-			ms__fault_alloc_after(0);
-			continue;
+	for (size_t m = 0; m < nmodes; m++) {
+		long n, lossy = reported_lossy;
+		for (n = 1; n < LIMIT; n++) {
+			bool reached = alloc_session(modes[m].down ? DOWN_URL : url,
+			                             sp, n, modes[m].scope,
+			                             modes[m].persistent,
+			                             nsess * 100, &runs[nsess]);
+			accepted += runs[nsess].accepted;
+			reported_lossy += !runs[nsess].close_ok;
+			nsess++;
+			if (!reached)
+				break;
 		}
-		for (long i = 0; i < 20; i++) {
-			st = log_one(pl, id, n * 100 + i);
-			if (st == MS_OK)
-				accepted++;
-			else {
-				ck_assert_msg(st == MS_ENOMEM, "log at %d: %d", n, st);
-				failures++;
-				injected++;
-			}
-		}
-		ms_predlog_flush(pl, 10000);
-		ms_predlog_close(pl);
-		ms__fault_alloc_after(0);
-		if (failures == 0)
-			clean++;
+		ck_assert_msg(n < LIMIT, "%s: still failing at %d", modes[m].name,
+		              LIMIT);
+		ck_assert_msg(n > 1, "%s: not one allocation failed",
+		              modes[m].name);
+		lossy = reported_lossy - lossy;
+		fprintf(stderr, "allocation loop, %s: %ld allocations failed in "
+		        "turn, the run with N = %ld allocated fewer; %ld closes "
+		        "reported a loss\n", modes[m].name, n - 1, n, lossy);
+		/* one failed allocation is never a reason to lose a row */
+		if (!modes[m].persistent)
+			ck_assert_msg(lossy == 0, "%s: %ld sessions lost rows",
+			              modes[m].name, lossy);
 	}
 	/* replay anything spooled along the way, with allocation working */
 	ms_predlog *pl = open_log(url, sp, 0, 0, 20, 0);
 	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	ck_assert_int_gt(accepted, 0);
-	ck_assert_msg(injected >= 3, "only %d allocation failures reached a caller", injected);
-	fprintf(stderr, "allocation loop: %d iterations, %d failures seen, %ld rows accepted\n",
-	        n - 1, injected, accepted);
-	ck_assert_int_eq(count_rows(url, NULL), accepted);
-	char *v = mt_sql(url, "SELECT count(DISTINCT prediction_id) FROM model_predictions");
-	ck_assert_int_eq(atol(v), accepted);
+	{
+		/* per session: rows found, each value at most once */
+		char *v = mt_sql(url, "SELECT count(*) FROM (SELECT "
+		                 "predicted_value FROM model_predictions GROUP BY "
+		                 "1 HAVING count(*) <> 1) s");
+		long *found = calloc((size_t)nsess, sizeof *found);
+		char *agg, *p;
+		long total = 0;
+		ck_assert_str_eq(v, "0");
+		free(v);
+		agg = mt_sql(url, "SELECT coalesce(string_agg(k || ':' || c, ','),"
+		             " '') FROM (SELECT (predicted_value::bigint / 100) k, "
+		             "count(*) c FROM model_predictions GROUP BY 1) s");
+		ck_assert_ptr_nonnull(agg);
+		for (p = agg; *p;) {
+			long k = strtol(p, &p, 10), c;
+			ck_assert_int_eq(*p, ':');
+			c = strtol(p + 1, &p, 10);
+			ck_assert(k >= 0 && k < nsess);
+			found[k] = c;
+			if (*p == ',')
+				p++;
+		}
+		free(agg);
+		for (long k = 0; k < nsess; k++) {
+			if (runs[k].close_ok)
+				ck_assert_msg(found[k] == runs[k].accepted, "session %ld:"
+				              " %ld rows accepted, %ld in the table", k,
+				              runs[k].accepted, found[k]);
+			else
+				ck_assert_int_le(found[k], runs[k].accepted);
+			total += found[k];
+		}
+		fprintf(stderr, "allocation loop: %ld sessions, %ld rows accepted,"
+		        " %ld in the table, %ld closes reported a loss\n", nsess,
+		        accepted, total, reported_lossy);
+		free(found);
+	}
+	char *v = mt_sql(url, "SELECT count(*) - count(DISTINCT prediction_id)"
+	                 " FROM model_predictions");
+	ck_assert_str_eq(v, "0");
 	free(v);
+	free(runs);
 	mt_rmtree(tmp);
 	free(sp);
 	free(tmp);

@@ -215,7 +215,8 @@ static void expect_fallback(const char *url, const char *dir, double bound)
 	dt = now_s() - t0;
 	err = last_error(l);
 	ck_assert_msg(st == MS_OK, "get: %s: %s", ms_status_str(st), err);
-	ck_assert_msg(dt < bound, "fallback took %.2f s (bound %.1f)", dt, bound);
+	fprintf(stderr, "fallback get: %.4f s (bound %.4f s)\n", dt, bound);
+	ck_assert_msg(dt < bound, "fallback took %.4f s (bound %.4f)", dt, bound);
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
 	ck_assert_int_eq(ms_model_verified(m), 1);
 	ck_assert_str_eq(ms_model_version(m), "fv1");
@@ -246,7 +247,28 @@ START_TEST(fallback_when_refused)
 {
 	char *dir = exported_tree("ld_fb_refused");
 	char *url = mt_refused_url();
-	expect_fallback(url, dir, 1.0);
+	/* DESIGN.md: cold start on fallback with the database refusing
+	 * connections < 10 ms plus the file read (measured here: reading and
+	 * hashing the same file); sanitizer builds get ten times that */
+	double read_s, bound;
+	{
+		char path[4096];
+		double t0 = now_s();
+		FILE *f;
+		static unsigned char buf[SMALL];
+		snprintf(path, sizeof path, "%s/production/model.bin", dir);
+		f = fopen(path, "rb");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), SMALL);
+		fclose(f);
+		read_s = now_s() - t0;
+	}
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	bound = 10 * (0.010 + read_s);
+#else
+	bound = 0.010 + read_s;
+#endif
+	expect_fallback(url, dir, bound);
 	mt_rmtree(dir);
 	free(dir);
 	free(url);
@@ -331,7 +353,8 @@ START_TEST(fallback_when_host_silent_is_bounded)
 	/* connect_timeout=2 (the default); libpq 15 will not go below 2 s */
 	ck_assert_int_gt(asprintf(&url, "host=127.0.0.1 port=%d dbname=x "
 	                          "user=x connect_timeout=2", s.port), 0);
-	expect_fallback(url, dir, 4.5);
+	/* DESIGN.md: bounded by the connect timeout, 2 s (one address) */
+	expect_fallback(url, dir, 2.5);
 	silent_stop(&s);
 	mt_rmtree(dir);
 	free(dir);
@@ -685,24 +708,45 @@ static double wait_change(changes *c, const char *version, double timeout)
 	return at;
 }
 
-/* Promote from another process; returns when it has committed. */
-static void promote_in_child(const char *url, const char *name,
-                             const char *version)
+/* Promote from another process; returns when it has committed, with
+ * the time (CLOCK_MONOTONIC, system-wide) at which the child's promote
+ * call returned: the commit is before it. */
+static double promote_in_child(const char *url, const char *name,
+                               const char *version)
 {
-	pid_t pid = fork();
+	int fd[2];
+	pid_t pid;
 	int status;
+	double committed = -1;
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		ms_store *s = NULL;
 		int rc = ms_store_open(&s, url, NULL) == MS_OK &&
 		         ms_store_promote(s, name, version, "test") == MS_OK;
+		double at = now_s();
+		(void)!write(fd[1], &at, sizeof at);
 		ms_store_close(s);
 		_exit(rc ? 0 : 1);
 	}
+	close(fd[1]);
+	ck_assert_int_eq(read(fd[0], &committed, sizeof committed),
+	                 sizeof committed);
+	close(fd[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	              "promote in child failed");
+	return committed;
 }
+
+/* DESIGN.md: a promotion reaches every listening loader in < 200 ms.
+ * Sanitizer builds run several times slower: they get 1 s. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RELOAD_BOUND 1.0
+#else
+#define RELOAD_BOUND 0.2
+#endif
 
 /* Wait until the loader's watcher is ready on the server: its session's
  * last statement is the LISTEN or the re-check that follows it (with
@@ -724,7 +768,7 @@ static void wait_watcher_ready(const char *url)
 		if (ready)
 			return;
 		ck_assert_msg(now_s() - t0 < 10, "the watcher never connected");
-		usleep(10000);
+		mt_poll_pause(10);
 	}
 }
 
@@ -744,11 +788,12 @@ static void watch_case(const char *db, ms_watch_mode mode)
 	ck_assert_int_eq(ms_loader_get(&old, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(old), "w1");
 	wait_watcher_ready(url);
-	t0 = now_s();
-	promote_in_child(url, "default", "w2");
+	t0 = promote_in_child(url, "default", "w2");
 	at = wait_change(&ch, "w2", 5);
 	ck_assert_msg(at > 0, "promotion never reached the loader");
-	ck_assert_msg(at - t0 < 1.0, "promotion took %.3f s", at - t0);
+	/* at - t0 is at most the latency from the commit */
+	ck_assert_msg(at - t0 < RELOAD_BOUND, "promotion took %.3f s (bound "
+	              "%.1f s)", at - t0, RELOAD_BOUND);
 	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(m), "w2");
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_CACHE);
@@ -828,13 +873,15 @@ START_TEST(sixteen_threads_during_promotions)
 		pthread_create(&t[i], NULL, reader_main, &r[i]);
 	}
 	s = mt_open_store(url);
+	wait_watcher_ready(url);
+	/* each promotion is seen by the loader (its change callback) before
+	 * the next one, while the readers run */
 	for (i = 0; i < 10; i++) {
-		usleep(100000);
-		ck_assert_int_eq(ms_store_promote(s, NULL, i % 2 ? "t1" : "t2",
-		                                  NULL), MS_OK);
+		const char *v = i % 2 ? "t1" : "t2";
+		ck_assert_int_eq(ms_store_promote(s, NULL, v, NULL), MS_OK);
+		ck_assert_msg(wait_change(&ch, v, 5) > 0, "promotion %d unseen", i);
 	}
 	ms_store_close(s);
-	ck_assert_msg(wait_change(&ch, "t1", 5) > 0, "last promotion unseen");
 	atomic_store(&stop, true);
 	for (i = 0; i < N; i++) {
 		pthread_join(t[i], NULL);
@@ -853,7 +900,7 @@ START_TEST(sixteen_threads_during_promotions)
 			if (swapped || now_s() - t0 > 5)
 				break;
 			ms_model_release(m);
-			usleep(10000);
+			mt_poll_pause(10);
 		}
 	}
 	ck_assert_str_eq(ms_model_version(m), "t1");
@@ -886,7 +933,7 @@ START_TEST(recovers_after_server_restart)
 	/* the outage is noticed; cached production keeps being served */
 	t0 = now_s();
 	do {
-		usleep(50000);
+		mt_poll_pause(50);
 		ms_loader_stats_get(&stats, l);
 	} while (stats.outages == 0 && now_s() - t0 < 5);
 	t0 = now_s();
@@ -907,7 +954,7 @@ START_TEST(recovers_after_server_restart)
 			break;
 		}
 		ck_assert_msg(now_s() - t0 < 30, "server did not come back");
-		usleep(100000);
+		mt_poll_pause(100);
 	}
 	wait_watcher_ready(url); /* it reconnected */
 	/* the callers' connection predates the restart: a miss reconnects
@@ -966,7 +1013,7 @@ START_TEST(unwatched_fallback_recovers_on_its_own)
 			break;
 		ms_model_release(m);
 		ck_assert_msg(now_s() - t0 < 10, "never went back to the database");
-		usleep(50000);
+		mt_poll_pause(50);
 	}
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_DATABASE);
 	ms_model_release(m);

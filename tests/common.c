@@ -396,3 +396,20 @@ void mt_poll_pause(unsigned ms)
 	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
 		;
 }
+
+static char skipped_suite[64], skipped_why[256];
+
+bool mt_suite_needs_root(const char *suite, const char *why)
+{
+	if (geteuid() == 0)
+		return true;
+	snprintf(skipped_suite, sizeof skipped_suite, "%s", suite);
+	snprintf(skipped_why, sizeof skipped_why, "%s", why);
+	return false;
+}
+
+const char *mt_suite_skipped(const char *suite)
+{
+	return suite && skipped_suite[0] && strcmp(suite, skipped_suite) == 0
+	       ? skipped_why : NULL;
+}

@@ -3,6 +3,7 @@
 #define MS_TESTS_COMMON_H
 
 #include <check.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -54,5 +55,12 @@ double mt_now(void);
 /* Sleep one polling interval (@ms milliseconds) between two looks at
  * observable state; never a synchronisation by itself. */
 void mt_poll_pause(unsigned ms);
+/* For a Suite function: true when running as root; otherwise records
+ * that @suite is skipped (@why: what it needs root for) and returns
+ * false, and the suite adds no test.  main() then exits 77 (CTest's
+ * SKIP_RETURN_CODE) when that suite is the one CK_RUN_SUITE selects. */
+bool mt_suite_needs_root(const char *suite, const char *why);
+/* The reason @suite is skipped, or NULL. */
+const char *mt_suite_skipped(const char *suite);
 
 #endif

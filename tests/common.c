@@ -2,16 +2,22 @@
 #define _GNU_SOURCE
 #include "common.h"
 
+#include <arpa/inet.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <libpq-fe.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 extern char **environ;
@@ -285,4 +291,125 @@ int mt_run(const char *const argv[], const char *const env[], const char *in,
 	if (out) *out = obuf; else free(obuf);
 	if (err) *err = ebuf; else free(ebuf);
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+ms_store *mt_open_store(const char *url)
+{
+	ms_store *s = NULL;
+	ms_status st = ms_store_open(&s, url, NULL);
+	ck_assert_msg(st == MS_OK, "open: %s", ms_store_errmsg(s));
+	return s;
+}
+
+void mt_push(const char *url, const char *name, const char *version,
+             size_t n, unsigned seed, int prod)
+{
+	ms_store *s = mt_open_store(url);
+	unsigned char *data = malloc(n ? n : 1);
+	ms_push_options o;
+	ms_artifact_source src = { NULL, NULL, data, n };
+	ms_status st;
+	ck_assert_ptr_nonnull(data);
+	mt_fill_random(data, n, seed);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.model_name = name;
+	o.model_version = version;
+	o.model_type = "test";
+	o.production = prod;
+	st = ms_store_push(NULL, s, &o, &src, 1);
+	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
+	free(data);
+	ms_store_close(s);
+}
+
+char *mt_refused_url(void)
+{
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	struct sockaddr_in a = { .sin_family = AF_INET };
+	socklen_t al = sizeof a;
+	char *url = NULL;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
+	close(fd); /* bound, never listened: now refused */
+	ck_assert_int_gt(asprintf(&url, "postgresql://postgres@127.0.0.1:%d/x",
+	                          ntohs(a.sin_port)), 0);
+	return url;
+}
+
+size_t mt_spool_files(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	size_t n = 0;
+	if (!d)
+		return 0;
+	while ((de = readdir(d)))
+		if (strncmp(de->d_name, "pl-", 3) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+size_t mt_copy_files(const char *from, const char *to, const char *prefix)
+{
+	DIR *d = opendir(from);
+	struct dirent *de;
+	size_t n = 0;
+	ck_assert_ptr_nonnull(d);
+	(void)mkdir(to, 0700);
+	while ((de = readdir(d))) {
+		char src[4096], dst[4096], buf[65536];
+		struct stat sb;
+		FILE *in, *out;
+		size_t k;
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(src, sizeof src, "%s/%s", from, de->d_name);
+		snprintf(dst, sizeof dst, "%s/%s", to, de->d_name);
+		if (stat(src, &sb) != 0 || !S_ISREG(sb.st_mode))
+			continue;
+		in = fopen(src, "rb");
+		out = fopen(dst, "wb");
+		ck_assert_ptr_nonnull(in);
+		ck_assert_ptr_nonnull(out);
+		while ((k = fread(buf, 1, sizeof buf, in)) > 0)
+			ck_assert_uint_eq(fwrite(buf, 1, k, out), k);
+		fclose(in);
+		ck_assert_int_eq(fclose(out), 0);
+		n++;
+	}
+	closedir(d);
+	return n;
+}
+
+double mt_now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+void mt_poll_pause(unsigned ms)
+{
+	struct timespec ts = { ms / 1000, (long)(ms % 1000) * 1000000L };
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static char skipped_suite[64], skipped_why[256];
+
+bool mt_suite_needs_root(const char *suite, const char *why)
+{
+	if (geteuid() == 0)
+		return true;
+	snprintf(skipped_suite, sizeof skipped_suite, "%s", suite);
+	snprintf(skipped_why, sizeof skipped_why, "%s", why);
+	return false;
+}
+
+const char *mt_suite_skipped(const char *suite)
+{
+	return suite && skipped_suite[0] && strcmp(suite, skipped_suite) == 0
+	       ? skipped_why : NULL;
 }

@@ -6,6 +6,7 @@
  * model_promotions.
  */
 #include "store.h"
+#include "alloc.h"
 
 #include "conn.h"
 #include "errbuf.h"
@@ -218,10 +219,12 @@ ms_status ms_store_prune(ms_buf *deleted_out, ms_store *s, const char *name,
 		goto fail;
 	arr = json_array();
 	for (i = 0; arr && i < PQntuples(res); i++)
-		if (json_array_append_new(arr, json_string(PQgetvalue(res, i, 0))))
-			break;
+		if (json_array_append_new(arr, json_string(PQgetvalue(res, i, 0)))) {
+			json_decref(arr); /* out of memory: never a short list */
+			arr = NULL;
+		}
 	PQclear(res);
-	text = arr ? json_dumps(arr, JSON_COMPACT) : NULL;
+	text = arr ? ms__json_dumps(arr, JSON_COMPACT) : NULL;
 	json_decref(arr);
 	if (text == NULL) {
 		st = ms__err_set(&s->err, MS_ENOMEM, "prune: out of memory");
@@ -233,7 +236,7 @@ ms_status ms_store_prune(ms_buf *deleted_out, ms_store *s, const char *name,
 		st = ms__store_commit(s, "prune");
 	if (st == MS_OK && ms__buf_set(deleted_out, text, strlen(text)) != MS_OK)
 		st = ms__err_set(&s->err, MS_ENOMEM, "prune: out of memory");
-	free(text);
+	ms__free(text);
 	return st;
 fail:
 	ms__store_rollback(s);

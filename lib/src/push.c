@@ -304,26 +304,36 @@ static ms_status build_json(push_ctx *c)
 	json_t *m, *pa;
 
 	m = o->metrics_json ? json_loads(o->metrics_json, 0, &jerr) : json_object();
+	if (m == NULL && (o->metrics_json == NULL ||
+	                  json_error_code(&jerr) == json_error_out_of_memory))
+		return ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");
 	if (m == NULL || !json_is_object(m)) {
 		json_decref(m);
 		return ms__err_set(&s->err, MS_EINVAL,
 		                   "invalid metrics JSON: must be an object");
 	}
 	pa = o->params_json ? json_loads(o->params_json, 0, &jerr) : json_object();
+	if (pa == NULL && (o->params_json == NULL ||
+	                  json_error_code(&jerr) == json_error_out_of_memory)) {
+		json_decref(m);
+		return ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");
+	}
 	if (pa == NULL || !json_is_object(pa)) {
 		json_decref(m);
 		json_decref(pa);
 		return ms__err_set(&s->err, MS_EINVAL,
 		                   "invalid params JSON: must be an object");
 	}
-	if (o->accuracy)
-		json_object_set_new(m, "accuracy", json_real(*o->accuracy));
-	if (o->rmse)
-		json_object_set_new(m, "rmse", json_real(*o->rmse));
-	if (o->r2)
-		json_object_set_new(m, "r2", json_real(*o->r2));
-	c->metrics = json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
-	c->params = json_dumps(pa, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+	if ((o->accuracy &&
+	     json_object_set_new(m, "accuracy", json_real(*o->accuracy))) ||
+	    (o->rmse && json_object_set_new(m, "rmse", json_real(*o->rmse))) ||
+	    (o->r2 && json_object_set_new(m, "r2", json_real(*o->r2)))) {
+		json_decref(m);
+		json_decref(pa);
+		return ms__err_set(&s->err, MS_ENOMEM, "push: out of memory");
+	}
+	c->metrics = ms__json_dumps(m, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
+	c->params = ms__json_dumps(pa, JSON_COMPACT | JSON_SORT_KEYS | JSON_REAL_PRECISION(15));
 	json_decref(m);
 	json_decref(pa);
 	if (c->metrics == NULL || c->params == NULL)

@@ -184,9 +184,9 @@ static ms_status report_doc(ms_buf *out, ms_err *e, const PGresult *vr,
 	                        rows_json(vr, VERSION_COLS, NVCOLS)) == 0 &&
 	    json_object_set_new(doc, "promotions",
 	                        rows_json(pr, PROMO_COLS, NPCOLS)) == 0 &&
-	    (text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
+	    (text = ms__json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)) != NULL)
 		st = ms__buf_set(out, text, strlen(text));
-	free(text); /* allocated by jansson */
+	ms__free(text);
 	json_decref(doc);
 	if (st != MS_OK)
 		return ms__err_set(e, MS_ENOMEM, "report: out of memory");

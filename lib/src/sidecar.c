@@ -64,8 +64,12 @@ ms_status ms__sidecar_write(ms_err *e, const char *dir_of_model,
 	strftime(when, sizeof when, "%Y-%m-%dT%H:%M:%SZ", &tm);
 	metrics = json_loads(info->metrics_json ? info->metrics_json : "{}", 0,
 	                     &jerr);
-	if (metrics == NULL)
+	if (metrics == NULL && json_error_code(&jerr) != json_error_out_of_memory)
 		metrics = json_object();
+	if (metrics == NULL) { /* out of memory: never an empty "metrics" */
+		json_decref(o);
+		return ms__err_set(e, MS_ENOMEM, "sidecar: out of memory");
+	}
 	if (json_object_set_new(o, "model_name", json_string(info->model_name)) ||
 	    json_object_set_new(o, "model_version",
 	                        json_string(info->model_version)) ||
@@ -79,7 +83,7 @@ ms_status ms__sidecar_write(ms_err *e, const char *dir_of_model,
 	    set_num(o, "r2_score", info->r2) ||
 	    json_object_set(o, "metrics", metrics) ||
 	    json_object_set_new(o, "exported_at", json_string(when)) ||
-	    (text = json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
+	    (text = ms__json_dumps(o, JSON_INDENT(2) | JSON_SORT_KEYS)) == NULL) {
 		json_decref(metrics);
 		json_decref(o);
 		return ms__err_set(e, MS_ENOMEM, "sidecar: out of memory");
@@ -121,7 +125,7 @@ static void sidecar_fields(json_t *sc, ms_sidecar *out)
 	if ((v = json_object_get(sc, "file")) && json_is_string(v))
 		out->file = json_string_value(v);
 	if ((v = json_object_get(sc, "metrics")) && json_is_object(v))
-		out->metrics = json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
+		out->metrics = ms__json_dumps(v, JSON_COMPACT | JSON_SORT_KEYS);
 }
 
 /* The bytes of the sidecar at @p path, at most MS__SIDECAR_MAX, into

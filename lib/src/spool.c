@@ -320,10 +320,8 @@ static ms_status open_active(ms_spool *sp, ms_err *e)
 	}
 	ms__uuid7(id);
 	ms__uuid_format(uuid, id);
-	if (asprintf(&tmp, "%s/.tmp-%s", sp->dir, uuid) < 0)
-		tmp = NULL;
-	if (asprintf(&fin, "%s/pl-%s.spool", sp->dir, uuid) < 0)
-		fin = NULL;
+	tmp = ms__asprintf("%s/.tmp-%s", sp->dir, uuid);
+	fin = ms__asprintf("%s/pl-%s.spool", sp->dir, uuid);
 	if (tmp == NULL || fin == NULL) {
 		st = ms__err_set(e, MS_ENOMEM, "spool: out of memory");
 		goto out;
@@ -350,8 +348,8 @@ static ms_status open_active(ms_spool *sp, ms_err *e)
 	sp->bytes += MS__SPOOL_MAGIC_LEN;
 	sp->dirty = true;
 out:
-	free(tmp);
-	free(fin);
+	ms__free(tmp);
+	ms__free(fin);
 	return st;
 }
 
@@ -483,8 +481,8 @@ ms_status ms__spool_load(ms_spool *sp, ms_err *e, const char *name,
 	if (f == NULL)
 		return ms__err_set(e, MS_ENOMEM, "spool: out of memory");
 	f->fd = -1;
-	if (asprintf(&f->path, "%s/%s", sp->dir, name) < 0) {
-		f->path = NULL;
+	f->path = ms__asprintf("%s/%s", sp->dir, name);
+	if (f->path == NULL) {
 		rc = ms__err_set(e, MS_ENOMEM, "spool: out of memory");
 		goto fail;
 	}
@@ -552,7 +550,7 @@ void ms__spool_release(ms_spool *sp, ms_spool_file *f, bool remove)
 	}
 	if (f->fd >= 0)
 		close(f->fd);
-	free(f->path); /* asprintf */
+	ms__free(f->path);
 	ms__free(f->data);
 	ms__free(f->recs);
 	ms__free(f);

@@ -32,39 +32,11 @@
 
 #define SIZE 200000
 
-static ms_store *open_store(const char *url)
-{
-	ms_store *s = NULL;
-	ms_status st = ms_store_open(&s, url, NULL);
-	ck_assert_msg(st == MS_OK, "open: %s", ms_store_errmsg(s));
-	return s;
-}
-
-static void push(const char *url, const char *name, const char *version,
-                 size_t n, unsigned seed, int prod)
-{
-	ms_store *s = open_store(url);
-	unsigned char *data = malloc(n);
-	ms_push_options o;
-	ms_artifact_source src = { NULL, NULL, data, n };
-	ms_status st;
-	mt_fill_random(data, n, seed);
-	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
-	o.model_name = name;
-	o.model_version = version;
-	o.model_type = "test";
-	o.production = prod;
-	st = ms_store_push(NULL, s, &o, &src, 1);
-	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
-	free(data);
-	ms_store_close(s);
-}
-
 static ms_status export_version(const char *url, const char *name,
                                 const char *sel, const char *dir,
                                 char *msg, size_t msg_n)
 {
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_status st = ms_store_export(NULL, s, name, sel, dir, NULL, NULL);
 	if (msg)
 		snprintf(msg, msg_n, "%s", st == MS_OK ? "" : ms_store_errmsg(s));
@@ -72,28 +44,12 @@ static ms_status export_version(const char *url, const char *name,
 	return st;
 }
 
-/* A conninfo whose port refuses connections. */
-static char *refused_url(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof a;
-	char *url = NULL;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd);
-	ck_assert_int_gt(asprintf(&url, "postgresql://postgres@127.0.0.1:%d/x",
-	                          ntohs(a.sin_port)), 0);
-	return url;
-}
-
 /* Load @p name from the fallback tree @p dir with the database down;
  * the status, and on MS_OK the version served into @p version. */
 static ms_status load_down(const char *dir, const char *name,
                            char version[64], int *verified)
 {
-	char *url = refused_url();
+	char *url = mt_refused_url();
 	ms_loader_options o;
 	ms_loader *l = NULL;
 	ms_model *m = NULL;
@@ -151,8 +107,8 @@ START_TEST(export_interrupted_at_each_step_still_verifies)
 	char prod[PATH_MAX], version[64], msg[512];
 	size_t i;
 
-	push(url, "default", "v1", SIZE, 1, 1);
-	push(url, "default", "v2", SIZE + 7, 2, 0);
+	mt_push(url, "default", "v1", SIZE, 1, 1);
+	mt_push(url, "default", "v2", SIZE + 7, 2, 0);
 	for (i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		char *dir = mt_tmpdir();
 		int verified = 0;
@@ -211,7 +167,7 @@ START_TEST(concurrent_exports_leave_one_verified_pair)
 	for (i = 0; i < N; i++) {
 		char v[16];
 		snprintf(v, sizeof v, "c%d", i);
-		push(url, "seg", v, (size_t)(1u << 20) + (size_t)i * 4096,
+		mt_push(url, "seg", v, (size_t)(1u << 20) + (size_t)i * 4096,
 		     100 + (unsigned)i, i == 0);
 	}
 	for (r = 0; r < ROUNDS; r++) {
@@ -304,14 +260,14 @@ START_TEST(pull_into_fifo_streams_and_keeps_it)
 	struct stat sb;
 	ms_status st;
 
-	push(url, "default", "v1", SIZE, 5, 1);
+	mt_push(url, "default", "v1", SIZE, 5, 1);
 	ck_assert_int_gt(asprintf(&fifo, "%s/pipe", dir), 0);
 	ck_assert_int_eq(mkfifo(fifo, 0600), 0);
 	/* a reader is there before the pull opens the FIFO */
 	d.fd = open(fifo, O_RDONLY | O_NONBLOCK);
 	ck_assert_int_ge(d.fd, 0);
 	ck_assert_int_eq(pthread_create(&t, NULL, drain_thread, &d), 0);
-	s = open_store(url);
+	s = mt_open_store(url);
 	st = ms_store_pull_file(&info, s, NULL, "v1", NULL, fifo, 1, NULL, NULL);
 	atomic_store(&d.pull_done, 1);
 	pthread_join(t, NULL);
@@ -338,8 +294,8 @@ START_TEST(pull_into_null_device_keeps_it)
 	struct stat sb;
 	ms_status st;
 
-	push(url, "default", "v1", SIZE, 6, 1);
-	s = open_store(url);
+	mt_push(url, "default", "v1", SIZE, 6, 1);
+	s = mt_open_store(url);
 	st = ms_store_pull_file(NULL, s, NULL, "v1", NULL, null, 1, NULL, NULL);
 	ck_assert_msg(st == MS_OK, "pull: %s", ms_store_errmsg(s));
 	ck_assert_int_eq(lstat(null, &sb), 0);
@@ -362,7 +318,7 @@ START_TEST(pull_into_full_device_is_io_error)
 	const char *argv[] = { mt_cli(), "--db", url, "pull", "v1", "-o", full,
 	                       "--force", "-q", NULL };
 
-	push(url, "default", "v1", SIZE, 7, 1);
+	mt_push(url, "default", "v1", SIZE, 7, 1);
 	ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 1);
 	ck_assert_msg(strstr(err, full) != NULL, "message: %s", err);
 	ck_assert_msg(strstr(err, "No space left") != NULL, "message: %s", err);
@@ -387,7 +343,7 @@ START_TEST(pull_into_missing_directory_is_not_not_found)
 	const char *argv[] = { mt_cli(), "--db", url, "pull", "v1", "-o", NULL,
 	                       "-q", NULL };
 
-	push(url, "default", "v1", 1000, 8, 1);
+	mt_push(url, "default", "v1", 1000, 8, 1);
 	ck_assert_int_gt(asprintf(&o, "%s/missing/dir/x", dir), 0);
 	argv[6] = o;
 	ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 1);
@@ -433,7 +389,7 @@ START_TEST(sidecar_without_sha256_is_refused)
 	char version[64];
 	size_t i;
 
-	push(url, "default", "v1", 5000, 9, 1);
+	mt_push(url, "default", "v1", 5000, 9, 1);
 	for (i = 0; i < sizeof vals / sizeof vals[0]; i++) {
 		char *dir = export_and_set_sha(url, vals[i]);
 		int verified = -1;
@@ -457,7 +413,7 @@ START_TEST(oversized_sidecar_is_refused)
 	json_t *sc;
 	int verified = -1;
 
-	push(url, "default", "v1", 5000, 10, 1);
+	mt_push(url, "default", "v1", 5000, 10, 1);
 	ck_assert_int_eq(export_version(url, NULL, "production", dir, msg,
 	                                sizeof msg), MS_OK);
 	ck_assert_int_eq(load_down(dir, NULL, version, &verified), MS_OK);
@@ -490,9 +446,9 @@ START_TEST(names_colliding_with_fallback_files_are_rejected)
 	int verified = 0;
 	size_t i;
 
-	push(url, "default", "d1", 3000, 11, 1);
+	mt_push(url, "default", "d1", 3000, 11, 1);
 	for (i = 0; i < sizeof bad / sizeof bad[0]; i++) {
-		push(url, bad[i], "x1", 2000, 12 + (unsigned)i, 1);
+		mt_push(url, bad[i], "x1", 2000, 12 + (unsigned)i, 1);
 		ck_assert_msg(export_version(url, bad[i], "production", dir, msg,
 		                             sizeof msg) == MS_EINVAL,
 		              "%s exported: %s", bad[i], msg);

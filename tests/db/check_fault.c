@@ -187,7 +187,9 @@ START_TEST(silent_host_is_bounded_by_connect_timeout)
 	double t0 = now_s();
 	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_EUNREACHABLE);
 	double took = now_s() - t0;
-	ck_assert_msg(took >= 1.5 && took < 4.0, "silent host took %.2f s (bound: 2 s)", took);
+	/* DESIGN.md: bounded by the connect timeout (default 2 s) */
+	fprintf(stderr, "silent host: %.3f s\n", took);
+	ck_assert_msg(took >= 1.5 && took < 2.5, "silent host took %.2f s (bound: 2 s)", took);
 	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "timeout"));
 	ms_store_close(s);
 	shutdown(silent_fd, SHUT_RDWR);
@@ -196,6 +198,10 @@ START_TEST(silent_host_is_bounded_by_connect_timeout)
 }
 END_TEST
 
+/* Fail the Nth allocation of the pushing thread (N = 1, 2, ... until the
+ * push allocates fewer than N: the countdown is no longer reached), once
+ * and then persistently (every allocation after the Nth fails): each
+ * failed push is MS_ENOMEM and leaves no row behind. */
 START_TEST(allocation_failures_during_push_leave_nothing_half_written)
 {
 	char *url = mt_migrated_db("fault_alloc");
@@ -204,30 +210,43 @@ START_TEST(allocation_failures_during_push_leave_nothing_half_written)
 	unsigned char data[10000];
 	ms_artifact_source src[2] = { { NULL, NULL, data, sizeof data }, { "aux", NULL, "abc", 3 } };
 	ms_push_options o;
-	int n, enomem = 0;
+	char ver[32];
 	so.chunk_size = 4096;
 	mt_fill_random(data, sizeof data, 8);
 	ck_assert_int_eq(ms_store_open(&s, url, &so), MS_OK);
 	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
-	o.model_version = "alloc1";
 	o.compress_level = 1;
-	for (n = 1; n < 200; n++) {
-		ms__fault_alloc_after(n);
-		ms_status st = ms_store_push(NULL, s, &o, src, 2);
-		ms__fault_alloc_after(0);
-		char *cnt = mt_sql(url, "SELECT count(*) FROM model_artifacts");
-		if (st == MS_OK) {
-			ck_assert_str_eq(cnt, "2");
+	for (int persistent = 0; persistent < 2; persistent++) {
+		int n, enomem = 0;
+		for (n = 1; n < 2000; n++) {
+			long failed;
+			snprintf(ver, sizeof ver, "alloc%d_%d", persistent, n);
+			o.model_version = ver;
+			ms__fault_alloc_arm(n, MS__FAULT_CALLER, persistent);
+			ms_status st = ms_store_push(NULL, s, &o, src, 2);
+			failed = ms__fault_alloc_failed();
+			ms__fault_alloc_arm(0, MS__FAULT_ANY, false);
+			char *cnt = mt_sql(url, "SELECT count(*) FROM model_artifacts");
+			if (failed == 0) {
+				/* the push never reached its Nth allocation */
+				ck_assert_msg(st == MS_OK, "no fault, status %d (%s)", st,
+				              ms_store_errmsg(s));
+				ck_assert_str_eq(cnt, "2");
+				free(cnt);
+				free(mt_sql(url, "DELETE FROM model_artifacts"));
+				break;
+			}
+			ck_assert_msg(st == MS_ENOMEM, "allocation %d: status %d (%s)",
+			              n, st, ms_store_errmsg(s));
+			ck_assert_str_eq(cnt, "0");
 			free(cnt);
-			break;
+			enomem++;
 		}
-		ck_assert_msg(st == MS_ENOMEM, "allocation %d: status %d (%s)", n, st, ms_store_errmsg(s));
-		ck_assert_str_eq(cnt, "0");
-		free(cnt);
-		enomem++;
+		ck_assert_int_ge(enomem, 2);
+		ck_assert_int_lt(n, 2000);
+		fprintf(stderr, "push, %s: %d allocations failed in turn\n",
+		        persistent ? "persistent" : "once", enomem);
 	}
-	ck_assert_int_ge(enomem, 2);
-	ck_assert_int_lt(n, 200);
 	ms_store_close(s);
 	free(url);
 }
@@ -237,23 +256,31 @@ START_TEST(allocation_failures_during_report_are_enomem)
 {
 	char *url = mt_migrated_db("fault_report");
 	ms_store *s = NULL;
-	ms_buf out = MS_BUF_INIT;
-	int n, enomem = 0;
 	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
-	for (n = 1; n < 50; n++) {
-		ms__fault_alloc_after(n);
-		ms_status st = ms_store_report(&out, s, NULL, "7");
-		ms__fault_alloc_after(0);
-		if (st == MS_OK)
-			break;
-		ck_assert_msg(st == MS_ENOMEM, "allocation %d: status %d (%s)", n, st, ms_store_errmsg(s));
-		ck_assert_ptr_null(out.ptr);
-		enomem++;
+	for (int persistent = 0; persistent < 2; persistent++) {
+		ms_buf out = MS_BUF_INIT;
+		int n, enomem = 0;
+		for (n = 1; n < 2000; n++) {
+			long failed;
+			ms__fault_alloc_arm(n, MS__FAULT_CALLER, persistent);
+			ms_status st = ms_store_report(&out, s, NULL, "7");
+			failed = ms__fault_alloc_failed();
+			ms__fault_alloc_arm(0, MS__FAULT_ANY, false);
+			if (failed == 0) {
+				ck_assert_int_eq(st, MS_OK);
+				break;
+			}
+			ck_assert_msg(st == MS_ENOMEM, "allocation %d: status %d (%s)", n, st, ms_store_errmsg(s));
+			ck_assert_ptr_null(out.ptr);
+			enomem++;
+		}
+		ck_assert_int_ge(enomem, 1);
+		ck_assert_int_lt(n, 2000);
+		ck_assert_str_eq(out.ptr, "{\"versions\":[],\"promotions\":[]}");
+		fprintf(stderr, "report, %s: %d allocations failed in turn\n",
+		        persistent ? "persistent" : "once", enomem);
+		ms_buf_dispose(&out);
 	}
-	ck_assert_int_ge(enomem, 1);
-	ck_assert_int_lt(n, 50);
-	ck_assert_str_eq(out.ptr, "{\"versions\":[],\"promotions\":[]}");
-	ms_buf_dispose(&out);
 	ms_store_close(s);
 	free(url);
 }

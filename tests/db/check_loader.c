@@ -29,38 +29,9 @@ static double now_s(void)
 	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-static ms_store *open_store(const char *url)
-{
-	ms_store *s = NULL;
-	ms_status st = ms_store_open(&s, url, NULL);
-	ck_assert_msg(st == MS_OK, "open: %s", ms_store_errmsg(s));
-	return s;
-}
-
-/* Push @n seeded bytes as @version of @name. */
-static void push(const char *url, const char *name, const char *version,
-                 size_t n, unsigned seed, int prod)
-{
-	ms_store *s = open_store(url);
-	unsigned char *data = malloc(n);
-	ms_push_options o;
-	ms_artifact_source src = { NULL, NULL, data, n };
-	ms_status st;
-	mt_fill_random(data, n, seed);
-	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
-	o.model_name = name;
-	o.model_version = version;
-	o.model_type = "test";
-	o.production = prod;
-	st = ms_store_push(NULL, s, &o, &src, 1);
-	ck_assert_msg(st == MS_OK, "push: %s", ms_store_errmsg(s));
-	free(data);
-	ms_store_close(s);
-}
-
 static void promote(const char *url, const char *name, const char *version)
 {
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_status st = ms_store_promote(s, name, version, "test");
 	ck_assert_msg(st == MS_OK, "promote: %s", ms_store_errmsg(s));
 	ms_store_close(s);
@@ -68,7 +39,7 @@ static void promote(const char *url, const char *name, const char *version)
 
 static void export_to(const char *url, const char *name, const char *dir)
 {
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_status st = ms_store_export(NULL, s, name, "production", dir, NULL,
 	                               NULL);
 	ck_assert_msg(st == MS_OK, "export: %s", ms_store_errmsg(s));
@@ -114,22 +85,6 @@ static char *last_error(ms_loader *l)
 	return s;
 }
 
-/* A conninfo whose port refuses connections. */
-static char *refused_url(void)
-{
-	int fd = socket(AF_INET, SOCK_STREAM, 0);
-	struct sockaddr_in a = { .sin_family = AF_INET };
-	socklen_t al = sizeof a;
-	char *url = NULL;
-	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	ck_assert_int_eq(bind(fd, (struct sockaddr *)&a, sizeof a), 0);
-	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&a, &al), 0);
-	close(fd); /* bound, never listened: now refused */
-	ck_assert_int_gt(asprintf(&url, "postgresql://postgres@127.0.0.1:%d/x",
-	                          ntohs(a.sin_port)), 0);
-	return url;
-}
-
 /* ------------------------------------------------------------------ */
 
 START_TEST(db_get_then_cache_hits)
@@ -139,8 +94,8 @@ START_TEST(db_get_then_cache_hits)
 	ms_model *m1 = NULL, *m2 = NULL, *m3 = NULL, *m4 = NULL, *bad = NULL;
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
-	push(url, "default", "v1", SMALL, 1, 1);
-	push(url, "default", "v2", SMALL + 7, 2, 0);
+	mt_push(url, "default", "v1", SMALL, 1, 1);
+	mt_push(url, "default", "v2", SMALL + 7, 2, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
 	ck_assert_int_eq(ms_loader_get(&m1, l, NULL, NULL), MS_OK);
 	ck_assert_int_eq(ms_model_source(m1), MS_SOURCE_DATABASE);
@@ -214,7 +169,7 @@ START_TEST(concurrent_misses_fetch_once)
 	ms_loader *l;
 	int i;
 
-	push(url, "big", "v1", 8u << 20, 3, 1);
+	mt_push(url, "big", "v1", 8u << 20, 3, 1);
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
 	pthread_barrier_init(&bar, NULL, N);
 	for (i = 0; i < N; i++) {
@@ -241,8 +196,8 @@ static char *exported_tree(const char *db)
 {
 	char *url = mt_migrated_db(db);
 	char *dir = mt_tmpdir();
-	push(url, "default", "fv1", SMALL, 11, 1);
-	push(url, "named", "nv1", SMALL + 1, 12, 1);
+	mt_push(url, "default", "fv1", SMALL, 11, 1);
+	mt_push(url, "named", "nv1", SMALL + 1, 12, 1);
 	export_to(url, "default", dir);
 	export_to(url, "named", dir);
 	free(url);
@@ -260,7 +215,8 @@ static void expect_fallback(const char *url, const char *dir, double bound)
 	dt = now_s() - t0;
 	err = last_error(l);
 	ck_assert_msg(st == MS_OK, "get: %s: %s", ms_status_str(st), err);
-	ck_assert_msg(dt < bound, "fallback took %.2f s (bound %.1f)", dt, bound);
+	fprintf(stderr, "fallback get: %.4f s (bound %.4f s)\n", dt, bound);
+	ck_assert_msg(dt < bound, "fallback took %.4f s (bound %.4f)", dt, bound);
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_FALLBACK);
 	ck_assert_int_eq(ms_model_verified(m), 1);
 	ck_assert_str_eq(ms_model_version(m), "fv1");
@@ -290,8 +246,29 @@ static void expect_fallback(const char *url, const char *dir, double bound)
 START_TEST(fallback_when_refused)
 {
 	char *dir = exported_tree("ld_fb_refused");
-	char *url = refused_url();
-	expect_fallback(url, dir, 1.0);
+	char *url = mt_refused_url();
+	/* DESIGN.md: cold start on fallback with the database refusing
+	 * connections < 10 ms plus the file read (measured here: reading and
+	 * hashing the same file); sanitizer builds get ten times that */
+	double read_s, bound;
+	{
+		char path[4096];
+		double t0 = now_s();
+		FILE *f;
+		static unsigned char buf[SMALL];
+		snprintf(path, sizeof path, "%s/production/model.bin", dir);
+		f = fopen(path, "rb");
+		ck_assert_ptr_nonnull(f);
+		ck_assert_uint_eq(fread(buf, 1, sizeof buf, f), SMALL);
+		fclose(f);
+		read_s = now_s() - t0;
+	}
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+	bound = 10 * (0.010 + read_s);
+#else
+	bound = 0.010 + read_s;
+#endif
+	expect_fallback(url, dir, bound);
 	mt_rmtree(dir);
 	free(dir);
 	free(url);
@@ -376,7 +353,8 @@ START_TEST(fallback_when_host_silent_is_bounded)
 	/* connect_timeout=2 (the default); libpq 15 will not go below 2 s */
 	ck_assert_int_gt(asprintf(&url, "host=127.0.0.1 port=%d dbname=x "
 	                          "user=x connect_timeout=2", s.port), 0);
-	expect_fallback(url, dir, 4.5);
+	/* DESIGN.md: bounded by the connect timeout, 2 s (one address) */
+	expect_fallback(url, dir, 2.5);
 	silent_stop(&s);
 	mt_rmtree(dir);
 	free(dir);
@@ -482,7 +460,7 @@ START_TEST(fallback_when_server_dies_mid_query)
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 	proxy p;
 
-	push(url, "default", "d1", 8u << 20, 91, 1);
+	mt_push(url, "default", "d1", 8u << 20, 91, 1);
 	export_to(url, "default", dir);
 	proxy_start(&p, 2 << 20); /* 2 MB into the 8 MB model */
 	ck_assert_int_gt(asprintf(&via, "postgresql://postgres@127.0.0.1:%d/"
@@ -508,7 +486,7 @@ END_TEST
 START_TEST(corrupt_fallback_is_refused)
 {
 	char *dir = exported_tree("ld_fb_corrupt");
-	char *url = refused_url(), *bin = NULL, *err;
+	char *url = mt_refused_url(), *bin = NULL, *err;
 	ms_loader *l;
 	ms_model *m = NULL;
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
@@ -543,7 +521,7 @@ END_TEST
 
 START_TEST(hand_placed_file_served_unverified)
 {
-	char *dir = mt_tmpdir(), *url = refused_url(), *bin = NULL;
+	char *dir = mt_tmpdir(), *url = mt_refused_url(), *bin = NULL;
 	ms_loader *l;
 	ms_model *m = NULL;
 
@@ -566,7 +544,7 @@ END_TEST
 
 START_TEST(no_database_no_fallback_is_unreachable)
 {
-	char *dir = mt_tmpdir(), *url = refused_url(), *err;
+	char *dir = mt_tmpdir(), *url = mt_refused_url(), *err;
 	ms_loader *l = open_loader(url, dir, MS_WATCH_OFF, NULL, NULL);
 	ms_model *m = NULL;
 	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_EUNREACHABLE);
@@ -584,13 +562,13 @@ END_TEST
 START_TEST(refresh_fallback_after_db_load)
 {
 	char *url = mt_migrated_db("ld_refresh"), *dir = mt_tmpdir();
-	char *bad = refused_url();
+	char *bad = mt_refused_url();
 	ms_loader_options o;
 	ms_loader *l = NULL;
 	ms_model *m = NULL;
 
-	push(url, "default", "r1", SMALL, 21, 1);
-	push(url, "seg", "s1", 3u << 20, 22, 1);
+	mt_push(url, "default", "r1", SMALL, 21, 1);
+	mt_push(url, "seg", "s1", 3u << 20, 22, 1);
 	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
 	o.fallback_dir = dir;
 	o.refresh_fallback = 1;
@@ -629,9 +607,9 @@ START_TEST(preload_every_production_model)
 	size_t n = 0;
 	ms_loader_stats stats = MS_LOADER_STATS_INIT;
 
-	push(url, "a", "1", 1000, 31, 1);
-	push(url, "b", "1", 2000, 32, 1);
-	push(url, "c", "1", 3000, 33, 0); /* no production: not loaded */
+	mt_push(url, "a", "1", 1000, 31, 1);
+	mt_push(url, "b", "1", 2000, 32, 1);
+	mt_push(url, "c", "1", 3000, 33, 0); /* no production: not loaded */
 	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
 	ck_assert_int_eq(ms_loader_preload(&n, l), MS_OK);
 	ck_assert_uint_eq(n, 2);
@@ -657,7 +635,7 @@ START_TEST(handles_outlive_eviction)
 
 	for (i = 0; i < 3; i++) {
 		snprintf(v, sizeof v, "e%d", i);
-		push(url, "default", v, 4096, 40 + (unsigned)i, i == 0);
+		mt_push(url, "default", v, 4096, 40 + (unsigned)i, i == 0);
 	}
 	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
 	o.fallback_dir = "/nonexistent";
@@ -730,24 +708,45 @@ static double wait_change(changes *c, const char *version, double timeout)
 	return at;
 }
 
-/* Promote from another process; returns when it has committed. */
-static void promote_in_child(const char *url, const char *name,
-                             const char *version)
+/* Promote from another process; returns when it has committed, with
+ * the time (CLOCK_MONOTONIC, system-wide) at which the child's promote
+ * call returned: the commit is before it. */
+static double promote_in_child(const char *url, const char *name,
+                               const char *version)
 {
-	pid_t pid = fork();
+	int fd[2];
+	pid_t pid;
 	int status;
+	double committed = -1;
+	ck_assert_int_eq(pipe(fd), 0);
+	pid = fork();
 	ck_assert_int_ge(pid, 0);
 	if (pid == 0) {
 		ms_store *s = NULL;
 		int rc = ms_store_open(&s, url, NULL) == MS_OK &&
 		         ms_store_promote(s, name, version, "test") == MS_OK;
+		double at = now_s();
+		(void)!write(fd[1], &at, sizeof at);
 		ms_store_close(s);
 		_exit(rc ? 0 : 1);
 	}
+	close(fd[1]);
+	ck_assert_int_eq(read(fd[0], &committed, sizeof committed),
+	                 sizeof committed);
+	close(fd[0]);
 	ck_assert_int_eq(waitpid(pid, &status, 0), pid);
 	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
 	              "promote in child failed");
+	return committed;
 }
+
+/* DESIGN.md: a promotion reaches every listening loader in < 200 ms.
+ * Sanitizer builds run several times slower: they get 1 s. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define RELOAD_BOUND 1.0
+#else
+#define RELOAD_BOUND 0.2
+#endif
 
 /* Wait until the loader's watcher is ready on the server: its session's
  * last statement is the LISTEN or the re-check that follows it (with
@@ -769,7 +768,7 @@ static void wait_watcher_ready(const char *url)
 		if (ready)
 			return;
 		ck_assert_msg(now_s() - t0 < 10, "the watcher never connected");
-		usleep(10000);
+		mt_poll_pause(10);
 	}
 }
 
@@ -783,17 +782,18 @@ static void watch_case(const char *db, ms_watch_mode mode)
 	double t0, at;
 
 	changes_init(&ch);
-	push(url, "default", "w1", SMALL, 51, 1);
-	push(url, "default", "w2", SMALL, 52, 0);
+	mt_push(url, "default", "w1", SMALL, 51, 1);
+	mt_push(url, "default", "w2", SMALL, 52, 0);
 	l = open_loader(url, "/nonexistent", mode, on_change, &ch);
 	ck_assert_int_eq(ms_loader_get(&old, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(old), "w1");
 	wait_watcher_ready(url);
-	t0 = now_s();
-	promote_in_child(url, "default", "w2");
+	t0 = promote_in_child(url, "default", "w2");
 	at = wait_change(&ch, "w2", 5);
 	ck_assert_msg(at > 0, "promotion never reached the loader");
-	ck_assert_msg(at - t0 < 1.0, "promotion took %.3f s", at - t0);
+	/* at - t0 is at most the latency from the commit */
+	ck_assert_msg(at - t0 < RELOAD_BOUND, "promotion took %.3f s (bound "
+	              "%.1f s)", at - t0, RELOAD_BOUND);
 	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ck_assert_str_eq(ms_model_version(m), "w2");
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_CACHE);
@@ -865,21 +865,23 @@ START_TEST(sixteen_threads_during_promotions)
 
 	changes_init(&ch);
 	atomic_init(&stop, false);
-	push(url, "default", "t1", SMALL, 61, 1);
-	push(url, "default", "t2", SMALL, 62, 0);
+	mt_push(url, "default", "t1", SMALL, 61, 1);
+	mt_push(url, "default", "t2", SMALL, 62, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
 	for (i = 0; i < N; i++) {
 		r[i] = (reader){ l, &stop, 0, 0 };
 		pthread_create(&t[i], NULL, reader_main, &r[i]);
 	}
-	s = open_store(url);
+	s = mt_open_store(url);
+	wait_watcher_ready(url);
+	/* each promotion is seen by the loader (its change callback) before
+	 * the next one, while the readers run */
 	for (i = 0; i < 10; i++) {
-		usleep(100000);
-		ck_assert_int_eq(ms_store_promote(s, NULL, i % 2 ? "t1" : "t2",
-		                                  NULL), MS_OK);
+		const char *v = i % 2 ? "t1" : "t2";
+		ck_assert_int_eq(ms_store_promote(s, NULL, v, NULL), MS_OK);
+		ck_assert_msg(wait_change(&ch, v, 5) > 0, "promotion %d unseen", i);
 	}
 	ms_store_close(s);
-	ck_assert_msg(wait_change(&ch, "t1", 5) > 0, "last promotion unseen");
 	atomic_store(&stop, true);
 	for (i = 0; i < N; i++) {
 		pthread_join(t[i], NULL);
@@ -898,7 +900,7 @@ START_TEST(sixteen_threads_during_promotions)
 			if (swapped || now_s() - t0 > 5)
 				break;
 			ms_model_release(m);
-			usleep(10000);
+			mt_poll_pause(10);
 		}
 	}
 	ck_assert_str_eq(ms_model_version(m), "t1");
@@ -919,8 +921,8 @@ START_TEST(recovers_after_server_restart)
 	int rc;
 
 	changes_init(&ch);
-	push(url, "default", "k1", SMALL, 71, 1);
-	push(url, "default", "k2", SMALL, 72, 0);
+	mt_push(url, "default", "k1", SMALL, 71, 1);
+	mt_push(url, "default", "k2", SMALL, 72, 0);
 	l = open_loader(url, "/nonexistent", MS_WATCH_NOTIFY, on_change, &ch);
 	ck_assert_int_eq(ms_loader_get(&m, l, NULL, NULL), MS_OK);
 	ms_model_release(m);
@@ -931,7 +933,7 @@ START_TEST(recovers_after_server_restart)
 	/* the outage is noticed; cached production keeps being served */
 	t0 = now_s();
 	do {
-		usleep(50000);
+		mt_poll_pause(50);
 		ms_loader_stats_get(&stats, l);
 	} while (stats.outages == 0 && now_s() - t0 < 5);
 	t0 = now_s();
@@ -952,7 +954,7 @@ START_TEST(recovers_after_server_restart)
 			break;
 		}
 		ck_assert_msg(now_s() - t0 < 30, "server did not come back");
-		usleep(100000);
+		mt_poll_pause(100);
 	}
 	wait_watcher_ready(url); /* it reconnected */
 	/* the callers' connection predates the restart: a miss reconnects
@@ -987,9 +989,9 @@ START_TEST(unwatched_fallback_recovers_on_its_own)
 	ms_model *m = NULL;
 	double t0;
 
-	push(url, "default", "u1", SMALL, 81, 1);
+	mt_push(url, "default", "u1", SMALL, 81, 1);
 	export_to(url, "default", dir);
-	push(url, "default", "u2", SMALL, 82, 1); /* database moved on */
+	mt_push(url, "default", "u2", SMALL, 82, 1); /* database moved on */
 	ck_assert_int_gt(asprintf(&admin, "postgresql://postgres@127.0.0.1:%s/"
 	                          "postgres", mt_env("PGPORT")), 0);
 	r = mt_sql(admin, "ALTER DATABASE ld_unwatched ALLOW_CONNECTIONS false");
@@ -1011,7 +1013,7 @@ START_TEST(unwatched_fallback_recovers_on_its_own)
 			break;
 		ms_model_release(m);
 		ck_assert_msg(now_s() - t0 < 10, "never went back to the database");
-		usleep(50000);
+		mt_poll_pause(50);
 	}
 	ck_assert_int_eq(ms_model_source(m), MS_SOURCE_DATABASE);
 	ms_model_release(m);
@@ -1025,7 +1027,7 @@ END_TEST
 START_TEST(cli_load_reports_source)
 {
 	char *dir = exported_tree("ld_cli");
-	char *bad = refused_url(), *out = NULL, *err = NULL, *url;
+	char *bad = mt_refused_url(), *out = NULL, *err = NULL, *url;
 	const char *argv1[] = { mt_cli(), "--db", bad, "--fallback-dir", dir,
 	                        "--json", "load", NULL };
 	int rc = mt_run(argv1, NULL, NULL, 0, &out, &err);

@@ -82,20 +82,6 @@ static void assert_rows_intact(const char *url, const char *name, long n,
 	ck_assert_int_eq(sql_long(url, sql), n);
 }
 
-static size_t spool_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	size_t n = 0;
-	if (!d)
-		return 0;
-	while ((de = readdir(d)))
-		if (strncmp(de->d_name, "pl-", 3) == 0)
-			n++;
-	closedir(d);
-	return n;
-}
-
 static void lower_bounds(void)
 {
 	ms__copy_msg_max = MSG_MAX;
@@ -139,7 +125,7 @@ START_TEST(queue_batches_and_messages_bounded)
 	assert_bounds_kept();
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	assert_rows_intact(url, "big", ROWS, FEAT_LEN);
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(sp);
 	free(sp);
 	free(url);
@@ -177,7 +163,7 @@ START_TEST(spool_replay_batches_bounded)
 	ms__spool_free(spool);
 	for (long i = 0; i < ROWS; i++)
 		free((void *)ptrs[i]);
-	ck_assert_uint_eq(spool_files(sp), 1);
+	ck_assert_uint_eq(mt_spool_files(sp), 1);
 
 	lower_bounds();
 	pl = open_log(url, sp);
@@ -189,7 +175,7 @@ START_TEST(spool_replay_batches_bounded)
 	assert_bounds_kept();
 	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
 	assert_rows_intact(url, "bigspool", ROWS, FEAT_LEN);
-	ck_assert_uint_eq(spool_files(sp), 0);
+	ck_assert_uint_eq(mt_spool_files(sp), 0);
 	mt_rmtree(sp);
 	free(sp);
 	free(url);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "import_line.h"
 
 #define MAX_LISTED_REJECTIONS 1000
 
@@ -42,6 +43,7 @@ typedef struct import_state {
 	rejection *rej;
 	size_t nrej, caprej;
 	unsigned long rejected, accepted, lines, log_rejected;
+	il_line scan; /* the line scanner's members, reused */
 } import_state;
 
 static void add_rejection(import_state *st, unsigned long line,
@@ -64,79 +66,129 @@ static void add_rejection(import_state *st, unsigned long line,
 		st->nrej++;
 }
 
-/* Optional number: absent or null -> NAN; anything else must be a number. */
-static bool opt_number(json_t *o, const char *key, double *out,
-                       const char **why)
-{
-	json_t *v = json_object_get(o, key);
-	*out = NAN;
-	if (v == NULL || json_is_null(v))
-		return true;
-	if (!json_is_number(v)) {
-		*why = key;
-		return false;
-	}
-	*out = json_number_value(v);
-	return true;
-}
-
-/* Turn one NDJSON line into a prediction; on failure a reason. */
-static bool parse_line(const cli *c, const char *line, size_t len,
-                       json_t **doc, char **features, ms_prediction *p,
-                       char *reason, size_t rn)
+/* The value of member @p m as a string (jansson decodes the escapes);
+ * NULL when it is not one.  The caller json_decref()s *doc. */
+static const char *member_string(const il_member *m, json_t **doc)
 {
 	json_error_t err;
-	json_t *o, *v;
-	const char *bad = NULL;
-
 	*doc = NULL;
-	*features = NULL;
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-	if (o == NULL) {
-		snprintf(reason, rn, "invalid JSON: %s (column %d)", err.text,
-		         err.column);
+	if (m == NULL || m->kind != IL_STRING)
+		return NULL;
+	*doc = json_loadb(m->val, m->val_len, JSON_DECODE_ANY, &err);
+	return json_is_string(*doc) ? json_string_value(*doc) : NULL;
+}
+
+/* The number of member @p m as a double: the line's digits read with
+ * strtod (the scanner checked the JSON grammar).  false when the value
+ * is not a number or does not fit a double. */
+static bool member_number(const il_member *m, double *out)
+{
+	char buf[64], *copy = buf, *end;
+	bool ok;
+	if (m == NULL || m->kind != IL_NUMBER)
+		return false;
+	if (m->val_len >= sizeof buf && (copy = malloc(m->val_len + 1)) == NULL)
+		return false;
+	memcpy(copy, m->val, m->val_len);
+	copy[m->val_len] = '\0';
+	errno = 0;
+	*out = strtod(copy, &end);
+	ok = *end == '\0' && isfinite(*out);
+	if (copy != buf)
+		free(copy);
+	return ok;
+}
+
+/* Optional number: absent or null -> NAN; anything else must be a
+ * number that fits a double. */
+static bool opt_number(const il_line *l, const char *key, double *out)
+{
+	const il_member *m = il_get(l, key);
+	*out = NAN;
+	if (m == NULL || m->kind == IL_NULL)
+		return true;
+	return member_number(m, out);
+}
+
+/* What parse_line hands back: the prediction, and what its strings point
+ * into (freed by parsed_dispose). */
+typedef struct parsed {
+	ms_prediction p;
+	json_t *name, *version, *fstring; /* decoded string values */
+	char *features;                    /* the raw features, NUL-ended */
+} parsed;
+
+static void parsed_dispose(parsed *r)
+{
+	json_decref(r->name);
+	json_decref(r->version);
+	json_decref(r->fstring);
+	free(r->features);
+}
+
+/* Turn one NDJSON line into a prediction; on failure a reason.  The
+ * input_features object is passed on as the raw bytes of the line,
+ * unchanged: the logger checks it with jsonb's rules, and the server
+ * stores what the user sent (no re-serialization of numbers). */
+static bool parse_line(const cli *c, il_line *l, const char *line,
+                       size_t len, parsed *r, char *reason, size_t rn)
+{
+	const il_member *m;
+	const char *why, *s;
+	size_t where;
+
+	memset(r, 0, sizeof *r);
+	if (!il_scan(l, line, len, &where, &why)) {
+		snprintf(reason, rn, "invalid JSON: %s (column %zu)", why,
+		         where + 1);
 		return false;
 	}
-	*doc = o;
-	if (!json_is_object(o)) {
-		snprintf(reason, rn, "not a JSON object");
-		return false;
+	m = il_get(l, "model_name");
+	r->p.model_name = c->name;
+	if (m && m->kind != IL_NULL) {
+		if ((s = member_string(m, &r->name)) == NULL) {
+			snprintf(reason, rn, "model_name must be a string");
+			return false;
+		}
+		r->p.model_name = s;
 	}
-	v = json_object_get(o, "model_name");
-	if (v && !json_is_null(v) && !json_is_string(v)) {
-		snprintf(reason, rn, "model_name must be a string");
-		return false;
-	}
-	p->model_name = v && json_is_string(v) ? json_string_value(v) : c->name;
-	v = json_object_get(o, "model_version");
-	if (!json_is_string(v)) {
+	if ((s = member_string(il_get(l, "model_version"), &r->version)) ==
+	    NULL) {
 		snprintf(reason, rn, "model_version (a string) is required");
 		return false;
 	}
-	p->model_version = json_string_value(v);
-	v = json_object_get(o, "input_features");
-	if (json_is_object(v)) {
-		*features = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (*features == NULL) {
+	r->p.model_version = s;
+	m = il_get(l, "input_features");
+	if (m && m->kind == IL_OBJECT) {
+		r->features = malloc(m->val_len + 1);
+		if (r->features == NULL) {
 			snprintf(reason, rn, "out of memory");
 			return false;
 		}
-		p->input_features = *features;
-	} else if (json_is_string(v)) {
-		p->input_features = json_string_value(v); /* JSON text; checked */
+		memcpy(r->features, m->val, m->val_len);
+		r->features[m->val_len] = '\0';
+		r->p.input_features = r->features;
+	} else if ((s = member_string(m, &r->fstring)) != NULL) {
+		r->p.input_features = s; /* JSON text; the logger checks it */
 	} else {
 		snprintf(reason, rn, "input_features (a JSON object) is required");
 		return false;
 	}
-	v = json_object_get(o, "predicted_value");
-	if (!json_is_number(v)) {
-		snprintf(reason, rn, "predicted_value (a number) is required");
+	m = il_get(l, "predicted_value");
+	if (!member_number(m, &r->p.predicted_value)) {
+		snprintf(reason, rn, m && m->kind == IL_NUMBER
+		         ? "predicted_value is out of range for a double"
+		         : "predicted_value (a number) is required");
 		return false;
 	}
-	p->predicted_value = json_number_value(v);
-	if (!opt_number(o, "actual_value", &p->actual_value, &bad) ||
-	    !opt_number(o, "confidence_score", &p->confidence_score, &bad)) {
-		snprintf(reason, rn, "%s must be a number or null", bad);
+	if (!opt_number(l, "actual_value", &r->p.actual_value)) {
+		snprintf(reason, rn, "actual_value must be a number (within a "
+		         "double's range) or null");
+		return false;
+	}
+	if (!opt_number(l, "confidence_score", &r->p.confidence_score)) {
+		snprintf(reason, rn, "confidence_score must be a number (within "
+		         "a double's range) or null");
 		return false;
 	}
 	return true;
@@ -160,6 +212,7 @@ static void import_state_dispose(import_state *st)
 	for (size_t i = 0; i < st->nrej; i++)
 		free(st->rej[i].reason);
 	free(st->rej);
+	il_line_dispose(&st->scan);
 }
 
 /* 0, CLI_HELP_SHOWN, or the exit code of a usage error. */
@@ -211,16 +264,14 @@ static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
 static void import_line(const cli *c, ms_predlog *pl, import_state *st,
                         const char *line, size_t len)
 {
-	json_t *doc = NULL;
-	char *features = NULL, reason[512];
-	ms_prediction p;
+	parsed r;
+	char reason[512];
 	ms_status s;
 	ms_buf err = MS_BUF_INIT;
 
-	if (!parse_line(c, line, len, &doc, &features, &p, reason,
-	                sizeof reason)) {
+	if (!parse_line(c, &st->scan, line, len, &r, reason, sizeof reason)) {
 		add_rejection(st, st->lines, reason);
-	} else if ((s = ms_predlog_log(NULL, pl, &p)) == MS_OK) {
+	} else if ((s = ms_predlog_log(NULL, pl, &r.p)) == MS_OK) {
 		st->accepted++;
 	} else {
 		if (s == MS_EINVAL)
@@ -230,8 +281,7 @@ static void import_line(const cli *c, ms_predlog *pl, import_state *st,
 		              ? err.ptr : ms_status_str(s));
 		ms_buf_dispose(&err);
 	}
-	free(features);
-	json_decref(doc);
+	parsed_dispose(&r);
 }
 
 /* Every line of stdin; a running count on stderr when @progress. */

@@ -2,12 +2,14 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
@@ -43,13 +45,19 @@ typedef struct import_state {
 	rejection *rej;
 	size_t nrej, caprej;
 	unsigned long rejected, accepted, lines, log_rejected;
+	unsigned long lost;  /* lines log() could not keep (spool full) */
 	il_line scan; /* the line scanner's members, reused */
 } import_state;
 
+/* List line @p line with @p reason; @p lost: the line was valid but
+ * could not be kept, else it was rejected. */
 static void add_rejection(import_state *st, unsigned long line,
-                          const char *reason)
+                          const char *reason, bool lost)
 {
-	st->rejected++;
+	if (lost)
+		st->lost++;
+	else
+		st->rejected++;
 	if (st->nrej >= MAX_LISTED_REJECTIONS)
 		return;
 	if (st->nrej == st->caprej) {
@@ -194,19 +202,6 @@ static bool parse_line(const cli *c, il_line *l, const char *line,
 	return true;
 }
 
-static bool spool_has_files(const char *dir)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	bool any = false;
-	if (d == NULL)
-		return false;
-	while (!any && (de = readdir(d)) != NULL)
-		any = strncmp(de->d_name, "pl-", 3) == 0;
-	closedir(d);
-	return any;
-}
-
 static void import_state_dispose(import_state *st)
 {
 	for (size_t i = 0; i < st->nrej; i++)
@@ -270,7 +265,7 @@ static void import_line(const cli *c, ms_predlog *pl, import_state *st,
 	ms_buf err = MS_BUF_INIT;
 
 	if (!parse_line(c, &st->scan, line, len, &r, reason, sizeof reason)) {
-		add_rejection(st, st->lines, reason);
+		add_rejection(st, st->lines, reason, false);
 	} else if ((s = ms_predlog_log(NULL, pl, &r.p)) == MS_OK) {
 		st->accepted++;
 	} else {
@@ -278,7 +273,7 @@ static void import_line(const cli *c, ms_predlog *pl, import_state *st,
 			st->log_rejected++;
 		ms_predlog_last_error(&err, pl);
 		add_rejection(st, st->lines, err.ptr && err.ptr[0]
-		              ? err.ptr : ms_status_str(s));
+		              ? err.ptr : ms_status_str(s), s != MS_EINVAL);
 		ms_buf_dispose(&err);
 	}
 	parsed_dispose(&r);
@@ -315,23 +310,32 @@ static void import_stdin(const cli *c, ms_predlog *pl, import_state *st,
 		fputc('\n', stderr);
 }
 
-/* How the logger ended. */
+/* How the logger ended: read after ms_predlog_close_stats, so final. */
 typedef struct import_end {
-	ms_status flush, close;
+	ms_status close;        /* MS_OK, MS_EFULL (rows lost), or why rows
+	                         * wait in the spool */
 	ms_predlog_stats stats;
-	ms_buf err;   /* the logger's last error */
-	bool pending; /* rows wait in the spool */
+	ms_buf err;             /* the logger's last error */
 } import_end;
 
-/* Flush and close @pl; @pl is gone afterwards. */
-static void finish_import(ms_predlog *pl, const char *spool_dir,
-                          import_end *e)
+/* Rows the logger took but could not keep: dropped at close, plus lines
+ * whose log() found queue and spool full or the spool unwritable. */
+static uint64_t rows_lost(const import_state *st, const import_end *e)
 {
-	e->flush = ms_predlog_flush(pl, 120000);
-	ms_predlog_stats_get(&e->stats, pl);
-	ms_predlog_last_error(&e->err, pl);
-	e->close = ms_predlog_close(pl);
-	e->pending = spool_has_files(spool_dir);
+	return e->stats.lost + st->lost;
+}
+
+/* Rows the server refused (the logger's rejected counter also holds the
+ * lines log() refused). */
+static uint64_t server_rejected(const import_state *st, const import_end *e)
+{
+	return e->stats.rejected > st->log_rejected
+	       ? e->stats.rejected - st->log_rejected : 0;
+}
+
+static bool rows_wait(const import_end *e)
+{
+	return e->close != MS_OK && e->close != MS_EFULL;
 }
 
 static void print_import_json(const import_state *st, const import_end *e,
@@ -345,8 +349,8 @@ static void print_import_json(const import_state *st, const import_end *e,
 	json_object_set_new(doc, "lines", json_integer((json_int_t)st->lines));
 	json_object_set_new(doc, "accepted",
 	                    json_integer((json_int_t)st->accepted));
-	json_object_set_new(doc, "rejected",
-	                    json_integer((json_int_t)st->rejected));
+	json_object_set_new(doc, "rejected", json_integer((json_int_t)
+	                    (st->rejected + server_rejected(st, e))));
 	json_object_set_new(doc, "rejections", arr);
 	json_object_set_new(doc, "written",
 	                    json_integer((json_int_t)e->stats.written));
@@ -355,51 +359,133 @@ static void print_import_json(const import_state *st, const import_end *e,
 	json_object_set_new(doc, "replayed",
 	                    json_integer((json_int_t)e->stats.replayed));
 	json_object_set_new(doc, "server_rejected",
-	                    json_integer((json_int_t)(e->stats.rejected -
-	                    st->log_rejected)));
+	                    json_integer((json_int_t)server_rejected(st, e)));
+	json_object_set_new(doc, "lost",
+	                    json_integer((json_int_t)rows_lost(st, e)));
 	json_object_set_new(doc, "spool_corrupt",
 	                    json_integer((json_int_t)e->stats.spool_corrupt));
 	json_object_set_new(doc, "spool_dir", json_string(spool_dir));
-	json_object_set_new(doc, "spool_pending", json_boolean(e->pending));
+	json_object_set_new(doc, "spool_pending", json_boolean(rows_wait(e)));
 	cli_print_json(doc);
 }
 
 static void print_import_text(const import_state *st, const import_end *e,
                               bool quiet)
 {
+	uint64_t refused = server_rejected(st, e);
 	for (size_t i = 0; i < st->nrej; i++)
 		fprintf(stderr, "modelstore: predictions import: line %lu: %s\n",
 		        st->rej[i].line, st->rej[i].reason);
-	if (st->rejected > st->nrej)
+	if (st->rejected + st->lost > st->nrej)
 		fprintf(stderr, "modelstore: predictions import: ... and %lu "
-		        "more rejected lines\n", st->rejected - st->nrej);
+		        "more lines not listed\n",
+		        st->rejected + st->lost - (unsigned long)st->nrej);
+	if (refused > 0)
+		fprintf(stderr, "modelstore: predictions import: %llu rows "
+		        "refused by the server\n", (unsigned long long)refused);
 	if (!quiet)
-		printf("accepted %lu, rejected %lu, written %llu, spooled %llu, "
-		       "replayed %llu%s\n", st->accepted, st->rejected,
+		printf("accepted %lu, rejected %llu, written %llu, spooled %llu, "
+		       "replayed %llu, lost %llu%s\n", st->accepted,
+		       (unsigned long long)(st->rejected + refused),
 		       (unsigned long long)e->stats.written,
 		       (unsigned long long)e->stats.spooled,
 		       (unsigned long long)e->stats.replayed,
-		       e->pending ? " (rows wait in the spool: database "
-		                    "unreachable)" : "");
+		       (unsigned long long)rows_lost(st, e),
+		       rows_wait(e) ? " (rows wait in the spool)" : "");
 }
 
-/* 0: all in the database; 4: rows wait in the spool; 1: some rejected
- * or lost. */
+/* 1: rows lost; 4: rows wait in the spool, the database unreachable;
+ * 1: rows wait because the server refused them (permission, schema);
+ * 1: some lines rejected; 0: all in the database. */
 static int import_exit(const cli *c, const import_state *st,
-                       const import_end *e)
+                       const import_end *e, const char *spool_dir)
 {
 	const char *why = e->err.ptr && e->err.ptr[0] ? e->err.ptr : NULL;
+	uint64_t lost = rows_lost(st, e);
 	int rc = 0;
-	if (e->close != MS_OK)
-		rc = cli_fail(c, e->close, "%s",
-		              why ? why : "rows could not be written or spooled");
-	else if (e->pending || e->flush != MS_OK)
-		rc = EXIT_UNREACHABLE;
-	else if (st->rejected > 0 || e->stats.rejected > st->log_rejected)
+	if (lost > 0)
+		rc = cli_fail(c, MS_EFULL, "%llu rows lost: they could be neither "
+		              "written to the database nor kept in the spool "
+		              "\"%s\"%s%s", (unsigned long long)lost, spool_dir,
+		              e->stats.lost && why ? ": " : "",
+		              e->stats.lost && why ? why : "");
+	if (rows_wait(e)) {
+		int r = cli_fail(c, e->close, "rows wait in the spool \"%s\": %s",
+		                 spool_dir, why ? why : ms_status_str(e->close));
+		if (rc == 0)
+			rc = r;
+	}
+	if (rc == 0 && (st->rejected > 0 || server_rejected(st, e) > 0))
 		rc = EXIT_ERROR_;
-	if (e->pending && !c->json && e->close == MS_OK)
-		fprintf(stderr, "modelstore: predictions import: %s\n",
-		        why ? why : "database unreachable; rows kept in the spool");
+	return rc;
+}
+
+/* Warn about every pl-* name in @p dir that is not one of our spool files
+ * (a regular file pl-*.spool whose header is MSPOOL1 or MSPOOL2): the
+ * logger leaves such names alone, and so does import. */
+static void warn_stray_spool_names(const cli *c, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name, *what = NULL;
+		size_t l = strlen(n);
+		struct stat sb;
+		char head[8];
+		int fd;
+		if (strncmp(n, "pl-", 3) != 0)
+			continue;
+		if (l <= 9 || strcmp(n + l - 6, ".spool") != 0)
+			what = "not named pl-<id>.spool";
+		else if (fstatat(dirfd(d), n, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue; /* gone meanwhile (replayed by another process) */
+		else if (!S_ISREG(sb.st_mode))
+			what = S_ISDIR(sb.st_mode) ? "a directory"
+			       : S_ISLNK(sb.st_mode) ? "a symbolic link"
+			       : "not a regular file";
+		else if ((fd = openat(dirfd(d), n, O_RDONLY | O_NOFOLLOW |
+		                      O_NONBLOCK | O_CLOEXEC)) < 0)
+			what = "unreadable";
+		else {
+			ssize_t got = read(fd, head, sizeof head);
+			close(fd);
+			if (got != (ssize_t)sizeof head ||
+			    (memcmp(head, "MSPOOL1\n", 8) != 0 &&
+			     memcmp(head, "MSPOOL2\n", 8) != 0))
+				what = got == (ssize_t)sizeof head &&
+				       memcmp(head, "MSPOOL", 6) == 0
+				       ? "a spool file of a format version this "
+				         "modelstore does not read"
+				       : "not a spool file";
+		}
+		if (what && !c->json)
+			fprintf(stderr, "modelstore: predictions import: warning: "
+			        "%s/%s: %s; left alone\n", dir, n, what);
+		else if (what)
+			cli_log((void *)c, MS_LOG_WARN, "predictions import: spool "
+			        "directory holds a name that is not a spool file; "
+			        "left alone");
+	}
+	closedir(d);
+}
+
+/* A malformed connection string is a usage error, found before any
+ * line is read; an unreachable database is not (rows are spooled). */
+static int check_conninfo(const cli *c)
+{
+	ms_store *s = NULL;
+	ms_store_options o;
+	ms_status st;
+	int rc = 0;
+	ms_store_options_init(&o, MS_STORE_OPTIONS_VERSION);
+	o.check_schema = false;
+	st = ms_store_open(&s, c->db, &o);
+	if (st == MS_EINVAL || st == MS_ENOMEM)
+		rc = cli_fail(c, st, "%s", s ? ms_store_errmsg(s)
+		                              : ms_status_str(st));
+	ms_store_close(s);
 	return rc;
 }
 
@@ -414,15 +500,18 @@ static int cmd_import(cli *c, int argc, char **argv)
 
 	if (rc != 0)
 		return rc == CLI_HELP_SHOWN ? 0 : rc;
+	if ((rc = check_conninfo(c)) != 0)
+		return rc;
+	warn_stray_spool_names(c, spool_dir);
 	if ((rc = open_predlog(c, spool_dir, &pl)) != 0)
 		return rc;
 	import_stdin(c, pl, &st, !quiet && !c->json && isatty(STDERR_FILENO));
-	finish_import(pl, spool_dir, &e);
+	e.close = ms_predlog_close_stats(&e.stats, &e.err, pl);
 	if (c->json)
 		print_import_json(&st, &e, spool_dir);
 	else
 		print_import_text(&st, &e, quiet);
-	rc = import_exit(c, &st, &e);
+	rc = import_exit(c, &st, &e, spool_dir);
 	ms_buf_dispose(&e.err);
 	import_state_dispose(&st);
 	return rc;
@@ -480,8 +569,10 @@ int cmd_predictions(cli *c, int argc, char **argv)
 		usage_text(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "import") == 0)
+	if (strcmp(argv[1], "import") == 0) {
+		c->command = "predictions import";
 		return cmd_import(c, argc - 1, argv + 1);
+	}
 	if (strcmp(argv[1], "actual") == 0)
 		return cmd_actual(c, argc - 1, argv + 1);
 	return cli_usage(c, "unknown subcommand \"%s\" (import or actual)",

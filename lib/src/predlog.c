@@ -66,6 +66,9 @@ struct ms_predlog {
 	pthread_t thread;
 
 	ms_copy_report rep;    /* counters and the last error: any thread */
+	ms_status end_cause;   /* set by the writer as it ends: why rows wait
+	                        * in the spool (MS_OK: none do); read after
+	                        * the join */
 
 	/* writer thread only */
 	ms_copy copy;          /* its connection, COPY buffer, replay state */
@@ -246,6 +249,22 @@ static bool end_round(ms_predlog *pl, const round_state *rs, size_t ndone,
 	return finished;
 }
 
+/* Why the writer could not deliver, from its last error: no SQLSTATE
+ * (a failed connect, a lost connection) or a connection-class one is
+ * "unreachable"; a missing table or column is a schema problem; any
+ * other server error (permission denied, ...) is MS_ERROR. */
+static ms_status undelivered_cause(const ms_err *e)
+{
+	const char *ss = e->sqlstate;
+	if (ss[0] == '\0' || strncmp(ss, "08", 2) == 0 ||
+	    strncmp(ss, "57P0", 4) == 0)
+		return MS_EUNREACHABLE;
+	if (strcmp(ss, "42P01") == 0 || strcmp(ss, "42703") == 0 ||
+	    strcmp(ss, "3F000") == 0)
+		return MS_ESCHEMA;
+	return MS_ERROR;
+}
+
 static void *writer_main(void *arg)
 {
 	ms_predlog *pl = arg;
@@ -274,6 +293,8 @@ static void *writer_main(void *arg)
 			break;
 	}
 	ms__copy_replay(&pl->copy, true);
+	pl->end_cause = ms__spool_pending(pl->spool)
+	                ? undelivered_cause(&pl->copy.werr) : MS_OK;
 	ms__copy_disconnect(&pl->copy);
 	return NULL;
 }
@@ -545,6 +566,8 @@ static size_t stats_size(unsigned int version)
 	switch (version) {
 	case 1:
 		return MS__SIZE_THROUGH(ms_predlog_stats, retries);
+	case 2:
+		return MS__SIZE_THROUGH(ms_predlog_stats, lost);
 	default:
 		return 0;
 	}
@@ -567,6 +590,7 @@ ms_status ms_predlog_stats_get(ms_predlog_stats *o, ms_predlog *pl)
 		full.spool_corrupt = atomic_load(&pl->rep.spool_corrupt);
 		full.batches = atomic_load(&pl->rep.batches);
 		full.retries = atomic_load(&pl->rep.retries);
+		full.lost = atomic_load(&pl->rep.lost);
 	}
 	full.version = o->version; /* the caller's, kept */
 	memcpy(o, &full, n);
@@ -584,20 +608,53 @@ ms_status ms_predlog_last_error(ms_buf *out, ms_predlog *pl)
 	return st;
 }
 
+/* Stop the writer (it writes, spools or counts as lost what is left).
+ * MS_EFULL when rows were lost. */
+static ms_status stop_writer(ms_predlog *pl)
+{
+	if (!pl->started)
+		return MS_OK;
+	pthread_mutex_lock(&pl->mu);
+	pl->closing = true;
+	pthread_cond_signal(&pl->wake);
+	pthread_mutex_unlock(&pl->mu);
+	pthread_join(pl->thread, NULL);
+	pl->started = false;
+	return atomic_load(&pl->rep.lost) > 0 ? MS_EFULL : MS_OK;
+}
+
+ms_status ms_predlog_close_stats(ms_predlog_stats *stats_out,
+                                 ms_buf *errmsg_out, ms_predlog *pl)
+{
+	ms_status st;
+	if (pl == NULL) {
+		if (stats_out)
+			ms_predlog_stats_get(stats_out, NULL);
+		if (errmsg_out)
+			ms__buf_set(errmsg_out, "", 0);
+		return MS_OK;
+	}
+	st = stop_writer(pl);
+	if (st == MS_OK && !pl->failed)
+		st = pl->end_cause;
+	if (st == MS_OK && pl->failed)
+		st = MS_ERROR;
+	if (stats_out)
+		ms_predlog_stats_get(stats_out, pl);
+	if (errmsg_out && ms_predlog_last_error(errmsg_out, pl) != MS_OK)
+		st = st == MS_OK ? MS_ENOMEM : st;
+	ms_predlog_close(pl);
+	return st;
+}
+
 ms_status ms_predlog_close(ms_predlog *pl)
 {
-	ms_status st = MS_OK;
+	ms_status st;
 	if (pl == NULL)
 		return MS_OK;
-	if (pl->started) {
-		pthread_mutex_lock(&pl->mu);
-		pl->closing = true;
-		pthread_cond_signal(&pl->wake);
-		pthread_mutex_unlock(&pl->mu);
-		pthread_join(pl->thread, NULL);
-		if (atomic_load(&pl->rep.lost) > 0)
-			st = MS_EFULL;
-	}
+	st = stop_writer(pl);
+	if (atomic_load(&pl->rep.lost) > 0)
+		st = MS_EFULL;
 	/* rows still queued (thread never started) are freed */
 	while (pl->ring && pl->count > 0) {
 		ms__free(pl->ring[pl->head]);

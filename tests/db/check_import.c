@@ -84,6 +84,240 @@ START_TEST(features_stored_as_sent)
 }
 END_TEST
 
+static const char *ONE_ROW =
+	"{\"model_version\": \"v1\", \"input_features\": {\"x\": 1}, "
+	"\"predicted_value\": 2}\n";
+
+/* The JSON document on @p out, or a failed test. */
+static json_t *doc_of(const char *out)
+{
+	json_t *doc = json_loads(out ? out : "", 0, NULL);
+	ck_assert_msg(doc != NULL, "not JSON: %s", out);
+	return doc;
+}
+
+static long long num(json_t *doc, const char *key)
+{
+	json_t *v = json_object_get(doc, key);
+	ck_assert_msg(json_is_integer(v), "no integer %s", key);
+	return json_integer_value(v);
+}
+
+static void admin(const char *sql)
+{
+	char *r = mt_sql(g_url, sql);
+	ck_assert_msg(r != NULL, "%s failed", sql);
+	free(r);
+}
+
+START_TEST(permission_denied_is_not_unreachable)
+{
+	/* A role without INSERT on model_predictions: before the fix, import
+	 * said "database unreachable" and exited 4.  Now: exit 1 (permission
+	 * denied, docs/cli.md), the server's words, the rows kept in the
+	 * spool for a role that may write them. */
+	char *url = NULL, *out = NULL, *err = NULL, *n;
+	json_t *doc;
+	int rc;
+	admin("DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname ="
+	      " 'ms_i_noinsert') THEN CREATE ROLE ms_i_noinsert LOGIN; END IF;"
+	      " END $$");
+	ck_assert_int_gt(asprintf(&url, "postgresql://ms_i_noinsert@127.0.0.1:"
+	                          "%s/import_tests", mt_env("PGPORT")), 0);
+	rc = import(url, true, ONE_ROW, &out, &err);
+	ck_assert_msg(rc == 1, "exit %d (%s)", rc, err);
+	ck_assert_msg(strstr(err, "permission denied for table "
+	                     "model_predictions") != NULL, "%s", err);
+	ck_assert_msg(strstr(err, "unreachable") == NULL, "%s", err);
+	doc = doc_of(out);
+	ck_assert(json_is_true(json_object_get(doc, "spool_pending")));
+	ck_assert_int_eq(num(doc, "spooled"), 1);
+	ck_assert_int_eq(num(doc, "lost"), 0);
+	json_decref(doc);
+	free(out);
+	free(err);
+	/* text mode too; then the owner replays the kept row */
+	rc = import(url, false, NULL, &out, &err);
+	ck_assert_msg(rc == 1 && strstr(err, "permission denied"), "exit %d (%s)",
+	              rc, err);
+	free(out);
+	free(err);
+	ck_assert_int_eq(import(g_url, false, NULL, &out, &err), 0);
+	free(out);
+	free(err);
+	n = mt_sql(g_url, "SELECT count(*) FROM model_predictions");
+	ck_assert_str_eq(n, "1");
+	free(n);
+	free(url);
+}
+END_TEST
+
+/* Write @p text to @p dir/@p name. */
+static void put_file(const char *dir, const char *name, const char *text)
+{
+	char *p = NULL;
+	FILE *f;
+	ck_assert_int_gt(asprintf(&p, "%s/%s", dir, name), 0);
+	f = fopen(p, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs(text, f);
+	fclose(f);
+	free(p);
+}
+
+static bool exists(const char *dir, const char *name)
+{
+	char *p = NULL;
+	struct stat sb;
+	bool r;
+	ck_assert_int_gt(asprintf(&p, "%s/%s", dir, name), 0);
+	r = lstat(p, &sb) == 0;
+	free(p);
+	return r;
+}
+
+START_TEST(stray_spool_names_are_left_alone)
+{
+	/* pl-* names that are not our spool files, with the database up:
+	 * before the fix import exited 4 ("rows wait in the spool: database
+	 * unreachable"), and a FIFO named pl-*.spool hung the replay. */
+	static const char *const names[] = {
+		"pl-notes.txt", "pl-dir", "pl-text.spool", "pl-subdir.spool",
+		"pl-fifo.spool", "pl-link.spool", "pl-v9.spool",
+	};
+	char *out = NULL, *err = NULL, *p = NULL, *n;
+	int rc;
+	ck_assert_int_eq(mkdir(g_spool, 0700), 0);
+	put_file(g_spool, "pl-notes.txt", "not ours\n");
+	put_file(g_spool, "pl-text.spool", "a text file, not a spool\n");
+	put_file(g_spool, "pl-v9.spool", "MSPOOL9\nfrom a future version");
+	put_file(g_dir, "target", "MSPOOL2\n");
+	ck_assert_int_gt(asprintf(&p, "%s/pl-dir", g_spool), 0);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	free(p);
+	ck_assert_int_gt(asprintf(&p, "%s/pl-subdir.spool", g_spool), 0);
+	ck_assert_int_eq(mkdir(p, 0700), 0);
+	free(p);
+	ck_assert_int_gt(asprintf(&p, "%s/pl-fifo.spool", g_spool), 0);
+	ck_assert_int_eq(mkfifo(p, 0600), 0);
+	free(p);
+	ck_assert_int_gt(asprintf(&p, "%s/pl-link.spool", g_spool), 0);
+	{
+		char *t = NULL;
+		ck_assert_int_gt(asprintf(&t, "%s/target", g_dir), 0);
+		ck_assert_int_eq(symlink(t, p), 0);
+		free(t);
+	}
+	free(p);
+	rc = import(g_url, false, ONE_ROW, &out, &err);
+	ck_assert_msg(rc == 0, "exit %d (%s)", rc, err);
+	for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
+		ck_assert_msg(exists(g_spool, names[i]), "%s was removed",
+		              names[i]);
+		ck_assert_msg(strstr(err, names[i]) != NULL, "no warning names %s: "
+		              "%s", names[i], err);
+	}
+	ck_assert_msg(strstr(out, "lost 0") != NULL && strstr(out, "wait") ==
+	              NULL, "%s", out);
+	n = mt_sql(g_url, "SELECT count(*) FROM model_predictions");
+	ck_assert_str_eq(n, "1");
+	free(n);
+	free(out);
+	free(err);
+	/* an empty stdin just replays: nothing pending, exit 0 */
+	rc = import(g_url, true, NULL, &out, &err);
+	ck_assert_msg(rc == 0, "exit %d (%s)", rc, err);
+	free(out);
+	free(err);
+}
+END_TEST
+
+START_TEST(malformed_conninfo_is_a_usage_error)
+{
+	/* Before the fix these spooled the rows and exited 4 ("database
+	 * unreachable"): they are the caller's mistakes, exit 2, and nothing
+	 * is read, spooled or written. */
+	static const char *const tails[] = {
+		"?sslmode=bogus",
+		"?options=-c%20work_mem%3Dnot_a_size",
+		"?options=-c%20no_such_setting%3D1",
+	};
+	for (size_t i = 0; i < sizeof tails / sizeof tails[0]; i++) {
+		char *url = NULL, *out = NULL, *err = NULL, *n;
+		int rc;
+		ck_assert_int_gt(asprintf(&url, "%s%s", g_url, tails[i]), 0);
+		rc = import(url, false, ONE_ROW, &out, &err);
+		ck_assert_msg(rc == 2, "%s: exit %d (%s)", tails[i], rc, err);
+		ck_assert_msg(strstr(err, "invalid connection string") != NULL,
+		              "%s: %s", tails[i], err);
+		ck_assert_msg(!exists(g_dir, "spool"), "%s: spooled", tails[i]);
+		n = mt_sql(g_url, "SELECT count(*) FROM model_predictions");
+		ck_assert_str_eq(n, "0");
+		free(n);
+		free(out);
+		free(err);
+		free(url);
+	}
+}
+END_TEST
+
+START_TEST(rows_lost_are_counted_exactly)
+{
+	/* The database down and the spool unable to take rows (its directory
+	 * cannot be created, as a full disk would refuse it).  Before the fix: a 120 s flush timeout,
+	 * then "flush: timed out after 120000 ms" and no count.  Now: the
+	 * count of rows lost, read after close, and exit 1. */
+	enum { ROWS = 15000 };
+	size_t len = strlen(ONE_ROW);
+	char *in = malloc(len * ROWS + 1), *out = NULL, *err = NULL, *msg = NULL;
+	const char *argv[10];
+	json_t *doc;
+	int rc;
+	ck_assert_ptr_nonnull(in);
+	for (size_t i = 0; i < ROWS; i++)
+		memcpy(in + i * len, ONE_ROW, len);
+	in[len * ROWS] = '\0';
+	{
+		/* the spool: a dangling symbolic link, so that listing it finds
+		 * nothing and every write to it fails, even as root */
+		char *t = NULL;
+		ck_assert_int_gt(asprintf(&t, "%s/nowhere/at/all", g_dir), 0);
+		ck_assert_int_eq(symlink(t, g_spool), 0);
+		free(t);
+	}
+	argv[0] = mt_cli();
+	argv[1] = "--json";
+	argv[2] = "--db";
+	argv[3] = "postgresql://u@127.0.0.1:1/nothing?connect_timeout=2";
+	argv[4] = "predictions";
+	argv[5] = "import";
+	argv[6] = "--spool-dir";
+	argv[7] = g_spool;
+	argv[8] = NULL;
+	rc = mt_run(argv, NULL, in, len * ROWS, &out, &err);
+	ck_assert_msg(rc == 1, "exit %d (%s)", rc, err);
+	doc = doc_of(out);
+	ck_assert_int_eq(num(doc, "accepted"), ROWS);
+	ck_assert_int_eq(num(doc, "lost"), ROWS);
+	ck_assert_int_eq(num(doc, "written"), 0);
+	ck_assert_int_eq(num(doc, "spooled"), 0);
+	json_decref(doc);
+	ck_assert_int_gt(asprintf(&msg, "%d rows lost", ROWS), 0);
+	ck_assert_msg(strstr(err, msg) != NULL, "%s", err);
+	free(msg);
+	free(out);
+	free(err);
+	/* text mode says the same */
+	argv[1] = "-q";
+	rc = mt_run(argv, NULL, in, len * 3, &out, &err);
+	ck_assert_msg(rc == 1 && strstr(err, "3 rows lost"), "exit %d (%s)", rc,
+	              err);
+	free(out);
+	free(err);
+	free(in);
+}
+END_TEST
+
 Suite *db_import_suite(void)
 {
 	Suite *s = suite_create("db_import");
@@ -91,6 +325,10 @@ Suite *db_import_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, features_stored_as_sent);
+	tcase_add_test(tc, permission_denied_is_not_unreachable);
+	tcase_add_test(tc, stray_spool_names_are_left_alone);
+	tcase_add_test(tc, malformed_conninfo_is_a_usage_error);
+	tcase_add_test(tc, rows_lost_are_counted_exactly);
 	suite_add_tcase(s, tc);
 	return s;
 }

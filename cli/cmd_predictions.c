@@ -3,9 +3,11 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +18,10 @@
 #include "import_line.h"
 
 #define MAX_LISTED_REJECTIONS 1000
+/* Accepted lines whose id is kept, to name the line of a row the server
+ * refuses: 24 bytes each, so at most 96 MiB.  A refused row past them is
+ * named by its prediction id instead. */
+#define MAX_TRACKED_IDS ((size_t)1 << 22)
 
 static void usage_text(FILE *f)
 {
@@ -41,22 +47,44 @@ typedef struct rejection {
 	char *reason;
 } rejection;
 
+/* An accepted line: its prediction id (UUIDv7, so the ids of one run
+ * are increasing, and the array is sorted as it is filled). */
+typedef struct id_line {
+	unsigned char id[16];
+	unsigned long line;
+} id_line;
+
+/* A row the server refused, as the writer thread reported it. */
+typedef struct refusal {
+	char id[MS_UUID_STRLEN];
+	char *reason;
+} refusal;
+
 typedef struct import_state {
 	rejection *rej;
 	size_t nrej, caprej;
+	id_line *ids;
+	size_t nids, capids;
+	pthread_mutex_t mu;   /* guards ref, nref, capref (writer thread) */
+	refusal *ref;
+	size_t nref, capref;
 	unsigned long rejected, accepted, lines, log_rejected;
 	unsigned long lost;  /* lines log() could not keep (spool full) */
 	il_line scan; /* the line scanner's members, reused */
 } import_state;
 
-/* List line @p line with @p reason; @p lost: the line was valid but
- * could not be kept, else it was rejected. */
+enum { REJ_LINE, REJ_LOST, REJ_SERVER };
+
+/* List line @p line with @p reason.  @p kind: REJ_LINE, the line was
+ * rejected (counted); REJ_LOST, it was valid but could not be kept
+ * (counted); REJ_SERVER, the server refused its row (counted by the
+ * logger). */
 static void add_rejection(import_state *st, unsigned long line,
-                          const char *reason, bool lost)
+                          const char *reason, int kind)
 {
-	if (lost)
+	if (kind == REJ_LOST)
 		st->lost++;
-	else
+	else if (kind == REJ_LINE)
 		st->rejected++;
 	if (st->nrej >= MAX_LISTED_REJECTIONS)
 		return;
@@ -202,8 +230,107 @@ static bool parse_line(const cli *c, il_line *l, const char *line,
 	return true;
 }
 
+/* The 16 bytes of a textual UUID; false when it is not one. */
+static bool uuid_parse(const char *s, unsigned char out[16])
+{
+	size_t k = 0;
+	for (size_t i = 0; s[i] && k < 32; i++) {
+		int hi;
+		if (s[i] == '-')
+			continue;
+		hi = isxdigit((unsigned char)s[i]) ? 1 : 0;
+		if (!hi)
+			return false;
+		hi = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
+		if (k % 2 == 0)
+			out[k / 2] = (unsigned char)(hi << 4);
+		else
+			out[k / 2] |= (unsigned char)hi;
+		k++;
+	}
+	return k == 32;
+}
+
+/* Remember which line logged @p id (up to MAX_TRACKED_IDS lines). */
+static void track_id(import_state *st, const char *id)
+{
+	if (st->nids >= MAX_TRACKED_IDS)
+		return;
+	if (st->nids == st->capids) {
+		size_t nc = st->capids ? st->capids * 2 : 1024;
+		id_line *n = realloc(st->ids, nc * sizeof *n);
+		if (n == NULL)
+			return;
+		st->ids = n;
+		st->capids = nc;
+	}
+	if (uuid_parse(id, st->ids[st->nids].id)) {
+		st->ids[st->nids].line = st->lines;
+		st->nids++;
+	}
+}
+
+/* on_reject (the writer thread): keep the first MAX_LISTED_REJECTIONS. */
+static void on_reject(void *payload, const char *id, const char *reason)
+{
+	import_state *st = payload;
+	pthread_mutex_lock(&st->mu);
+	if (st->nref < MAX_LISTED_REJECTIONS) {
+		if (st->nref == st->capref) {
+			size_t nc = st->capref ? st->capref * 2 : 16;
+			refusal *n = realloc(st->ref, nc * sizeof *n);
+			if (n != NULL) {
+				st->ref = n;
+				st->capref = nc;
+			}
+		}
+		if (st->nref < st->capref) {
+			refusal *r = &st->ref[st->nref];
+			snprintf(r->id, sizeof r->id, "%s", id);
+			r->reason = strdup(reason);
+			if (r->reason)
+				st->nref++;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+static int cmp_id(const void *key, const void *elem)
+{
+	return memcmp(key, ((const id_line *)elem)->id, 16);
+}
+
+static int cmp_rejection(const void *a, const void *b)
+{
+	const rejection *x = a, *y = b;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* After close: each refused row as its line (or its id), then every
+ * listed line in line order. */
+static void list_refusals(import_state *st)
+{
+	for (size_t i = 0; i < st->nref; i++) {
+		unsigned char id[16];
+		const id_line *hit = NULL;
+		char reason[1200];
+		if (uuid_parse(st->ref[i].id, id))
+			hit = bsearch(id, st->ids, st->nids, sizeof *st->ids, cmp_id);
+		snprintf(reason, sizeof reason, "refused by the server%s%s%s: %s",
+		         hit ? "" : " (prediction ", hit ? "" : st->ref[i].id,
+		         hit ? "" : ")", st->ref[i].reason);
+		add_rejection(st, hit ? hit->line : 0, reason, REJ_SERVER);
+	}
+	if (st->nrej > 1)
+		qsort(st->rej, st->nrej, sizeof *st->rej, cmp_rejection);
+}
+
 static void import_state_dispose(import_state *st)
 {
+	for (size_t i = 0; i < st->nref; i++)
+		free(st->ref[i].reason);
+	free(st->ref);
+	free(st->ids);
 	for (size_t i = 0; i < st->nrej; i++)
 		free(st->rej[i].reason);
 	free(st->rej);
@@ -238,7 +365,8 @@ static int parse_import_args(cli *c, const char **spool_dir, bool *quiet,
 	return 0;
 }
 
-static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
+static int open_predlog(const cli *c, const char *spool_dir,
+                        import_state *st, ms_predlog **pl)
 {
 	ms_predlog_options o;
 	ms_buf err = MS_BUF_INIT;
@@ -246,6 +374,8 @@ static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
 
 	ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
 	o.spool_dir = spool_dir;
+	o.on_reject = on_reject;
+	o.on_reject_payload = st;
 	s = ms_predlog_open(pl, c->db, &o);
 	if (s == MS_OK)
 		return 0;
@@ -260,20 +390,22 @@ static void import_line(const cli *c, ms_predlog *pl, import_state *st,
                         const char *line, size_t len)
 {
 	parsed r;
-	char reason[512];
+	char reason[512], id[MS_UUID_STRLEN];
 	ms_status s;
 	ms_buf err = MS_BUF_INIT;
 
 	if (!parse_line(c, &st->scan, line, len, &r, reason, sizeof reason)) {
-		add_rejection(st, st->lines, reason, false);
-	} else if ((s = ms_predlog_log(NULL, pl, &r.p)) == MS_OK) {
+		add_rejection(st, st->lines, reason, REJ_LINE);
+	} else if ((s = ms_predlog_log(id, pl, &r.p)) == MS_OK) {
 		st->accepted++;
+		track_id(st, id);
 	} else {
 		if (s == MS_EINVAL)
 			st->log_rejected++;
 		ms_predlog_last_error(&err, pl);
 		add_rejection(st, st->lines, err.ptr && err.ptr[0]
-		              ? err.ptr : ms_status_str(s), s != MS_EINVAL);
+		              ? err.ptr : ms_status_str(s),
+		              s == MS_EINVAL ? REJ_LINE : REJ_LOST);
 		ms_buf_dispose(&err);
 	}
 	parsed_dispose(&r);
@@ -343,8 +475,9 @@ static void print_import_json(const import_state *st, const import_end *e,
 {
 	json_t *doc = json_object(), *arr = json_array();
 	for (size_t i = 0; i < st->nrej; i++)
-		json_array_append_new(arr, json_pack("{s:I,s:s}", "line",
-		                      (json_int_t)st->rej[i].line, "reason",
+		json_array_append_new(arr, json_pack("{s:o,s:s}", "line",
+		                      st->rej[i].line ? json_integer((json_int_t)
+		                      st->rej[i].line) : json_null(), "reason",
 		                      st->rej[i].reason));
 	json_object_set_new(doc, "lines", json_integer((json_int_t)st->lines));
 	json_object_set_new(doc, "accepted",
@@ -373,16 +506,20 @@ static void print_import_text(const import_state *st, const import_end *e,
                               bool quiet)
 {
 	uint64_t refused = server_rejected(st, e);
-	for (size_t i = 0; i < st->nrej; i++)
-		fprintf(stderr, "modelstore: predictions import: line %lu: %s\n",
-		        st->rej[i].line, st->rej[i].reason);
-	if (st->rejected + st->lost > st->nrej)
-		fprintf(stderr, "modelstore: predictions import: ... and %lu "
-		        "more lines not listed\n",
-		        st->rejected + st->lost - (unsigned long)st->nrej);
-	if (refused > 0)
-		fprintf(stderr, "modelstore: predictions import: %llu rows "
-		        "refused by the server\n", (unsigned long long)refused);
+	uint64_t total = st->rejected + st->lost + refused;
+	for (size_t i = 0; i < st->nrej; i++) {
+		if (st->rej[i].line)
+			fprintf(stderr, "modelstore: predictions import: line %lu: "
+			        "%s\n", st->rej[i].line, st->rej[i].reason);
+		else
+			fprintf(stderr, "modelstore: predictions import: %s\n",
+			        st->rej[i].reason);
+	}
+	if (total > st->nrej)
+		fprintf(stderr, "modelstore: predictions import: ... and %llu "
+		        "more not listed (%llu rows refused by the server in "
+		        "all)\n", (unsigned long long)(total - st->nrej),
+		        (unsigned long long)refused);
 	if (!quiet)
 		printf("accepted %lu, rejected %llu, written %llu, spooled %llu, "
 		       "replayed %llu, lost %llu%s\n", st->accepted,
@@ -503,10 +640,14 @@ static int cmd_import(cli *c, int argc, char **argv)
 	if ((rc = check_conninfo(c)) != 0)
 		return rc;
 	warn_stray_spool_names(c, spool_dir);
-	if ((rc = open_predlog(c, spool_dir, &pl)) != 0)
+	pthread_mutex_init(&st.mu, NULL);
+	if ((rc = open_predlog(c, spool_dir, &st, &pl)) != 0) {
+		pthread_mutex_destroy(&st.mu);
 		return rc;
+	}
 	import_stdin(c, pl, &st, !quiet && !c->json && isatty(STDERR_FILENO));
 	e.close = ms_predlog_close_stats(&e.stats, &e.err, pl);
+	list_refusals(&st); /* the writer thread is gone */
 	if (c->json)
 		print_import_json(&st, &e, spool_dir);
 	else
@@ -514,6 +655,7 @@ static int cmd_import(cli *c, int argc, char **argv)
 	rc = import_exit(c, &st, &e, spool_dir);
 	ms_buf_dispose(&e.err);
 	import_state_dispose(&st);
+	pthread_mutex_destroy(&st.mu);
 	return rc;
 }
 

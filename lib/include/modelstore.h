@@ -1434,17 +1434,30 @@ typedef struct ms_predlog_options {
 	int connect_timeout;       /**< seconds per host and address, as
 	                                for ms_store_options; 0 or
 	                                negative: 2 */
+	/** Version 2.  NULL, or called once for each queued row the server
+	 *  refused (a data error, e.g. a CHECK constraint): its id (as
+	 *  ms_predlog_log() gave it) and the server's reason, both borrowed
+	 *  for the call.  Called from the writer thread, so it must be
+	 *  thread-safe with respect to the caller's code, must not block for
+	 *  long and must not call into this logger.  Rows refused while a
+	 *  spool file is replayed are counted and reported through
+	 *  ms_predlog_last_error() only.  Naming the refused rows costs a few
+	 *  more transactions, only for a batch that had some. */
+	void (*on_reject)(void *payload, const char *prediction_id,
+	                  const char *reason);
+	void *on_reject_payload;   /**< Version 2: given to on_reject */
 } ms_predlog_options;
 
-#define MS_PREDLOG_OPTIONS_VERSION 1
+#define MS_PREDLOG_OPTIONS_VERSION 2
 #define MS_PREDLOG_OPTIONS_INIT { MS_PREDLOG_OPTIONS_VERSION, NULL, 0, 0, \
-	0, 0, 0 }
+	0, 0, 0, NULL, NULL }
 
 /**
  * Initialise logger options to the defaults of a version.
  *
  * @param opts    the struct to fill (borrowed); must not be NULL.
- * @param version MS_PREDLOG_OPTIONS_VERSION.
+ * @param version MS_PREDLOG_OPTIONS_VERSION (2), or 1: the fields of
+ *                version 1 only are written.
  * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
  * Thread-safety: safe.
  */
@@ -1489,7 +1502,8 @@ typedef struct ms_prediction {
  *                 every connection.  It is not checked here: when it
  *                 is malformed, the writer never connects, rows are
  *                 spooled, and ms_predlog_last_error() says why.
- * @param opts     options (borrowed, not kept); NULL for the defaults.
+ * @param opts     options (borrowed, not kept; version 1 or 2); NULL for
+ *                 the defaults.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p out NULL or unknown options version;

@@ -66,6 +66,11 @@ struct ms_predlog {
 	pthread_t thread;
 
 	ms_copy_report rep;    /* counters and the last error: any thread */
+	void (*on_reject)(void *, const char *, const char *);
+	void *on_reject_payload;
+	_Atomic uint64_t log_rejected; /* refused by ms_predlog_log(); the
+	                        * server's refusals are rep.rejected, which
+	                        * only the writer thread counts */
 	ms_status end_cause;   /* set by the writer as it ends: why rows wait
 	                        * in the spool (MS_OK: none do); read after
 	                        * the join */
@@ -77,12 +82,27 @@ struct ms_predlog {
 	row **wrows;
 };
 
+/* The bytes of an ms_predlog_options of @p version; 0 when unknown. */
+static size_t options_size(unsigned int version)
+{
+	switch (version) {
+	case 1:
+		return MS__SIZE_THROUGH(ms_predlog_options, connect_timeout);
+	case 2:
+		return MS__SIZE_THROUGH(ms_predlog_options, on_reject_payload);
+	default:
+		return 0;
+	}
+}
+
 ms_status ms_predlog_options_init(ms_predlog_options *o, unsigned int v)
 {
 	ms_predlog_options d = MS_PREDLOG_OPTIONS_INIT;
-	if (o == NULL || v != MS_PREDLOG_OPTIONS_VERSION)
+	size_t n = options_size(v);
+	if (o == NULL || n == 0)
 		return MS_EINVAL;
-	*o = d;
+	d.version = v;
+	memcpy(o, &d, n);
 	return MS_OK;
 }
 
@@ -178,14 +198,78 @@ static void reconnect(ms_predlog *pl, bool closing)
 	}
 }
 
-/* Send the @p n rows in hand; true when they are in. */
+/* Tell on_reject about the one row @p r the server refused. */
+static void tell_reject(ms_predlog *pl, const ms_spool_rec *r)
+{
+	ms_blob v;
+	char id[MS_UUID_STRLEN] = "";
+	if (ms__blob_parse(r->data, r->len, &v))
+		ms__uuid_format(id, v.uuid);
+	pl->on_reject(pl->on_reject_payload, id, pl->copy.werr.msg);
+}
+
+/* Send @p recs again through the idempotent path, where rows already in
+ * are skipped (ON CONFLICT DO NOTHING) and the bad ones refused again;
+ * the counters it moves are put back, as these rows were counted once
+ * already.  *bad receives how many it refused.  false when it could not
+ * be sent (the connection is gone). */
+static bool resend_count(ms_predlog *pl, const ms_spool_rec *recs, size_t n,
+                         uint64_t *bad)
+{
+	uint64_t rej = atomic_load(&pl->rep.rejected);
+	uint64_t bat = atomic_load(&pl->rep.batches);
+	int r = ms__copy_put_idem(&pl->copy, recs, n);
+	*bad = atomic_load(&pl->rep.rejected) - rej;
+	atomic_fetch_sub(&pl->rep.rejected, *bad);
+	atomic_fetch_sub(&pl->rep.batches, atomic_load(&pl->rep.batches) - bat);
+	return r == MS__COPY_OK;
+}
+
+/* @p bad of the @p n rows @p recs were refused by the server when the
+ * batch went in (the writer thread counts rep.rejected alone, so the
+ * count is exact): find which, by sending halves again, and tell
+ * on_reject about each.  Only a batch that had refusals pays for this.
+ * false when the connection went away meanwhile (the rest stay
+ * unnamed, still counted). */
+static bool name_rejects(ms_predlog *pl, const ms_spool_rec *recs, size_t n,
+                         uint64_t bad)
+{
+	uint64_t left;
+	if (bad == 0)
+		return true;
+	if (bad == n) {
+		for (size_t i = 0; i < n; i++) {
+			uint64_t b;
+			if (!resend_count(pl, recs + i, 1, &b))
+				return false;
+			if (b)
+				tell_reject(pl, recs + i);
+		}
+		return true;
+	}
+	if (!resend_count(pl, recs, n / 2, &left))
+		return false;
+	if (left > bad)
+		left = bad;
+	return name_rejects(pl, recs, n / 2, left) &&
+	       name_rejects(pl, recs + n / 2, n - n / 2, bad - left);
+}
+
+/* Send the @p n rows in hand; true when they are in (the ones the server
+ * refused counted, and named to on_reject). */
 static bool send_batch(ms_predlog *pl, size_t n)
 {
+	uint64_t before = atomic_load(&pl->rep.rejected), bad;
 	for (size_t i = 0; i < n; i++) {
 		pl->wrecs[i].data = pl->wrows[i]->blob;
 		pl->wrecs[i].len = pl->wrows[i]->len;
 	}
-	return ms__copy_deliver(&pl->copy, pl->wrecs, n) == MS__COPY_OK;
+	if (ms__copy_deliver(&pl->copy, pl->wrecs, n) != MS__COPY_OK)
+		return false;
+	bad = atomic_load(&pl->rep.rejected) - before;
+	if (bad > 0 && pl->on_reject)
+		name_rejects(pl, pl->wrecs, n, bad);
+	return true;
 }
 
 /* Append the @p n rows in hand to the spool, fsync'd. */
@@ -325,13 +409,16 @@ ms_status ms_predlog_open(ms_predlog **out, const char *conninfo,
 
 	if (opts == NULL) {
 		ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
-	} else if (opts->version != MS_PREDLOG_OPTIONS_VERSION) {
+	} else if (options_size(opts->version) == 0) {
 		ms__err_set(&pl->rep.err, MS_EINVAL, "predlog: invalid options "
 		            "version value: \"%u\"", opts->version);
 		return MS_EINVAL;
 	} else {
-		o = *opts;
+		ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
+		memcpy(&o, opts, options_size(opts->version));
 	}
+	pl->on_reject = o.on_reject;
+	pl->on_reject_payload = o.on_reject_payload;
 	pl->cap = o.queue_capacity ? o.queue_capacity : 65536;
 	pl->batch = o.batch_size ? o.batch_size : 5000;
 	if (pl->batch > pl->cap)
@@ -370,7 +457,7 @@ static __attribute__((format(printf, 2, 3)))
 ms_status reject(ms_predlog *pl, const char *fmt, ...)
 {
 	va_list ap;
-	MS__COUNT(&pl->rep, rejected, 1);
+	atomic_fetch_add_explicit(&pl->log_rejected, 1, memory_order_relaxed);
 	va_start(ap, fmt);
 	ms__copy_vreportf(&pl->rep, fmt, ap);
 	va_end(ap);
@@ -585,7 +672,8 @@ ms_status ms_predlog_stats_get(ms_predlog_stats *o, ms_predlog *pl)
 		full.written = atomic_load(&pl->rep.written);
 		full.spooled = atomic_load(&pl->rep.spooled);
 		full.replayed = atomic_load(&pl->rep.replayed);
-		full.rejected = atomic_load(&pl->rep.rejected);
+		full.rejected = atomic_load(&pl->rep.rejected) +
+		                atomic_load(&pl->log_rejected);
 		full.dropped_full = atomic_load(&pl->rep.dropped_full);
 		full.spool_corrupt = atomic_load(&pl->rep.spool_corrupt);
 		full.batches = atomic_load(&pl->rep.batches);

@@ -318,6 +318,58 @@ START_TEST(rows_lost_are_counted_exactly)
 }
 END_TEST
 
+START_TEST(server_refusals_listed_by_line)
+{
+	/* Rows the server refuses (here a CHECK constraint): before the fix
+	 * text mode printed "rejected 0" and nothing on stderr, with exit 1.
+	 * Now each is listed with its line number and the server's reason,
+	 * in text and JSON, and counted. */
+	const char *in =
+		"{\"model_version\": \"v1\", \"input_features\": {}, \"predicted_value\": 1}\n"
+		"{\"model_version\": \"poison\", \"input_features\": {}, \"predicted_value\": 2}\n"
+		"{\"model_version\": \"v1\", \"input_features\": {}, \"predicted_value\": 3}\n"
+		"not json\n"
+		"{\"model_version\": \"poison\", \"input_features\": {}, \"predicted_value\": 5}\n"
+		"{\"model_version\": \"v1\", \"input_features\": {}, \"predicted_value\": 6}\n";
+	char *out = NULL, *err = NULL, *n;
+	json_t *doc, *rej;
+	int rc;
+	admin("ALTER TABLE model_predictions ADD CONSTRAINT no_poison"
+	      " CHECK (model_version <> 'poison')");
+	rc = import(g_url, false, in, &out, &err);
+	ck_assert_msg(rc == 1, "exit %d (%s)", rc, err);
+	ck_assert_msg(strstr(err, "line 2: refused by the server: ") != NULL &&
+	              strstr(err, "line 5: refused by the server: ") != NULL &&
+	              strstr(err, "no_poison") != NULL &&
+	              strstr(err, "line 4: invalid JSON") != NULL, "%s", err);
+	ck_assert_msg(strstr(out, "accepted 5, rejected 3, written 3,") != NULL,
+	              "%s", out);
+	free(out);
+	free(err);
+	rc = import(g_url, true, in, &out, &err);
+	ck_assert_msg(rc == 1, "exit %d (%s)", rc, err);
+	doc = doc_of(out);
+	ck_assert_int_eq(num(doc, "server_rejected"), 2);
+	ck_assert_int_eq(num(doc, "rejected"), 3);
+	ck_assert_int_eq(num(doc, "written"), 3);
+	rej = json_object_get(doc, "rejections");
+	ck_assert_int_eq(json_array_size(rej), 3);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                 json_array_get(rej, 0), "line")), 2);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                 json_array_get(rej, 1), "line")), 4);
+	ck_assert_int_eq(json_integer_value(json_object_get(
+	                 json_array_get(rej, 2), "line")), 5);
+	json_decref(doc);
+	free(out);
+	free(err);
+	n = mt_sql(g_url, "SELECT count(*) || '/' || count(*) FILTER (WHERE"
+	           " model_version = 'v1') FROM model_predictions");
+	ck_assert_str_eq(n, "6/6");
+	free(n);
+}
+END_TEST
+
 Suite *db_import_suite(void)
 {
 	Suite *s = suite_create("db_import");
@@ -329,6 +381,7 @@ Suite *db_import_suite(void)
 	tcase_add_test(tc, stray_spool_names_are_left_alone);
 	tcase_add_test(tc, malformed_conninfo_is_a_usage_error);
 	tcase_add_test(tc, rows_lost_are_counted_exactly);
+	tcase_add_test(tc, server_refusals_listed_by_line);
 	suite_add_tcase(s, tc);
 	return s;
 }

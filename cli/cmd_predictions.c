@@ -31,13 +31,17 @@ static void usage_text(FILE *f)
 	      "        the keys model_name (default: --name), model_version,\n"
 	      "        input_features (a JSON object), predicted_value,\n"
 	      "        actual_value and confidence_score (numbers or null), and\n"
-	      "        log them through the prediction logger.  Rows that cannot\n"
-	      "        reach the database go to the spool directory (default\n"
-	      "        \"spool\") and are replayed by the next run; an empty stdin\n"
-	      "        just replays a leftover spool.  Ends with a summary.\n"
+	      "        log them through the prediction logger; the features are\n"
+	      "        stored as sent.  Rows that cannot reach the database go\n"
+	      "        to the spool directory (default \"spool\") and are\n"
+	      "        replayed by the next run; an empty stdin just replays a\n"
+	      "        leftover spool.  Ends with a summary of final counters.\n"
 	      "        Exit 0: every line accepted and in the database; 1: some\n"
-	      "        lines rejected (listed with line numbers); 4: the database\n"
-	      "        was unreachable and accepted rows wait in the spool.\n"
+	      "        lines rejected, by us or the server (listed with line\n"
+	      "        numbers), rows lost (counted), or writes refused\n"
+	      "        (permission denied); 2: usage, a malformed connection\n"
+	      "        string; 4: the database was unreachable and accepted\n"
+	      "        rows wait in the spool.\n"
 	      "actual  Attach the actual value to a logged prediction by its id.\n",
 	      f);
 }

@@ -1,8 +1,9 @@
 /* fuzz_import_line.c - libFuzzer harness for the NDJSON line scanner of
  * `predictions import` (cli/import_line.c).  Built by -DMS_FUZZ=ON with
  * -fsanitize=fuzzer,address,undefined (target fuzz_import_line); run it
- * as fuzz_import_line -dict=tests/fuzz/json.dict tests/corpus/import_line
- * (see docs/reliability.md).  Besides "no crash, no out-of-bounds read"
+ * as build-fuzz/tests/fuzz/fuzz_import_line -max_total_time=SECONDS
+ * -max_len=8192 -dict=tests/fuzz/json.dict build-fuzz/corpus-import_line
+ * tests/corpus/import_line (new inputs go to the first directory).  Besides "no crash, no out-of-bounds read"
  * (the input sits in a buffer of exactly its size), every call must keep
  * its contract:
  *  - *where is within the input; accepted means *where == size and *why

@@ -3,6 +3,8 @@
  * counters and exit codes tell the truth. */
 #define _GNU_SOURCE
 #include <jansson.h>
+#include <math.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -370,6 +372,111 @@ START_TEST(server_refusals_listed_by_line)
 }
 END_TEST
 
+/* What on_reject was told, from the writer thread. */
+typedef struct told {
+	pthread_mutex_t mu;
+	char ids[64][MS_UUID_STRLEN];
+	size_t n;
+	bool reason_ok;
+} told;
+
+static void record_reject(void *payload, const char *id, const char *reason)
+{
+	told *t = payload;
+	pthread_mutex_lock(&t->mu);
+	if (t->n < 64)
+		snprintf(t->ids[t->n++], MS_UUID_STRLEN, "%s", id);
+	if (strstr(reason, "no_poison") == NULL)
+		t->reason_ok = false;
+	pthread_mutex_unlock(&t->mu);
+}
+
+START_TEST(library_names_refused_rows_and_final_counters)
+{
+	/* on_reject names exactly the rows the server refused, once each,
+	 * and the re-sends that find them move no counter: rejected and
+	 * written are what a caller would count by hand.  The counters of
+	 * ms_predlog_close_stats are final. */
+	enum { ROWS = 2000, EVERY = 200 };
+	char poison[ROWS / EVERY][MS_UUID_STRLEN];
+	told t = { .reason_ok = true };
+	ms_predlog_options o;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
+	ms_buf err = MS_BUF_INIT;
+	ms_predlog *pl;
+	size_t np = 0;
+	char *n;
+	admin("ALTER TABLE model_predictions ADD CONSTRAINT no_poison"
+	      " CHECK (model_version <> 'poison')");
+	pthread_mutex_init(&t.mu, NULL);
+	ck_assert_int_eq(ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION),
+	                 MS_OK);
+	o.spool_dir = g_spool;
+	o.on_reject = record_reject;
+	o.on_reject_payload = &t;
+	ck_assert_int_eq(ms_predlog_open(&pl, g_url, &o), MS_OK);
+	for (int i = 0; i < ROWS; i++) {
+		char id[MS_UUID_STRLEN];
+		bool bad = i % EVERY == 7;
+		ms_prediction p = { NULL, bad ? "poison" : "v1", "{\"i\": 1}",
+		                    (double)i, NAN, NAN };
+		ck_assert_int_eq(ms_predlog_log(id, pl, &p), MS_OK);
+		if (bad)
+			memcpy(poison[np++], id, MS_UUID_STRLEN);
+	}
+	ck_assert_int_eq(ms_predlog_close_stats(&st, &err, pl), MS_OK);
+	ck_assert_uint_eq(st.accepted, ROWS);
+	ck_assert_uint_eq(st.written, ROWS - np);
+	ck_assert_uint_eq(st.rejected, np);
+	ck_assert_uint_eq(st.lost, 0);
+	ck_assert_msg(strstr(err.ptr, "rejected by the server") != NULL, "%s",
+	              err.ptr);
+	ck_assert_uint_eq(t.n, np);
+	ck_assert(t.reason_ok);
+	for (size_t i = 0; i < np; i++) {
+		bool found = false;
+		for (size_t j = 0; j < t.n; j++)
+			found = found || strcmp(t.ids[j], poison[i]) == 0;
+		ck_assert_msg(found, "refused row %s not named", poison[i]);
+	}
+	n = mt_sql(g_url, "SELECT count(*) FROM model_predictions");
+	ck_assert_int_eq(atoi(n), ROWS - (int)np);
+	free(n);
+	ms_buf_dispose(&err);
+	pthread_mutex_destroy(&t.mu);
+}
+END_TEST
+
+START_TEST(close_stats_says_why_rows_wait)
+{
+	/* the database down: nothing lost, the row spooled, and the result
+	 * says unreachable; a version 1 options struct is still taken */
+	ms_predlog_options o;
+	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
+	ms_buf err = MS_BUF_INIT;
+	ms_predlog *pl;
+	ms_prediction p = { NULL, "v1", "{}", 1.0, NAN, NAN };
+	ck_assert_int_eq(ms_predlog_options_init(&o, 1), MS_OK);
+	ck_assert_uint_eq(o.version, 1);
+	o.spool_dir = g_spool;
+	o.connect_timeout = 1;
+	ck_assert_int_eq(ms_predlog_open(&pl, "postgresql://u@127.0.0.1:1/x", &o),
+	                 MS_OK);
+	ck_assert_int_eq(ms_predlog_log(NULL, pl, &p), MS_OK);
+	ck_assert_int_eq(ms_predlog_close_stats(&st, &err, pl), MS_EUNREACHABLE);
+	ck_assert_uint_eq(st.spooled, 1);
+	ck_assert_uint_eq(st.lost, 0);
+	ck_assert_msg(strstr(err.ptr, "unreachable") != NULL, "%s", err.ptr);
+	ms_buf_dispose(&err);
+	/* the database up: the spooled row goes in, and the result is MS_OK */
+	ck_assert_int_eq(ms_predlog_open(&pl, g_url, &o), MS_OK);
+	st.version = 1; /* a version 1 stats struct is filled too */
+	ck_assert_int_eq(ms_predlog_close_stats(&st, NULL, pl), MS_OK);
+	ck_assert_uint_eq(st.written, 1);
+	ck_assert_int_eq(ms_predlog_close_stats(NULL, NULL, NULL), MS_OK);
+}
+END_TEST
+
 Suite *db_import_suite(void)
 {
 	Suite *s = suite_create("db_import");
@@ -382,6 +489,8 @@ Suite *db_import_suite(void)
 	tcase_add_test(tc, malformed_conninfo_is_a_usage_error);
 	tcase_add_test(tc, rows_lost_are_counted_exactly);
 	tcase_add_test(tc, server_refusals_listed_by_line);
+	tcase_add_test(tc, library_names_refused_rows_and_final_counters);
+	tcase_add_test(tc, close_stats_says_why_rows_wait);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -131,7 +131,6 @@ static bool member_number(const il_member *m, double *out)
 		return false;
 	memcpy(copy, m->val, m->val_len);
 	copy[m->val_len] = '\0';
-	errno = 0;
 	*out = strtod(copy, &end);
 	ok = *end == '\0' && isfinite(*out);
 	if (copy != buf)
@@ -601,13 +600,14 @@ static void warn_stray_spool_names(const cli *c, const char *dir)
 				         "modelstore does not read"
 				       : "not a spool file";
 		}
-		if (what && !c->json)
-			fprintf(stderr, "modelstore: predictions import: warning: "
-			        "%s/%s: %s; left alone\n", dir, n, what);
-		else if (what)
-			cli_log((void *)c, MS_LOG_WARN, "predictions import: spool "
-			        "directory holds a name that is not a spool file; "
-			        "left alone");
+		if (what) {
+			char msg[1024], sd[256], sn[256];
+			/* names may hold control characters: escaped */
+			snprintf(msg, sizeof msg, "predictions import: warning: "
+			         "%s/%s: %s; left alone", cli_safe(sd, sizeof sd, dir),
+			         cli_safe(sn, sizeof sn, n), what);
+			cli_log((void *)c, MS_LOG_WARN, msg);
+		}
 	}
 	closedir(d);
 }

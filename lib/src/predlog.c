@@ -309,8 +309,9 @@ static size_t settle_batch(ms_predlog *pl, size_t n, bool closing)
 	if (closing && (pl->copy.conn == NULL || pl->close_connect_tried)) {
 		/* nowhere to put them: counted, reported */
 		MS__COUNT(&pl->rep, lost, n);
-		ms__copy_reportf(&pl->rep, "predictions: %zu rows could not be "
-		                 "written or spooled at close: %s", n,
+		ms__copy_reportf(&pl->rep, "predictions: %llu rows could not be "
+		                 "written or spooled at close: %s",
+		                 (unsigned long long)atomic_load(&pl->rep.lost),
 		                 pl->copy.werr.msg);
 		return n;
 	}

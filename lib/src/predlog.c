@@ -235,9 +235,9 @@ static bool name_rejects(ms_predlog *pl, const ms_spool_rec *recs, size_t n,
                          uint64_t bad)
 {
 	uint64_t left;
-	if (bad == 0)
+	if (bad == 0 || n == 0)
 		return true;
-	if (bad == n) {
+	if (bad >= n) { /* all bad (">": never, but no loop if it were) */
 		for (size_t i = 0; i < n; i++) {
 			uint64_t b;
 			if (!resend_count(pl, recs + i, 1, &b))

@@ -2,17 +2,26 @@
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <ctype.h>
 #include <getopt.h>
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cli.h"
+#include "import_line.h"
 
 #define MAX_LISTED_REJECTIONS 1000
+/* Accepted lines whose id is kept, to name the line of a row the server
+ * refuses: 24 bytes each, so at most 96 MiB.  A refused row past them is
+ * named by its prediction id instead. */
+#define MAX_TRACKED_IDS ((size_t)1 << 22)
 
 static void usage_text(FILE *f)
 {
@@ -22,13 +31,17 @@ static void usage_text(FILE *f)
 	      "        the keys model_name (default: --name), model_version,\n"
 	      "        input_features (a JSON object), predicted_value,\n"
 	      "        actual_value and confidence_score (numbers or null), and\n"
-	      "        log them through the prediction logger.  Rows that cannot\n"
-	      "        reach the database go to the spool directory (default\n"
-	      "        \"spool\") and are replayed by the next run; an empty stdin\n"
-	      "        just replays a leftover spool.  Ends with a summary.\n"
+	      "        log them through the prediction logger; the features are\n"
+	      "        stored as sent.  Rows that cannot reach the database go\n"
+	      "        to the spool directory (default \"spool\") and are\n"
+	      "        replayed by the next run; an empty stdin just replays a\n"
+	      "        leftover spool.  Ends with a summary of final counters.\n"
 	      "        Exit 0: every line accepted and in the database; 1: some\n"
-	      "        lines rejected (listed with line numbers); 4: the database\n"
-	      "        was unreachable and accepted rows wait in the spool.\n"
+	      "        lines rejected, by us or the server (listed with line\n"
+	      "        numbers), rows lost (counted), or writes refused\n"
+	      "        (permission denied); 2: usage, a malformed connection\n"
+	      "        string; 4: the database was unreachable and accepted\n"
+	      "        rows wait in the spool.\n"
 	      "actual  Attach the actual value to a logged prediction by its id.\n",
 	      f);
 }
@@ -38,16 +51,45 @@ typedef struct rejection {
 	char *reason;
 } rejection;
 
+/* An accepted line: its prediction id (UUIDv7, so the ids of one run
+ * are increasing, and the array is sorted as it is filled). */
+typedef struct id_line {
+	unsigned char id[16];
+	unsigned long line;
+} id_line;
+
+/* A row the server refused, as the writer thread reported it. */
+typedef struct refusal {
+	char id[MS_UUID_STRLEN];
+	char *reason;
+} refusal;
+
 typedef struct import_state {
 	rejection *rej;
 	size_t nrej, caprej;
+	id_line *ids;
+	size_t nids, capids;
+	pthread_mutex_t mu;   /* guards ref, nref, capref (writer thread) */
+	refusal *ref;
+	size_t nref, capref;
 	unsigned long rejected, accepted, lines, log_rejected;
+	unsigned long lost;  /* lines log() could not keep (spool full) */
+	il_line scan; /* the line scanner's members, reused */
 } import_state;
 
+enum { REJ_LINE, REJ_LOST, REJ_SERVER };
+
+/* List line @p line with @p reason.  @p kind: REJ_LINE, the line was
+ * rejected (counted); REJ_LOST, it was valid but could not be kept
+ * (counted); REJ_SERVER, the server refused its row (counted by the
+ * logger). */
 static void add_rejection(import_state *st, unsigned long line,
-                          const char *reason)
+                          const char *reason, int kind)
 {
-	st->rejected++;
+	if (kind == REJ_LOST)
+		st->lost++;
+	else if (kind == REJ_LINE)
+		st->rejected++;
 	if (st->nrej >= MAX_LISTED_REJECTIONS)
 		return;
 	if (st->nrej == st->caprej) {
@@ -64,102 +106,238 @@ static void add_rejection(import_state *st, unsigned long line,
 		st->nrej++;
 }
 
-/* Optional number: absent or null -> NAN; anything else must be a number. */
-static bool opt_number(json_t *o, const char *key, double *out,
-                       const char **why)
-{
-	json_t *v = json_object_get(o, key);
-	*out = NAN;
-	if (v == NULL || json_is_null(v))
-		return true;
-	if (!json_is_number(v)) {
-		*why = key;
-		return false;
-	}
-	*out = json_number_value(v);
-	return true;
-}
-
-/* Turn one NDJSON line into a prediction; on failure a reason. */
-static bool parse_line(const cli *c, const char *line, size_t len,
-                       json_t **doc, char **features, ms_prediction *p,
-                       char *reason, size_t rn)
+/* The value of member @p m as a string (jansson decodes the escapes);
+ * NULL when it is not one.  The caller json_decref()s *doc. */
+static const char *member_string(const il_member *m, json_t **doc)
 {
 	json_error_t err;
-	json_t *o, *v;
-	const char *bad = NULL;
-
 	*doc = NULL;
-	*features = NULL;
-	o = json_loadb(line, len, JSON_REJECT_DUPLICATES, &err);
-	if (o == NULL) {
-		snprintf(reason, rn, "invalid JSON: %s (column %d)", err.text,
-		         err.column);
+	if (m == NULL || m->kind != IL_STRING)
+		return NULL;
+	*doc = json_loadb(m->val, m->val_len, JSON_DECODE_ANY, &err);
+	return json_is_string(*doc) ? json_string_value(*doc) : NULL;
+}
+
+/* The number of member @p m as a double: the line's digits read with
+ * strtod (the scanner checked the JSON grammar).  false when the value
+ * is not a number or does not fit a double. */
+static bool member_number(const il_member *m, double *out)
+{
+	char buf[64], *copy = buf, *end;
+	bool ok;
+	if (m == NULL || m->kind != IL_NUMBER)
+		return false;
+	if (m->val_len >= sizeof buf && (copy = malloc(m->val_len + 1)) == NULL)
+		return false;
+	memcpy(copy, m->val, m->val_len);
+	copy[m->val_len] = '\0';
+	*out = strtod(copy, &end);
+	ok = *end == '\0' && isfinite(*out);
+	if (copy != buf)
+		free(copy);
+	return ok;
+}
+
+/* Optional number: absent or null -> NAN; anything else must be a
+ * number that fits a double. */
+static bool opt_number(const il_line *l, const char *key, double *out)
+{
+	const il_member *m = il_get(l, key);
+	*out = NAN;
+	if (m == NULL || m->kind == IL_NULL)
+		return true;
+	return member_number(m, out);
+}
+
+/* What parse_line hands back: the prediction, and what its strings point
+ * into (freed by parsed_dispose). */
+typedef struct parsed {
+	ms_prediction p;
+	json_t *name, *version, *fstring; /* decoded string values */
+	char *features;                    /* the raw features, NUL-ended */
+} parsed;
+
+static void parsed_dispose(parsed *r)
+{
+	json_decref(r->name);
+	json_decref(r->version);
+	json_decref(r->fstring);
+	free(r->features);
+}
+
+/* Turn one NDJSON line into a prediction; on failure a reason.  The
+ * input_features object is passed on as the raw bytes of the line,
+ * unchanged: the logger checks it with jsonb's rules, and the server
+ * stores what the user sent (no re-serialization of numbers). */
+static bool parse_line(const cli *c, il_line *l, const char *line,
+                       size_t len, parsed *r, char *reason, size_t rn)
+{
+	const il_member *m;
+	const char *why, *s;
+	size_t where;
+
+	memset(r, 0, sizeof *r);
+	if (!il_scan(l, line, len, &where, &why)) {
+		snprintf(reason, rn, "invalid JSON: %s (column %zu)", why,
+		         where + 1);
 		return false;
 	}
-	*doc = o;
-	if (!json_is_object(o)) {
-		snprintf(reason, rn, "not a JSON object");
-		return false;
+	m = il_get(l, "model_name");
+	r->p.model_name = c->name;
+	if (m && m->kind != IL_NULL) {
+		if ((s = member_string(m, &r->name)) == NULL) {
+			snprintf(reason, rn, "model_name must be a string");
+			return false;
+		}
+		r->p.model_name = s;
 	}
-	v = json_object_get(o, "model_name");
-	if (v && !json_is_null(v) && !json_is_string(v)) {
-		snprintf(reason, rn, "model_name must be a string");
-		return false;
-	}
-	p->model_name = v && json_is_string(v) ? json_string_value(v) : c->name;
-	v = json_object_get(o, "model_version");
-	if (!json_is_string(v)) {
+	if ((s = member_string(il_get(l, "model_version"), &r->version)) ==
+	    NULL) {
 		snprintf(reason, rn, "model_version (a string) is required");
 		return false;
 	}
-	p->model_version = json_string_value(v);
-	v = json_object_get(o, "input_features");
-	if (json_is_object(v)) {
-		*features = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
-		if (*features == NULL) {
+	r->p.model_version = s;
+	m = il_get(l, "input_features");
+	if (m && m->kind == IL_OBJECT) {
+		r->features = malloc(m->val_len + 1);
+		if (r->features == NULL) {
 			snprintf(reason, rn, "out of memory");
 			return false;
 		}
-		p->input_features = *features;
-	} else if (json_is_string(v)) {
-		p->input_features = json_string_value(v); /* JSON text; checked */
+		memcpy(r->features, m->val, m->val_len);
+		r->features[m->val_len] = '\0';
+		r->p.input_features = r->features;
+	} else if ((s = member_string(m, &r->fstring)) != NULL) {
+		r->p.input_features = s; /* JSON text; the logger checks it */
 	} else {
 		snprintf(reason, rn, "input_features (a JSON object) is required");
 		return false;
 	}
-	v = json_object_get(o, "predicted_value");
-	if (!json_is_number(v)) {
-		snprintf(reason, rn, "predicted_value (a number) is required");
+	m = il_get(l, "predicted_value");
+	if (!member_number(m, &r->p.predicted_value)) {
+		snprintf(reason, rn, m && m->kind == IL_NUMBER
+		         ? "predicted_value is out of range for a double"
+		         : "predicted_value (a number) is required");
 		return false;
 	}
-	p->predicted_value = json_number_value(v);
-	if (!opt_number(o, "actual_value", &p->actual_value, &bad) ||
-	    !opt_number(o, "confidence_score", &p->confidence_score, &bad)) {
-		snprintf(reason, rn, "%s must be a number or null", bad);
+	if (!opt_number(l, "actual_value", &r->p.actual_value)) {
+		snprintf(reason, rn, "actual_value must be a number (within a "
+		         "double's range) or null");
+		return false;
+	}
+	if (!opt_number(l, "confidence_score", &r->p.confidence_score)) {
+		snprintf(reason, rn, "confidence_score must be a number (within "
+		         "a double's range) or null");
 		return false;
 	}
 	return true;
 }
 
-static bool spool_has_files(const char *dir)
+/* The 16 bytes of a textual UUID; false when it is not one. */
+static bool uuid_parse(const char *s, unsigned char out[16])
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	bool any = false;
-	if (d == NULL)
-		return false;
-	while (!any && (de = readdir(d)) != NULL)
-		any = strncmp(de->d_name, "pl-", 3) == 0;
-	closedir(d);
-	return any;
+	size_t k = 0;
+	for (size_t i = 0; s[i] && k < 32; i++) {
+		int hi;
+		if (s[i] == '-')
+			continue;
+		hi = isxdigit((unsigned char)s[i]) ? 1 : 0;
+		if (!hi)
+			return false;
+		hi = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
+		if (k % 2 == 0)
+			out[k / 2] = (unsigned char)(hi << 4);
+		else
+			out[k / 2] |= (unsigned char)hi;
+		k++;
+	}
+	return k == 32;
+}
+
+/* Remember which line logged @p id (up to MAX_TRACKED_IDS lines). */
+static void track_id(import_state *st, const char *id)
+{
+	if (st->nids >= MAX_TRACKED_IDS)
+		return;
+	if (st->nids == st->capids) {
+		size_t nc = st->capids ? st->capids * 2 : 1024;
+		id_line *n = realloc(st->ids, nc * sizeof *n);
+		if (n == NULL)
+			return;
+		st->ids = n;
+		st->capids = nc;
+	}
+	if (uuid_parse(id, st->ids[st->nids].id)) {
+		st->ids[st->nids].line = st->lines;
+		st->nids++;
+	}
+}
+
+/* on_reject (the writer thread): keep the first MAX_LISTED_REJECTIONS. */
+static void on_reject(void *payload, const char *id, const char *reason)
+{
+	import_state *st = payload;
+	pthread_mutex_lock(&st->mu);
+	if (st->nref < MAX_LISTED_REJECTIONS) {
+		if (st->nref == st->capref) {
+			size_t nc = st->capref ? st->capref * 2 : 16;
+			refusal *n = realloc(st->ref, nc * sizeof *n);
+			if (n != NULL) {
+				st->ref = n;
+				st->capref = nc;
+			}
+		}
+		if (st->nref < st->capref) {
+			refusal *r = &st->ref[st->nref];
+			snprintf(r->id, sizeof r->id, "%s", id);
+			r->reason = strdup(reason);
+			if (r->reason)
+				st->nref++;
+		}
+	}
+	pthread_mutex_unlock(&st->mu);
+}
+
+static int cmp_id(const void *key, const void *elem)
+{
+	return memcmp(key, ((const id_line *)elem)->id, 16);
+}
+
+static int cmp_rejection(const void *a, const void *b)
+{
+	const rejection *x = a, *y = b;
+	return x->line < y->line ? -1 : x->line > y->line;
+}
+
+/* After close: each refused row as its line (or its id), then every
+ * listed line in line order. */
+static void list_refusals(import_state *st)
+{
+	for (size_t i = 0; i < st->nref; i++) {
+		unsigned char id[16];
+		const id_line *hit = NULL;
+		char reason[1200];
+		if (uuid_parse(st->ref[i].id, id))
+			hit = bsearch(id, st->ids, st->nids, sizeof *st->ids, cmp_id);
+		snprintf(reason, sizeof reason, "refused by the server%s%s%s: %s",
+		         hit ? "" : " (prediction ", hit ? "" : st->ref[i].id,
+		         hit ? "" : ")", st->ref[i].reason);
+		add_rejection(st, hit ? hit->line : 0, reason, REJ_SERVER);
+	}
+	if (st->nrej > 1)
+		qsort(st->rej, st->nrej, sizeof *st->rej, cmp_rejection);
 }
 
 static void import_state_dispose(import_state *st)
 {
+	for (size_t i = 0; i < st->nref; i++)
+		free(st->ref[i].reason);
+	free(st->ref);
+	free(st->ids);
 	for (size_t i = 0; i < st->nrej; i++)
 		free(st->rej[i].reason);
 	free(st->rej);
+	il_line_dispose(&st->scan);
 }
 
 /* 0, CLI_HELP_SHOWN, or the exit code of a usage error. */
@@ -190,7 +368,8 @@ static int parse_import_args(cli *c, const char **spool_dir, bool *quiet,
 	return 0;
 }
 
-static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
+static int open_predlog(const cli *c, const char *spool_dir,
+                        import_state *st, ms_predlog **pl)
 {
 	ms_predlog_options o;
 	ms_buf err = MS_BUF_INIT;
@@ -198,6 +377,8 @@ static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
 
 	ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
 	o.spool_dir = spool_dir;
+	o.on_reject = on_reject;
+	o.on_reject_payload = st;
 	s = ms_predlog_open(pl, c->db, &o);
 	if (s == MS_OK)
 		return 0;
@@ -211,27 +392,26 @@ static int open_predlog(const cli *c, const char *spool_dir, ms_predlog **pl)
 static void import_line(const cli *c, ms_predlog *pl, import_state *st,
                         const char *line, size_t len)
 {
-	json_t *doc = NULL;
-	char *features = NULL, reason[512];
-	ms_prediction p;
+	parsed r;
+	char reason[512], id[MS_UUID_STRLEN];
 	ms_status s;
 	ms_buf err = MS_BUF_INIT;
 
-	if (!parse_line(c, line, len, &doc, &features, &p, reason,
-	                sizeof reason)) {
-		add_rejection(st, st->lines, reason);
-	} else if ((s = ms_predlog_log(NULL, pl, &p)) == MS_OK) {
+	if (!parse_line(c, &st->scan, line, len, &r, reason, sizeof reason)) {
+		add_rejection(st, st->lines, reason, REJ_LINE);
+	} else if ((s = ms_predlog_log(id, pl, &r.p)) == MS_OK) {
 		st->accepted++;
+		track_id(st, id);
 	} else {
 		if (s == MS_EINVAL)
 			st->log_rejected++;
 		ms_predlog_last_error(&err, pl);
 		add_rejection(st, st->lines, err.ptr && err.ptr[0]
-		              ? err.ptr : ms_status_str(s));
+		              ? err.ptr : ms_status_str(s),
+		              s == MS_EINVAL ? REJ_LINE : REJ_LOST);
 		ms_buf_dispose(&err);
 	}
-	free(features);
-	json_decref(doc);
+	parsed_dispose(&r);
 }
 
 /* Every line of stdin; a running count on stderr when @progress. */
@@ -265,23 +445,32 @@ static void import_stdin(const cli *c, ms_predlog *pl, import_state *st,
 		fputc('\n', stderr);
 }
 
-/* How the logger ended. */
+/* How the logger ended: read after ms_predlog_close_stats, so final. */
 typedef struct import_end {
-	ms_status flush, close;
+	ms_status close;        /* MS_OK, MS_EFULL (rows lost), or why rows
+	                         * wait in the spool */
 	ms_predlog_stats stats;
-	ms_buf err;   /* the logger's last error */
-	bool pending; /* rows wait in the spool */
+	ms_buf err;             /* the logger's last error */
 } import_end;
 
-/* Flush and close @pl; @pl is gone afterwards. */
-static void finish_import(ms_predlog *pl, const char *spool_dir,
-                          import_end *e)
+/* Rows the logger took but could not keep: dropped at close, plus lines
+ * whose log() found queue and spool full or the spool unwritable. */
+static uint64_t rows_lost(const import_state *st, const import_end *e)
 {
-	e->flush = ms_predlog_flush(pl, 120000);
-	ms_predlog_stats_get(&e->stats, pl);
-	ms_predlog_last_error(&e->err, pl);
-	e->close = ms_predlog_close(pl);
-	e->pending = spool_has_files(spool_dir);
+	return e->stats.lost + st->lost;
+}
+
+/* Rows the server refused (the logger's rejected counter also holds the
+ * lines log() refused). */
+static uint64_t server_rejected(const import_state *st, const import_end *e)
+{
+	return e->stats.rejected > st->log_rejected
+	       ? e->stats.rejected - st->log_rejected : 0;
+}
+
+static bool rows_wait(const import_end *e)
+{
+	return e->close != MS_OK && e->close != MS_EFULL;
 }
 
 static void print_import_json(const import_state *st, const import_end *e,
@@ -289,14 +478,15 @@ static void print_import_json(const import_state *st, const import_end *e,
 {
 	json_t *doc = json_object(), *arr = json_array();
 	for (size_t i = 0; i < st->nrej; i++)
-		json_array_append_new(arr, json_pack("{s:I,s:s}", "line",
-		                      (json_int_t)st->rej[i].line, "reason",
+		json_array_append_new(arr, json_pack("{s:o,s:s}", "line",
+		                      st->rej[i].line ? json_integer((json_int_t)
+		                      st->rej[i].line) : json_null(), "reason",
 		                      st->rej[i].reason));
 	json_object_set_new(doc, "lines", json_integer((json_int_t)st->lines));
 	json_object_set_new(doc, "accepted",
 	                    json_integer((json_int_t)st->accepted));
-	json_object_set_new(doc, "rejected",
-	                    json_integer((json_int_t)st->rejected));
+	json_object_set_new(doc, "rejected", json_integer((json_int_t)
+	                    (st->rejected + server_rejected(st, e))));
 	json_object_set_new(doc, "rejections", arr);
 	json_object_set_new(doc, "written",
 	                    json_integer((json_int_t)e->stats.written));
@@ -305,51 +495,138 @@ static void print_import_json(const import_state *st, const import_end *e,
 	json_object_set_new(doc, "replayed",
 	                    json_integer((json_int_t)e->stats.replayed));
 	json_object_set_new(doc, "server_rejected",
-	                    json_integer((json_int_t)(e->stats.rejected -
-	                    st->log_rejected)));
+	                    json_integer((json_int_t)server_rejected(st, e)));
+	json_object_set_new(doc, "lost",
+	                    json_integer((json_int_t)rows_lost(st, e)));
 	json_object_set_new(doc, "spool_corrupt",
 	                    json_integer((json_int_t)e->stats.spool_corrupt));
 	json_object_set_new(doc, "spool_dir", json_string(spool_dir));
-	json_object_set_new(doc, "spool_pending", json_boolean(e->pending));
+	json_object_set_new(doc, "spool_pending", json_boolean(rows_wait(e)));
 	cli_print_json(doc);
 }
 
 static void print_import_text(const import_state *st, const import_end *e,
                               bool quiet)
 {
-	for (size_t i = 0; i < st->nrej; i++)
-		fprintf(stderr, "modelstore: predictions import: line %lu: %s\n",
-		        st->rej[i].line, st->rej[i].reason);
-	if (st->rejected > st->nrej)
-		fprintf(stderr, "modelstore: predictions import: ... and %lu "
-		        "more rejected lines\n", st->rejected - st->nrej);
+	uint64_t refused = server_rejected(st, e);
+	uint64_t total = st->rejected + st->lost + refused;
+	for (size_t i = 0; i < st->nrej; i++) {
+		if (st->rej[i].line)
+			fprintf(stderr, "modelstore: predictions import: line %lu: "
+			        "%s\n", st->rej[i].line, st->rej[i].reason);
+		else
+			fprintf(stderr, "modelstore: predictions import: %s\n",
+			        st->rej[i].reason);
+	}
+	if (total > st->nrej)
+		fprintf(stderr, "modelstore: predictions import: ... and %llu "
+		        "more not listed (%llu rows refused by the server in "
+		        "all)\n", (unsigned long long)(total - st->nrej),
+		        (unsigned long long)refused);
 	if (!quiet)
-		printf("accepted %lu, rejected %lu, written %llu, spooled %llu, "
-		       "replayed %llu%s\n", st->accepted, st->rejected,
+		printf("accepted %lu, rejected %llu, written %llu, spooled %llu, "
+		       "replayed %llu, lost %llu%s\n", st->accepted,
+		       (unsigned long long)(st->rejected + refused),
 		       (unsigned long long)e->stats.written,
 		       (unsigned long long)e->stats.spooled,
 		       (unsigned long long)e->stats.replayed,
-		       e->pending ? " (rows wait in the spool: database "
-		                    "unreachable)" : "");
+		       (unsigned long long)rows_lost(st, e),
+		       rows_wait(e) ? " (rows wait in the spool)" : "");
 }
 
-/* 0: all in the database; 4: rows wait in the spool; 1: some rejected
- * or lost. */
+/* 1: rows lost; 4: rows wait in the spool, the database unreachable;
+ * 1: rows wait because the server refused them (permission, schema);
+ * 1: some lines rejected; 0: all in the database. */
 static int import_exit(const cli *c, const import_state *st,
-                       const import_end *e)
+                       const import_end *e, const char *spool_dir)
 {
 	const char *why = e->err.ptr && e->err.ptr[0] ? e->err.ptr : NULL;
+	uint64_t lost = rows_lost(st, e);
 	int rc = 0;
-	if (e->close != MS_OK)
-		rc = cli_fail(c, e->close, "%s",
-		              why ? why : "rows could not be written or spooled");
-	else if (e->pending || e->flush != MS_OK)
-		rc = EXIT_UNREACHABLE;
-	else if (st->rejected > 0 || e->stats.rejected > st->log_rejected)
+	if (lost > 0)
+		rc = cli_fail(c, MS_EFULL, "%llu rows lost: they could be neither "
+		              "written to the database nor kept in the spool "
+		              "\"%s\"%s%s", (unsigned long long)lost, spool_dir,
+		              e->stats.lost && why ? ": " : "",
+		              e->stats.lost && why ? why : "");
+	if (rows_wait(e)) {
+		int r = cli_fail(c, e->close, "rows wait in the spool \"%s\": %s",
+		                 spool_dir, why ? why : ms_status_str(e->close));
+		if (rc == 0)
+			rc = r;
+	}
+	if (rc == 0 && (st->rejected > 0 || server_rejected(st, e) > 0))
 		rc = EXIT_ERROR_;
-	if (e->pending && !c->json && e->close == MS_OK)
-		fprintf(stderr, "modelstore: predictions import: %s\n",
-		        why ? why : "database unreachable; rows kept in the spool");
+	return rc;
+}
+
+/* Warn about every pl-* name in @p dir that is not one of our spool files
+ * (a regular file pl-*.spool whose header is MSPOOL1 or MSPOOL2): the
+ * logger leaves such names alone, and so does import. */
+static void warn_stray_spool_names(const cli *c, const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	if (d == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		const char *n = de->d_name, *what = NULL;
+		size_t l = strlen(n);
+		struct stat sb;
+		char head[8];
+		int fd;
+		if (strncmp(n, "pl-", 3) != 0)
+			continue;
+		if (l <= 9 || strcmp(n + l - 6, ".spool") != 0)
+			what = "not named pl-<id>.spool";
+		else if (fstatat(dirfd(d), n, &sb, AT_SYMLINK_NOFOLLOW) != 0)
+			continue; /* gone meanwhile (replayed by another process) */
+		else if (!S_ISREG(sb.st_mode))
+			what = S_ISDIR(sb.st_mode) ? "a directory"
+			       : S_ISLNK(sb.st_mode) ? "a symbolic link"
+			       : "not a regular file";
+		else if ((fd = openat(dirfd(d), n, O_RDONLY | O_NOFOLLOW |
+		                      O_NONBLOCK | O_CLOEXEC)) < 0)
+			what = "unreadable";
+		else {
+			ssize_t got = read(fd, head, sizeof head);
+			close(fd);
+			if (got != (ssize_t)sizeof head ||
+			    (memcmp(head, "MSPOOL1\n", 8) != 0 &&
+			     memcmp(head, "MSPOOL2\n", 8) != 0))
+				what = got == (ssize_t)sizeof head &&
+				       memcmp(head, "MSPOOL", 6) == 0
+				       ? "a spool file of a format version this "
+				         "modelstore does not read"
+				       : "not a spool file";
+		}
+		if (what) {
+			char msg[1024], sd[256], sn[256];
+			/* names may hold control characters: escaped */
+			snprintf(msg, sizeof msg, "predictions import: warning: "
+			         "%s/%s: %s; left alone", cli_safe(sd, sizeof sd, dir),
+			         cli_safe(sn, sizeof sn, n), what);
+			cli_log((void *)c, MS_LOG_WARN, msg);
+		}
+	}
+	closedir(d);
+}
+
+/* A malformed connection string is a usage error, found before any
+ * line is read; an unreachable database is not (rows are spooled). */
+static int check_conninfo(const cli *c)
+{
+	ms_store *s = NULL;
+	ms_store_options o;
+	ms_status st;
+	int rc = 0;
+	ms_store_options_init(&o, MS_STORE_OPTIONS_VERSION);
+	o.check_schema = false;
+	st = ms_store_open(&s, c->db, &o);
+	if (st == MS_EINVAL || st == MS_ENOMEM)
+		rc = cli_fail(c, st, "%s", s ? ms_store_errmsg(s)
+		                              : ms_status_str(st));
+	ms_store_close(s);
 	return rc;
 }
 
@@ -364,17 +641,25 @@ static int cmd_import(cli *c, int argc, char **argv)
 
 	if (rc != 0)
 		return rc == CLI_HELP_SHOWN ? 0 : rc;
-	if ((rc = open_predlog(c, spool_dir, &pl)) != 0)
+	if ((rc = check_conninfo(c)) != 0)
 		return rc;
+	warn_stray_spool_names(c, spool_dir);
+	pthread_mutex_init(&st.mu, NULL);
+	if ((rc = open_predlog(c, spool_dir, &st, &pl)) != 0) {
+		pthread_mutex_destroy(&st.mu);
+		return rc;
+	}
 	import_stdin(c, pl, &st, !quiet && !c->json && isatty(STDERR_FILENO));
-	finish_import(pl, spool_dir, &e);
+	e.close = ms_predlog_close_stats(&e.stats, &e.err, pl);
+	list_refusals(&st); /* the writer thread is gone */
 	if (c->json)
 		print_import_json(&st, &e, spool_dir);
 	else
 		print_import_text(&st, &e, quiet);
-	rc = import_exit(c, &st, &e);
+	rc = import_exit(c, &st, &e, spool_dir);
 	ms_buf_dispose(&e.err);
 	import_state_dispose(&st);
+	pthread_mutex_destroy(&st.mu);
 	return rc;
 }
 
@@ -430,8 +715,10 @@ int cmd_predictions(cli *c, int argc, char **argv)
 		usage_text(stdout);
 		return 0;
 	}
-	if (strcmp(argv[1], "import") == 0)
+	if (strcmp(argv[1], "import") == 0) {
+		c->command = "predictions import";
 		return cmd_import(c, argc - 1, argv + 1);
+	}
 	if (strcmp(argv[1], "actual") == 0)
 		return cmd_actual(c, argc - 1, argv + 1);
 	return cli_usage(c, "unknown subcommand \"%s\" (import or actual)",

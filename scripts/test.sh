@@ -39,9 +39,9 @@ if [ "${MS_SKIP_SANITIZERS:-0}" != 1 ]; then
   echo "== ThreadSanitizer (threaded suites)"
   TSAN_OPTIONS=halt_on_error=1 MS_TEST_KILL_ROWS=100000 \
     run_suite build-tsan -DCMAKE_BUILD_TYPE=Debug -DMS_SANITIZE=thread -- -L thread
-  echo "== libFuzzer: every parser, 20 s each (tests/fuzz/run.sh)"
+  echo "== libFuzzer: every parser, 18 s each (tests/fuzz/run.sh)"
   total_run=$((total_run + 1))
-  tests/fuzz/run.sh 20 || total_failed=$((total_failed + 1))
+  tests/fuzz/run.sh 18 || total_failed=$((total_failed + 1))
 fi
 echo "test runs: plain$([ "${MS_SKIP_SANITIZERS:-0}" = 1 ] || echo ", ASan+UBSan, TSan, fuzz")"
 echo "$((total_run - total_failed)) passed, $total_failed failed"

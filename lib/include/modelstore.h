@@ -1434,17 +1434,30 @@ typedef struct ms_predlog_options {
 	int connect_timeout;       /**< seconds per host and address, as
 	                                for ms_store_options; 0 or
 	                                negative: 2 */
+	/** Version 2.  NULL, or called once for each queued row the server
+	 *  refused (a data error, e.g. a CHECK constraint): its id (as
+	 *  ms_predlog_log() gave it) and the server's reason, both borrowed
+	 *  for the call.  Called from the writer thread, so it must be
+	 *  thread-safe with respect to the caller's code, must not block for
+	 *  long and must not call into this logger.  Rows refused while a
+	 *  spool file is replayed are counted and reported through
+	 *  ms_predlog_last_error() only.  Naming the refused rows costs a few
+	 *  more transactions, only for a batch that had some. */
+	void (*on_reject)(void *payload, const char *prediction_id,
+	                  const char *reason);
+	void *on_reject_payload;   /**< Version 2: given to on_reject */
 } ms_predlog_options;
 
-#define MS_PREDLOG_OPTIONS_VERSION 1
+#define MS_PREDLOG_OPTIONS_VERSION 2
 #define MS_PREDLOG_OPTIONS_INIT { MS_PREDLOG_OPTIONS_VERSION, NULL, 0, 0, \
-	0, 0, 0 }
+	0, 0, 0, NULL, NULL }
 
 /**
  * Initialise logger options to the defaults of a version.
  *
  * @param opts    the struct to fill (borrowed); must not be NULL.
- * @param version MS_PREDLOG_OPTIONS_VERSION.
+ * @param version MS_PREDLOG_OPTIONS_VERSION (2), or 1: the fields of
+ *                version 1 only are written.
  * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
  * Thread-safety: safe.
  */
@@ -1489,7 +1502,8 @@ typedef struct ms_prediction {
  *                 every connection.  It is not checked here: when it
  *                 is malformed, the writer never connects, rows are
  *                 spooled, and ms_predlog_last_error() says why.
- * @param opts     options (borrowed, not kept); NULL for the defaults.
+ * @param opts     options (borrowed, not kept; version 1 or 2); NULL for
+ *                 the defaults.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p out NULL or unknown options version;
@@ -1559,20 +1573,23 @@ MS_EXTERN(ms_status) ms_predlog_flush(ms_predlog *log, unsigned timeout_ms);
  * refused by ms_predlog_log() or by the server.  dropped_full: refused
  * with MS_EFULL.  spool_corrupt: damaged spool records skipped.
  * batches: database transactions committed.  retries: batches re-sent on
- * the idempotent path after a failure.
+ * the idempotent path after a failure.  lost (version 2): accepted rows
+ * that could be neither written nor spooled and were dropped at close
+ * (ms_predlog_close() then returns MS_EFULL).
  *
  * Start from MS_PREDLOG_STATS_INIT: ms_predlog_stats_get() fills the
- * counters of its `version`.  Counters are only ever appended.
+ * counters of its `version` (1 or 2).  Counters are only ever appended.
  */
 typedef struct ms_predlog_stats {
 	unsigned int version;     /**< MS_PREDLOG_STATS_VERSION */
 	uint64_t accepted, written, spooled, replayed, rejected, dropped_full;
 	uint64_t spool_corrupt, batches, retries;
+	uint64_t lost;            /**< version 2 */
 } ms_predlog_stats;
 
-#define MS_PREDLOG_STATS_VERSION 1
+#define MS_PREDLOG_STATS_VERSION 2
 #define MS_PREDLOG_STATS_INIT { MS_PREDLOG_STATS_VERSION, 0, 0, 0, 0, 0, \
-	0, 0, 0, 0 }
+	0, 0, 0, 0, 0 }
 
 /**
  * Snapshot a logger's counters.
@@ -1618,6 +1635,35 @@ MS_EXTERN(ms_status) ms_predlog_last_error(ms_buf *out, ms_predlog *log);
  * Thread-safety: not while another call on @p log runs.
  */
 MS_EXTERN(ms_status) ms_predlog_close(ms_predlog *log);
+
+/**
+ * ms_predlog_close(), then the logger's final counters and last error.
+ *
+ * Counters read before close miss what close itself wrote, spooled or
+ * lost; these are read after the writer has stopped, so they are final.
+ *
+ * @param stats_out  receives the final counters (borrowed; initialised
+ *                   with MS_PREDLOG_STATS_INIT, version 1 or 2); may be
+ *                   NULL.  Left untouched when its version is unknown.
+ * @param errmsg_out receives the last error message ("" when none); an
+ *                   initialised ms_buf owned by the caller; may be NULL.
+ * @param log        the handle (owned by the caller; freed here,
+ *                   whatever the result).  NULL: MS_OK, zero counters.
+ * @return
+ *   - MS_OK: every row this logger accepted is in the database, and the
+ *     spool has nothing left to replay;
+ *   - MS_EFULL: rows could be neither written nor spooled and were
+ *     dropped (counted in `lost`);
+ *   - otherwise nothing was lost but rows wait in the spool, and the
+ *     status says why the writer could not deliver them:
+ *     MS_EUNREACHABLE (no connection), MS_ESCHEMA (table or column
+ *     missing), MS_ERROR (any other server error, e.g. permission
+ *     denied); @p errmsg_out has the server's words.
+ * Thread-safety: not while another call on @p log runs.
+ */
+MS_EXTERN(ms_status) ms_predlog_close_stats(ms_predlog_stats *stats_out,
+                                            ms_buf *errmsg_out,
+                                            ms_predlog *log);
 
 /* ------------------------------------------------------------------ */
 /* Logging                                                             */

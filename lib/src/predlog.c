@@ -66,6 +66,14 @@ struct ms_predlog {
 	pthread_t thread;
 
 	ms_copy_report rep;    /* counters and the last error: any thread */
+	void (*on_reject)(void *, const char *, const char *);
+	void *on_reject_payload;
+	_Atomic uint64_t log_rejected; /* refused by ms_predlog_log(); the
+	                        * server's refusals are rep.rejected, which
+	                        * only the writer thread counts */
+	ms_status end_cause;   /* set by the writer as it ends: why rows wait
+	                        * in the spool (MS_OK: none do); read after
+	                        * the join */
 
 	/* writer thread only */
 	ms_copy copy;          /* its connection, COPY buffer, replay state */
@@ -74,12 +82,27 @@ struct ms_predlog {
 	row **wrows;
 };
 
+/* The bytes of an ms_predlog_options of @p version; 0 when unknown. */
+static size_t options_size(unsigned int version)
+{
+	switch (version) {
+	case 1:
+		return MS__SIZE_THROUGH(ms_predlog_options, connect_timeout);
+	case 2:
+		return MS__SIZE_THROUGH(ms_predlog_options, on_reject_payload);
+	default:
+		return 0;
+	}
+}
+
 ms_status ms_predlog_options_init(ms_predlog_options *o, unsigned int v)
 {
 	ms_predlog_options d = MS_PREDLOG_OPTIONS_INIT;
-	if (o == NULL || v != MS_PREDLOG_OPTIONS_VERSION)
+	size_t n = options_size(v);
+	if (o == NULL || n == 0)
 		return MS_EINVAL;
-	*o = d;
+	d.version = v;
+	memcpy(o, &d, n);
 	return MS_OK;
 }
 
@@ -175,14 +198,78 @@ static void reconnect(ms_predlog *pl, bool closing)
 	}
 }
 
-/* Send the @p n rows in hand; true when they are in. */
+/* Tell on_reject about the one row @p r the server refused. */
+static void tell_reject(ms_predlog *pl, const ms_spool_rec *r)
+{
+	ms_blob v;
+	char id[MS_UUID_STRLEN] = "";
+	if (ms__blob_parse(r->data, r->len, &v))
+		ms__uuid_format(id, v.uuid);
+	pl->on_reject(pl->on_reject_payload, id, pl->copy.werr.msg);
+}
+
+/* Send @p recs again through the idempotent path, where rows already in
+ * are skipped (ON CONFLICT DO NOTHING) and the bad ones refused again;
+ * the counters it moves are put back, as these rows were counted once
+ * already.  *bad receives how many it refused.  false when it could not
+ * be sent (the connection is gone). */
+static bool resend_count(ms_predlog *pl, const ms_spool_rec *recs, size_t n,
+                         uint64_t *bad)
+{
+	uint64_t rej = atomic_load(&pl->rep.rejected);
+	uint64_t bat = atomic_load(&pl->rep.batches);
+	int r = ms__copy_put_idem(&pl->copy, recs, n);
+	*bad = atomic_load(&pl->rep.rejected) - rej;
+	atomic_fetch_sub(&pl->rep.rejected, *bad);
+	atomic_fetch_sub(&pl->rep.batches, atomic_load(&pl->rep.batches) - bat);
+	return r == MS__COPY_OK;
+}
+
+/* @p bad of the @p n rows @p recs were refused by the server when the
+ * batch went in (the writer thread counts rep.rejected alone, so the
+ * count is exact): find which, by sending halves again, and tell
+ * on_reject about each.  Only a batch that had refusals pays for this.
+ * false when the connection went away meanwhile (the rest stay
+ * unnamed, still counted). */
+static bool name_rejects(ms_predlog *pl, const ms_spool_rec *recs, size_t n,
+                         uint64_t bad)
+{
+	uint64_t left;
+	if (bad == 0 || n == 0)
+		return true;
+	if (bad >= n) { /* all bad (">": never, but no loop if it were) */
+		for (size_t i = 0; i < n; i++) {
+			uint64_t b;
+			if (!resend_count(pl, recs + i, 1, &b))
+				return false;
+			if (b)
+				tell_reject(pl, recs + i);
+		}
+		return true;
+	}
+	if (!resend_count(pl, recs, n / 2, &left))
+		return false;
+	if (left > bad)
+		left = bad;
+	return name_rejects(pl, recs, n / 2, left) &&
+	       name_rejects(pl, recs + n / 2, n - n / 2, bad - left);
+}
+
+/* Send the @p n rows in hand; true when they are in (the ones the server
+ * refused counted, and named to on_reject). */
 static bool send_batch(ms_predlog *pl, size_t n)
 {
+	uint64_t before = atomic_load(&pl->rep.rejected), bad;
 	for (size_t i = 0; i < n; i++) {
 		pl->wrecs[i].data = pl->wrows[i]->blob;
 		pl->wrecs[i].len = pl->wrows[i]->len;
 	}
-	return ms__copy_deliver(&pl->copy, pl->wrecs, n) == MS__COPY_OK;
+	if (ms__copy_deliver(&pl->copy, pl->wrecs, n) != MS__COPY_OK)
+		return false;
+	bad = atomic_load(&pl->rep.rejected) - before;
+	if (bad > 0 && pl->on_reject)
+		name_rejects(pl, pl->wrecs, n, bad);
+	return true;
 }
 
 /* Append the @p n rows in hand to the spool, fsync'd. */
@@ -222,8 +309,9 @@ static size_t settle_batch(ms_predlog *pl, size_t n, bool closing)
 	if (closing && (pl->copy.conn == NULL || pl->close_connect_tried)) {
 		/* nowhere to put them: counted, reported */
 		MS__COUNT(&pl->rep, lost, n);
-		ms__copy_reportf(&pl->rep, "predictions: %zu rows could not be "
-		                 "written or spooled at close: %s", n,
+		ms__copy_reportf(&pl->rep, "predictions: %llu rows could not be "
+		                 "written or spooled at close: %s",
+		                 (unsigned long long)atomic_load(&pl->rep.lost),
 		                 pl->copy.werr.msg);
 		return n;
 	}
@@ -244,6 +332,22 @@ static bool end_round(ms_predlog *pl, const round_state *rs, size_t ndone,
 	finished = rs->closing && pl->count == 0 && n == 0;
 	pthread_mutex_unlock(&pl->mu);
 	return finished;
+}
+
+/* Why the writer could not deliver, from its last error: no SQLSTATE
+ * (a failed connect, a lost connection) or a connection-class one is
+ * "unreachable"; a missing table or column is a schema problem; any
+ * other server error (permission denied, ...) is MS_ERROR. */
+static ms_status undelivered_cause(const ms_err *e)
+{
+	const char *ss = e->sqlstate;
+	if (ss[0] == '\0' || strncmp(ss, "08", 2) == 0 ||
+	    strncmp(ss, "57P0", 4) == 0)
+		return MS_EUNREACHABLE;
+	if (strcmp(ss, "42P01") == 0 || strcmp(ss, "42703") == 0 ||
+	    strcmp(ss, "3F000") == 0)
+		return MS_ESCHEMA;
+	return MS_ERROR;
 }
 
 static void *writer_main(void *arg)
@@ -274,6 +378,8 @@ static void *writer_main(void *arg)
 			break;
 	}
 	ms__copy_replay(&pl->copy, true);
+	pl->end_cause = ms__spool_pending(pl->spool)
+	                ? undelivered_cause(&pl->copy.werr) : MS_OK;
 	ms__copy_disconnect(&pl->copy);
 	return NULL;
 }
@@ -304,13 +410,16 @@ ms_status ms_predlog_open(ms_predlog **out, const char *conninfo,
 
 	if (opts == NULL) {
 		ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
-	} else if (opts->version != MS_PREDLOG_OPTIONS_VERSION) {
+	} else if (options_size(opts->version) == 0) {
 		ms__err_set(&pl->rep.err, MS_EINVAL, "predlog: invalid options "
 		            "version value: \"%u\"", opts->version);
 		return MS_EINVAL;
 	} else {
-		o = *opts;
+		ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
+		memcpy(&o, opts, options_size(opts->version));
 	}
+	pl->on_reject = o.on_reject;
+	pl->on_reject_payload = o.on_reject_payload;
 	pl->cap = o.queue_capacity ? o.queue_capacity : 65536;
 	pl->batch = o.batch_size ? o.batch_size : 5000;
 	if (pl->batch > pl->cap)
@@ -349,7 +458,7 @@ static __attribute__((format(printf, 2, 3)))
 ms_status reject(ms_predlog *pl, const char *fmt, ...)
 {
 	va_list ap;
-	MS__COUNT(&pl->rep, rejected, 1);
+	atomic_fetch_add_explicit(&pl->log_rejected, 1, memory_order_relaxed);
 	va_start(ap, fmt);
 	ms__copy_vreportf(&pl->rep, fmt, ap);
 	va_end(ap);
@@ -545,6 +654,8 @@ static size_t stats_size(unsigned int version)
 	switch (version) {
 	case 1:
 		return MS__SIZE_THROUGH(ms_predlog_stats, retries);
+	case 2:
+		return MS__SIZE_THROUGH(ms_predlog_stats, lost);
 	default:
 		return 0;
 	}
@@ -562,11 +673,13 @@ ms_status ms_predlog_stats_get(ms_predlog_stats *o, ms_predlog *pl)
 		full.written = atomic_load(&pl->rep.written);
 		full.spooled = atomic_load(&pl->rep.spooled);
 		full.replayed = atomic_load(&pl->rep.replayed);
-		full.rejected = atomic_load(&pl->rep.rejected);
+		full.rejected = atomic_load(&pl->rep.rejected) +
+		                atomic_load(&pl->log_rejected);
 		full.dropped_full = atomic_load(&pl->rep.dropped_full);
 		full.spool_corrupt = atomic_load(&pl->rep.spool_corrupt);
 		full.batches = atomic_load(&pl->rep.batches);
 		full.retries = atomic_load(&pl->rep.retries);
+		full.lost = atomic_load(&pl->rep.lost);
 	}
 	full.version = o->version; /* the caller's, kept */
 	memcpy(o, &full, n);
@@ -584,20 +697,53 @@ ms_status ms_predlog_last_error(ms_buf *out, ms_predlog *pl)
 	return st;
 }
 
+/* Stop the writer (it writes, spools or counts as lost what is left).
+ * MS_EFULL when rows were lost. */
+static ms_status stop_writer(ms_predlog *pl)
+{
+	if (!pl->started)
+		return MS_OK;
+	pthread_mutex_lock(&pl->mu);
+	pl->closing = true;
+	pthread_cond_signal(&pl->wake);
+	pthread_mutex_unlock(&pl->mu);
+	pthread_join(pl->thread, NULL);
+	pl->started = false;
+	return atomic_load(&pl->rep.lost) > 0 ? MS_EFULL : MS_OK;
+}
+
+ms_status ms_predlog_close_stats(ms_predlog_stats *stats_out,
+                                 ms_buf *errmsg_out, ms_predlog *pl)
+{
+	ms_status st;
+	if (pl == NULL) {
+		if (stats_out)
+			ms_predlog_stats_get(stats_out, NULL);
+		if (errmsg_out)
+			ms__buf_set(errmsg_out, "", 0);
+		return MS_OK;
+	}
+	st = stop_writer(pl);
+	if (st == MS_OK && !pl->failed)
+		st = pl->end_cause;
+	if (st == MS_OK && pl->failed)
+		st = MS_ERROR;
+	if (stats_out)
+		ms_predlog_stats_get(stats_out, pl);
+	if (errmsg_out && ms_predlog_last_error(errmsg_out, pl) != MS_OK)
+		st = st == MS_OK ? MS_ENOMEM : st;
+	ms_predlog_close(pl);
+	return st;
+}
+
 ms_status ms_predlog_close(ms_predlog *pl)
 {
-	ms_status st = MS_OK;
+	ms_status st;
 	if (pl == NULL)
 		return MS_OK;
-	if (pl->started) {
-		pthread_mutex_lock(&pl->mu);
-		pl->closing = true;
-		pthread_cond_signal(&pl->wake);
-		pthread_mutex_unlock(&pl->mu);
-		pthread_join(pl->thread, NULL);
-		if (atomic_load(&pl->rep.lost) > 0)
-			st = MS_EFULL;
-	}
+	st = stop_writer(pl);
+	if (atomic_load(&pl->rep.lost) > 0)
+		st = MS_EFULL;
 	/* rows still queued (thread never started) are freed */
 	while (pl->ring && pl->count > 0) {
 		ms__free(pl->ring[pl->head]);

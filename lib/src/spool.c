@@ -486,12 +486,26 @@ ms_status ms__spool_load(ms_spool *sp, ms_err *e, const char *name,
 		rc = ms__err_set(e, MS_ENOMEM, "spool: out of memory");
 		goto fail;
 	}
-	f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	/* O_NONBLOCK: a FIFO under a spool name must not block the writer;
+	 * a symbolic link (ELOOP), a directory, a FIFO or a device is not a
+	 * file we wrote: it is reported as "not a spool file" and left where
+	 * it is, and the replay goes on with the other files. */
+	f->fd = open(f->path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (f->fd < 0 && errno == ELOOP) {
+		f->info.bad_header = true;
+		*out = f;
+		return MS_OK;
+	}
 	if (f->fd < 0) {
 		rc = errno == ENOENT ? MS_ENOTFOUND
 		     : ms__err_set(e, MS_EIO, "spool: cannot open \"%s\": %s",
 		                   f->path, strerror(errno));
 		goto fail;
+	}
+	if (fstat(f->fd, &st) == 0 && !S_ISREG(st.st_mode)) {
+		f->info.bad_header = true;
+		*out = f;
+		return MS_OK;
 	}
 	if (flock(f->fd, LOCK_EX | LOCK_NB) != 0) {
 		rc = MS_EEXISTS; /* a live process owns it */

@@ -464,6 +464,30 @@ START_TEST(names_colliding_with_fallback_files_are_rejected)
 }
 END_TEST
 
+/* A seed-era row whose model_size_bytes disagrees with its model_binary
+ * (and has no hash): the sidecar describes the bytes actually written,
+ * so the loader serves the export, verified (issue 9, defect 9). */
+START_TEST(export_of_wrong_size_seed_row_loads)
+{
+	char *url = mt_migrated_db("fb_seed_size"), *dir = mt_tmpdir(), *r;
+	char msg[512], version[64];
+	int verified = 0;
+	push(url, "default", "seed1", 3000, 21, 1);
+	r = mt_sql(url, "UPDATE model_artifacts SET model_size_bytes = 2500,"
+	           " sha256 = NULL WHERE model_version = 'seed1'");
+	ck_assert_ptr_nonnull(r);
+	free(r);
+	ck_assert_int_eq(export_version(url, NULL, "production", dir, msg,
+	                                sizeof msg), MS_OK);
+	ck_assert_int_eq(load_down(dir, NULL, version, &verified), MS_OK);
+	ck_assert_str_eq(version, "seed1");
+	ck_assert(verified);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
 /* The one *.tmp file in @p dir into @p out; false when there is none. */
 static bool find_tmp(const char *dir, char out[PATH_MAX])
 {
@@ -554,6 +578,7 @@ Suite *db_fallback_suite(void)
 	tcase_add_test(tc, oversized_sidecar_is_refused);
 	tcase_add_test(tc, names_colliding_with_fallback_files_are_rejected);
 	tcase_add_test(tc, stale_temp_files_are_swept);
+	tcase_add_test(tc, export_of_wrong_size_seed_row_loads);
 	suite_add_tcase(s, tc);
 	return s;
 }

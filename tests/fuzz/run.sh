@@ -18,6 +18,7 @@ targets=(
   "fuzz_spool spool spool.dict 4096"
   "fuzz_sidecar sidecar sidecar.dict 4096"
   "fuzz_conn_redact conn_redact conn.dict 512"
+  "fuzz_import_line import_line json.dict 8192"
 )
 set -euo pipefail
 cd "$(dirname "$0")/../.."

@@ -4,6 +4,7 @@
  *
  *   DATABASE_URL=... bench_predlog [--rows N] [--rounds R] [--burst N]
  *                                  [--burst-rounds R] [--seed-rows N]
+ *                                  [--only-ours N]  (for perf record)
  *
  * Works in a scratch schema (ms_bench_predlog, dropped at the end) of the
  * database named by DATABASE_URL, selected for every connection through
@@ -67,6 +68,7 @@ typedef struct brow {
 } brow;
 
 static const char *url;
+static char writer_url[1024]; /* url, application_name=ms_bench_writer */
 
 static PGconn *conn_or_die(void)
 {
@@ -168,13 +170,18 @@ static void ob_f8(obuf *b, double d)
 
 /* Row @p i of the run: its id and time are fresh for run rows beyond
  * the generated ones (the features repeat). */
+static size_t *row_off; /* where each row of the last encode_binary starts */
+
 static void encode_binary(obuf *b, const brow *rows, size_t nrows, size_t n,
                           unsigned char (*ids)[16])
 {
 	b->len = 0;
+	free(row_off);
+	row_off = malloc((n + 1) * sizeof *row_off);
 	ob_put(b, "PGCOPY\n\377\r\n\0\0\0\0\0\0\0\0\0", 19);
 	for (size_t i = 0; i < n; i++) {
 		const brow *r = &rows[i % nrows];
+		row_off[i] = b->len;
 		ob_be(b, 8, 2);
 		ob_be(b, 16, 4);
 		ob_put(b, ids ? ids[i] : r->id, 16);
@@ -191,6 +198,7 @@ static void encode_binary(obuf *b, const brow *rows, size_t nrows, size_t n,
 		ob_be(b, 8, 4);
 		ob_be(b, (uint64_t)(r->time_us - PG_EPOCH_US), 8);
 	}
+	row_off[n] = b->len;
 	ob_put(b, "\377\377", 2);
 }
 
@@ -239,6 +247,37 @@ static double send_copy(PGconn *c, const char *sql, const obuf *b,
 			exit(1);
 		}
 		PQclear(r);
+	}
+	return now_s() - t0;
+}
+
+/* Binary COPY of the stream @p b (encode_binary's last) in one COPY per
+ * @p per rows, each its own transaction. */
+static double send_copy_batches(PGconn *c, const obuf *b, size_t n,
+                                size_t per)
+{
+	double t0 = now_s();
+	for (size_t off = 0; off < n; off += per) {
+		size_t k = n - off < per ? n - off : per;
+		PGresult *r = PQexec(c, "COPY model_predictions (" COLS ") FROM "
+		                     "STDIN (FORMAT binary)");
+		PQclear(r);
+		PQputCopyData(c, b->p, 19);
+		size_t len = row_off[off + k] - row_off[off];
+		for (size_t o = 0; o < len; o += 512u << 10) {
+			size_t m = len - o < (512u << 10) ? len - o : 512u << 10;
+			PQputCopyData(c, b->p + row_off[off] + o, (int)m);
+		}
+		PQputCopyData(c, "\377\377", 2);
+		PQputCopyEnd(c, NULL);
+		while ((r = PQgetResult(c)) != NULL) {
+			if (PQresultStatus(r) != PGRES_COMMAND_OK) {
+				fprintf(stderr, "bench_predlog: COPY: %s",
+				        PQerrorMessage(c));
+				exit(1);
+			}
+			PQclear(r);
+		}
 	}
 	return now_s() - t0;
 }
@@ -386,9 +425,40 @@ static double pipeline(PGconn *c, const brow *rows, const prow *pp, size_t n)
 	return now_s() - t0;
 }
 
+/* CPU seconds (user+system) the process @p pid has used so far. */
+static double proc_cpu(int pid)
+{
+	char path[64];
+	unsigned long ut = 0, st = 0;
+	FILE *f;
+	snprintf(path, sizeof path, "/proc/%d/stat", pid);
+	f = fopen(path, "r");
+	if (f == NULL)
+		return 0;
+	if (fscanf(f, "%*d %*s %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu "
+	           "%lu", &ut, &st) != 2)
+		ut = st = 0;
+	fclose(f);
+	return (double)(ut + st) / 100.0;
+}
+
 /* ---- ours ---- */
 
 static const char *spool_dir = "/tmp/ms-bench-predlog-spool";
+static double last_server_cpu; /* CPU s of the backend in the last run */
+static PGconn *admin_conn;
+
+/* The backend of the logger's writer: the one other client backend. */
+static int ours_backend_pid(void)
+{
+	PGresult *r = PQexec(admin_conn, "SELECT pid FROM pg_stat_activity "
+	                     "WHERE backend_type = 'client backend' AND pid <> "
+	                     "pg_backend_pid() AND application_name = "
+	                     "'ms_bench_writer'");
+	int pid = PQntuples(r) == 1 ? atoi(PQgetvalue(r, 0, 0)) : 0;
+	PQclear(r);
+	return pid;
+}
 
 static ms_predlog *open_logger(size_t cap)
 {
@@ -397,7 +467,9 @@ static ms_predlog *open_logger(size_t cap)
 	ms_predlog_options_init(&o, MS_PREDLOG_OPTIONS_VERSION);
 	o.spool_dir = spool_dir;
 	o.queue_capacity = cap; /* 0: the default */
-	if (ms_predlog_open(&pl, url, &o) != MS_OK) {
+	if (getenv("MS_BENCH_BATCH")) /* experiments only: not for run.sh */
+		o.batch_size = strtoul(getenv("MS_BENCH_BATCH"), NULL, 10);
+	if (ms_predlog_open(&pl, writer_url, &o) != MS_OK) {
 		fprintf(stderr, "bench_predlog: cannot open the logger\n");
 		exit(1);
 	}
@@ -408,32 +480,53 @@ static ms_predlog *open_logger(size_t cap)
 	return pl;
 }
 
-/* Log rows 0..n-1 (features cycling through @p nrows) with default
- * options, then flush.  Seconds; *spooled the rows that went through
- * the spool. */
+/* The logger "ours" uses: opened once with default options and warmed
+ * (its writer's backend has run COPYs, as the plain methods' connection
+ * has), then kept for every round, as a service keeps its logger. */
+static ms_predlog *ours_pl;
+static int ours_pid;
+
+static void ours_open(const brow *rows, size_t nrows)
+{
+	ours_pl = open_logger(0);
+	ours_pid = ours_backend_pid();
+	for (size_t i = 0; i < 20000; i++) {
+		ms_prediction p = { NULL, VERSION, rows[i % nrows].features, 0, 0,
+		                    NAN };
+		if (ms_predlog_log(NULL, ours_pl, &p) != MS_OK)
+			exit(1);
+	}
+	if (ms_predlog_flush(ours_pl, 600000) != MS_OK)
+		exit(1);
+}
+
+/* Log rows 0..n-1 (features cycling through @p nrows), then flush.
+ * Seconds; *spooled the rows that went through the spool. */
 static double ours(const brow *rows, size_t nrows, size_t n,
                    uint64_t *spooled)
 {
-	ms_predlog *pl = open_logger(0);
-	ms_predlog_stats st = MS_PREDLOG_STATS_INIT;
-	double t0 = now_s(), t;
+	ms_predlog_stats st0 = MS_PREDLOG_STATS_INIT, st = MS_PREDLOG_STATS_INIT;
+	double c0, t0, t;
+	ms_predlog_stats_get(&st0, ours_pl);
+	c0 = proc_cpu(ours_pid);
+	t0 = now_s();
 	for (size_t i = 0; i < n; i++) {
 		const brow *r = &rows[i % nrows];
 		ms_prediction p = { NULL, VERSION, r->features, r->pred, r->conf,
 		                    NAN };
-		if (ms_predlog_log(NULL, pl, &p) != MS_OK) {
+		if (ms_predlog_log(NULL, ours_pl, &p) != MS_OK) {
 			fprintf(stderr, "bench_predlog: log failed at %zu\n", i);
 			exit(1);
 		}
 	}
-	if (ms_predlog_flush(pl, 600000) != MS_OK) {
+	if (ms_predlog_flush(ours_pl, 600000) != MS_OK) {
 		fprintf(stderr, "bench_predlog: flush timed out\n");
 		exit(1);
 	}
 	t = now_s() - t0;
-	ms_predlog_stats_get(&st, pl);
-	*spooled = st.spooled;
-	ms_predlog_close(pl);
+	last_server_cpu = proc_cpu(ours_pid) - c0;
+	ms_predlog_stats_get(&st, ours_pl);
+	*spooled = st.spooled - st0.spooled;
 	return t;
 }
 
@@ -552,6 +645,12 @@ int main(int argc, char **argv)
 	static const int bm[3] = { M_B256, M_B64, M_B1M };
 
 	url = getenv("DATABASE_URL");
+	snprintf(writer_url, sizeof writer_url, "%s%sapplication_name="
+	         "ms_bench_writer", url && url[0] ? url : "postgresql://",
+	         url && strchr(url, '?') ? "&" : "?");
+	if (url && url[0] && strstr(url, "://") == NULL)
+		snprintf(writer_url, sizeof writer_url, "%s application_name="
+		         "ms_bench_writer", url);
 	if (n < 1000)
 		n = 1000;
 	if (rounds < 1 || rounds > MAXR)
@@ -560,6 +659,7 @@ int main(int argc, char **argv)
 		brounds = 3;
 	setenv("PGOPTIONS", "-c search_path=" SCHEMA, 1);
 	admin = conn_or_die();
+	admin_conn = admin;
 	exec_or_die(admin, "SET client_min_messages = warning");
 	exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
 	exec_or_die(admin, "CREATE SCHEMA " SCHEMA);
@@ -578,6 +678,54 @@ int main(int argc, char **argv)
 	(void)!system("rm -rf /tmp/ms-bench-predlog-spool");
 	rows = malloc(n * sizeof *rows);
 	make_rows(rows, n);
+	if (arg_num(argc, argv, "--only-ours", 0) > 0) {
+		/* for perf record and experiments: ours alone, --only-ours N
+		 * rows, R rounds, each after a binary COPY (1 MiB messages) of
+		 * as many rows */
+		size_t k = arg_num(argc, argv, "--only-ours", 0);
+		unsigned char (*ids)[16] = malloc(k * 16);
+		PGconn *cc = conn_or_die();
+		obuf b = { 0 };
+		for (size_t i = 0; i < k; i++)
+			ms__uuid7(ids[i]);
+		encode_binary(&b, rows, n, k, ids);
+		ours_open(rows, n);
+		for (int r = 0; r < rounds; r++) {
+			uint64_t sp = 0;
+			double co, ou;
+			exec_or_die(admin, "TRUNCATE model_predictions");
+			double c0 = proc_cpu(PQbackendPID(cc)), cs, T0 = now_s(), T1;
+			co = (double)k / send_copy(cc, "COPY model_predictions (" COLS
+			                           ") FROM STDIN (FORMAT binary)", &b,
+			                           1u << 20);
+			cs = proc_cpu(PQbackendPID(cc)) - c0;
+			T1 = now_s();
+			exec_or_die(admin, "TRUNCATE model_predictions");
+			printf("[copy %.3f-%.3f ours from %.3f] ", T0, T1, now_s());
+			ou = (double)k / ours(rows, n, k, &sp);
+			printf("[ours to %.3f] ", now_s());
+			printf("copy %.0f rows/s, ours %.0f rows/s (%.2f), %llu "
+			       "spooled; server CPU us/row copy %.2f ours %.2f", co, ou,
+			       ou / co, (unsigned long long)sp, cs * 1e6 / (double)k,
+			       last_server_cpu * 1e6 / (double)k);
+			if (getenv("MS_BENCH_COPY_PER")) {
+				size_t per = strtoul(getenv("MS_BENCH_COPY_PER"), NULL, 10);
+				double cb;
+				exec_or_die(admin, "TRUNCATE model_predictions");
+				c0 = proc_cpu(PQbackendPID(cc));
+				cb = (double)k / send_copy_batches(cc, &b, k, per);
+				cs = proc_cpu(PQbackendPID(cc)) - c0;
+				check_count(admin, "copy per batch", k);
+				printf("; copy per %zu rows %.0f rows/s (%.2f) server CPU "
+				       "%.2f us/row", per, cb, cb / co, cs * 1e6 / (double)k);
+			}
+			printf("\n");
+			fflush(stdout);
+		}
+		ms_predlog_close(ours_pl);
+		exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+		return 0;
+	}
 	pp = make_params(rows, n);
 	encode_binary(&bin, rows, n, n, NULL);
 	encode_text(&txt, rows, n);
@@ -587,6 +735,7 @@ int main(int argc, char **argv)
 	       rows[0].fl, rounds);
 
 	c = conn_or_die();
+	ours_open(rows, n);
 	prepare_or_die(c, "ins1000", PER);
 	prepare_or_die(c, "ins1", 1);
 	for (int r = 0; r < rounds; r++) {
@@ -722,6 +871,7 @@ int main(int argc, char **argv)
 	}
 
 	PQfinish(c);
+	ms_predlog_close(ours_pl);
 	exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
 	PQfinish(admin);
 	(void)!system("rm -rf /tmp/ms-bench-predlog-spool");

@@ -51,11 +51,15 @@
 /* ------------------------------------------------------------------ */
 
 /* How long ms_predlog_log waits for room in a full ring while the writer
- * is delivering, before it spills the row to the spool.  The writer frees
+ * is delivering, before it spills the row to the spool: this, or
+ * MS__PREDLOG_ROOM_WAIT_BATCHES times the last batch's delivery time when
+ * that is longer, at most MS__PREDLOG_ROOM_WAIT_MAX_MS.  The writer frees
  * room one batch at a time (5000 rows by default, about 33 ms of COPY at
- * 150 000 rows/s); no room for this long means the database is not
+ * 150 000 rows/s); no room for that long means the database is not
  * keeping up (docs/predictions.md, "When rows go to the spool"). */
 #define MS__PREDLOG_ROOM_WAIT_MS 500
+#define MS__PREDLOG_ROOM_WAIT_BATCHES 4
+#define MS__PREDLOG_ROOM_WAIT_MAX_MS 5000
 
 /* One queued prediction: its blob (blob.h) and the blob's length. */
 typedef struct row {
@@ -82,6 +86,7 @@ struct ms_predlog {
 	size_t room_waiters;   /* callers waiting on room */
 	bool delivering;       /* the writer is connected and its last batch
 	                        * went in: a full ring is worth waiting on */
+	uint64_t batch_ns;     /* how long the last delivered batch took */
 	bool stalled;          /* a caller waited MS__PREDLOG_ROOM_WAIT_MS in
 	                        * vain; spill at once until the writer takes
 	                        * its next batch */
@@ -133,6 +138,7 @@ typedef struct round_state {
 	bool flushing;      /* a flush() is waiting */
 	bool closing;       /* close() was called */
 	bool spooled;       /* this round's batch could not be sent */
+	uint64_t batch_ns;  /* how long it took to deliver (0: no batch) */
 } round_state;
 
 /* A batch is full: batch_size rows, or batch_max bytes (copy.h). */
@@ -190,6 +196,7 @@ static void take_batch(ms_predlog *pl, size_t *n, round_state *rs)
 	rs->flushing = rs->flush_gen != pl->acked_gen;
 	rs->closing = pl->closing;
 	rs->spooled = false;
+	rs->batch_ns = 0;
 	pthread_mutex_unlock(&pl->mu);
 }
 
@@ -244,8 +251,11 @@ static ms_status spool_batch(ms_predlog *pl, size_t n)
 static size_t settle_batch(ms_predlog *pl, size_t n, round_state *rs)
 {
 	bool closing = rs->closing;
-	if (send_batch(pl, n))
+	uint64_t t0 = ms__now_ns();
+	if (send_batch(pl, n)) {
+		rs->batch_ns = ms__now_ns() - t0;
 		return n;
+	}
 	rs->spooled = true;
 	if (spool_batch(pl, n) == MS_OK) {
 		MS__COUNT(&pl->rep, spooled, n);
@@ -276,6 +286,8 @@ static bool end_round(ms_predlog *pl, const round_state *rs, size_t ndone,
 	if (pl->delivering && !delivering && pl->room_waiters > 0)
 		pthread_cond_broadcast(&pl->room);
 	pl->delivering = delivering;
+	if (rs->batch_ns)
+		pl->batch_ns = rs->batch_ns;
 	if (rs->drained && n == 0)
 		pl->acked_gen = rs->flush_gen;
 	pthread_cond_broadcast(&pl->done);
@@ -491,7 +503,13 @@ static bool wait_room(ms_predlog *pl)
 		if (!pl->delivering || pl->stalled || pl->closing)
 			return false;
 		if (!timed) {
-			deadline_in(&dl, MS__PREDLOG_ROOM_WAIT_MS);
+			uint64_t ms = pl->batch_ns / 1000000u *
+			              MS__PREDLOG_ROOM_WAIT_BATCHES;
+			if (ms < MS__PREDLOG_ROOM_WAIT_MS)
+				ms = MS__PREDLOG_ROOM_WAIT_MS;
+			if (ms > MS__PREDLOG_ROOM_WAIT_MAX_MS)
+				ms = MS__PREDLOG_ROOM_WAIT_MAX_MS;
+			deadline_in(&dl, (unsigned)ms);
 			timed = true;
 		}
 		pl->room_waiters++;

@@ -303,6 +303,11 @@ static void *writer_main(void *arg)
 
 	ms__copy_connect(&pl->copy, true);
 	ms__copy_replay(&pl->copy, true);
+	/* connected: a full queue is worth waiting on from now on, not only
+	 * after the first batch went in */
+	pthread_mutex_lock(&pl->mu);
+	pl->delivering = pl->copy.conn != NULL;
+	pthread_mutex_unlock(&pl->mu);
 
 	for (;;) {
 		round_state rs;

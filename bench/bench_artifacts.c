@@ -2,7 +2,8 @@
  * bench_artifacts.c - push and pull throughput beside plain libpq.
  *
  * For each size, in the same run and on the same server, interleaved
- * (every run does each method once, ceilings and ours alternating):
+ * (every run does each method once: the ceilings, then ours; each pull
+ * right after its push, so both read freshly written rows):
  *   ceiling push: plain libpq, no hashing, the fastest of
  *                 - one row, binary parameter, autocommit (sizes up to
  *                   one chunk, as ours stores them inline);
@@ -227,6 +228,12 @@ int main(int argc, char **argv)
 			rp[0][r] = n <= CHUNK ? mb / raw_push_insert(c, data, n, CHUNK, 1)
 			                      : 0;
 			rp[2][r] = mb / raw_push_insert(c, data, n, 4 * CHUNK, 0);
+			rp[3][r] = mb / raw_push_copy(c, data, n);
+			/* each pull right after its own push: both read what was
+			 * just written (the same shared buffers and page cache) */
+			rp[1][r] = mb / raw_push_insert(c, data, n, CHUNK, 0);
+			rawpull[r] = mb / raw_pull(c, back, n);
+			memset(back, 0, n);
 
 			ms_push_options_init(&po, MS_PUSH_OPTIONS_VERSION);
 			po.model_name = "bench";
@@ -238,12 +245,6 @@ int main(int argc, char **argv)
 				return 1;
 			}
 			push[r] = mb / (now_s() - t0);
-			rp[3][r] = mb / raw_push_copy(c, data, n);
-			/* last: the pull ceiling reads these 1 MiB chunk rows */
-			rp[1][r] = mb / raw_push_insert(c, data, n, CHUNK, 0);
-
-			rawpull[r] = mb / raw_pull(c, back, n);
-			memset(back, 0, n);
 			t0 = now_s();
 			if (ms_store_pull(NULL, s, "bench", ver, NULL, to_buf, &sk, NULL, NULL) != MS_OK) {
 				fprintf(stderr, "bench: pull: %s\n", ms_store_errmsg(s));

@@ -39,4 +39,69 @@ static inline double median_d(double *v, int n)
 	return v[n / 2];
 }
 
+/* Median, min and max of @n doubles (not modified). */
+typedef struct bstat {
+	double med, min, max;
+} bstat;
+
+static inline bstat bstat_of(const double *v, int n)
+{
+	double tmp[64];
+	bstat s = { 0, 0, 0 };
+	if (n < 1)
+		return s;
+	if (n > 64)
+		n = 64;
+	for (int i = 0; i < n; i++)
+		tmp[i] = v[i];
+	qsort(tmp, (size_t)n, sizeof *tmp, cmp_d);
+	s.med = tmp[n / 2];
+	s.min = tmp[0];
+	s.max = tmp[n - 1];
+	return s;
+}
+
+/*
+ * One line of the summary table that bench/run.sh collects:
+ *   RESULT|benchmark|ours|ceiling|ratio|spread|target|pass
+ * @ours and @ceil are per-round figures (@n rounds, interleaved) in @unit;
+ * the ratio is of the medians, ours/ceiling when @higher_better (rates),
+ * ceiling/ours otherwise (times); the spread is the min-max of the
+ * per-round ratios; @target the least acceptable ratio (0: no target).
+ */
+static inline void bench_result(const char *name, const char *unit,
+                                const double *ours, const double *ceil,
+                                int n, int higher_better, double target)
+{
+	bstat o = bstat_of(ours, n), c = bstat_of(ceil, n);
+	double r[64], ratio;
+	bstat rs;
+	int k = n > 64 ? 64 : n;
+	for (int i = 0; i < k; i++)
+		r[i] = higher_better ? ours[i] / ceil[i] : ceil[i] / ours[i];
+	rs = bstat_of(r, k);
+	ratio = higher_better ? o.med / c.med : c.med / o.med;
+	printf("RESULT|%s|%.4g %s (%.4g-%.4g)|%.4g %s (%.4g-%.4g)|%.2f|"
+	       "%.2f-%.2f (n=%d)|%s%.2f|%s\n", name, o.med, unit, o.min, o.max,
+	       c.med, unit, c.min, c.max, ratio, rs.min, rs.max, n,
+	       target > 0 ? ">= " : "", target,
+	       target <= 0 ? "-" : ratio > 1.0 ? "PASS (>1: re-check ceiling)"
+	       : ratio >= target ? "PASS" : "FAIL");
+	fflush(stdout);
+}
+
+/* A summary line for a figure with a budget rather than a ceiling (a
+ * time that must stay under @budget): the ratio is budget/median. */
+static inline void bench_budget(const char *name, const char *unit,
+                                const double *v, int n, double budget)
+{
+	bstat o = bstat_of(v, n);
+	printf("RESULT|%s|%.3g %s (%.3g-%.3g)|budget %.3g %s|%.2f|"
+	       "%.2f-%.2f (n=%d)|<= %.3g %s|%s\n", name, o.med, unit, o.min,
+	       o.max, budget, unit, budget / o.med, budget / o.max,
+	       budget / o.min, n, budget, unit,
+	       o.med <= budget ? "PASS" : "FAIL");
+	fflush(stdout);
+}
+
 #endif

@@ -1,42 +1,60 @@
 #!/usr/bin/env bash
 # Run every benchmark on one PostgreSQL (its own cluster with default
-# durability, fsync on, unless DATABASE_URL is set) and print each figure
-# beside the plain-libpq ceiling measured in the same run.
-#   bench/run.sh [build-dir]        MS_BENCH_BIG=1 adds the 2 GB runs
+# durability, fsync on, unless DATABASE_URL is set), each beside its
+# plain-libpq ceiling, interleaved, and print one table of ratios.
+#   bench/run.sh [build-dir]
+#   MS_BENCH_RUNS=N  rounds per figure (default 5)
+#   MS_BENCH_BIG=1   adds the 2 GB artifact runs and the CLI round trip
+# A ratio above 1.0 means the ceiling must be re-checked before it is
+# believed; the machine's load averages are printed before and after,
+# since a shared machine moves every absolute figure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 build=${1:-build}
+runs=${MS_BENCH_RUNS:-5}
 [ -x "$build/bench/bench_artifacts" ] || {
-  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
-  cmake --build "$build" -j"$(nproc)" >/dev/null
+  cmake -S . -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DBUILD_BENCH=ON >/dev/null
+  cmake --build "$build" -j2 >/dev/null
 }
+out=$(mktemp /tmp/ms-bench-out.XXXXXX)
 if [ -z "${DATABASE_URL:-}" ]; then
   state=$(mktemp /tmp/ms-bench-state.XXXXXX)
   MS_PG_EXTRA_CONF="fsync = on" tests/pg_harness.sh start "$state"
-  trap 'tests/pg_harness.sh stop "$state"' EXIT
+  trap 'tests/pg_harness.sh stop "$state"; rm -f "$state" "$out"' EXIT
   # shellcheck disable=SC1090
   . "$state"
   export DATABASE_URL
+else
+  trap 'rm -f "$out"' EXIT
 fi
-echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); $(psql -XAtc 'select version()' "$DATABASE_URL" | cut -d' ' -f1-2)"
-echo "openssl speed ceiling (SHA-256, 16 KiB blocks):"
-openssl speed -seconds 1 -evp sha256 2>/dev/null | tail -n 1 || true
-sizes=1,25,200
-[ "${MS_BENCH_BIG:-0}" = 1 ] && sizes=1,25,200,2048
-echo "== artifacts (push/pull)"
-"$build/bench/bench_artifacts" --sizes "$sizes" --runs "${MS_BENCH_RUNS:-3}"
-for b in "$build"/bench/bench_*; do
-  case "$(basename "$b")" in bench_artifacts) continue ;; esac
-  [ -x "$b" ] || continue
-  echo "== $(basename "$b")"
-  "$b"
-done
-if [ "${MS_BENCH_BIG:-0}" = 1 ]; then
-  echo "== 2 GB push/pull through the CLI, peak resident memory"
-  f=$(mktemp /tmp/ms-big.XXXXXX)
-  head -c $((2048 << 20)) /dev/urandom >"$f"
-  /usr/bin/time -f "push: %e s, max RSS %M KiB" "$build/cli/modelstore" --name big push -q --version big1 "$f"
-  /usr/bin/time -f "pull: %e s, max RSS %M KiB" "$build/cli/modelstore" --name big pull -q big1 -o "$f.out"
-  cmp "$f" "$f.out" && echo "2 GB round trip byte-exact"
-  rm -f "$f" "$f.out"
-fi
+{
+  echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); $(psql -XAtc 'select version()' "$DATABASE_URL" | cut -d' ' -f1-2)"
+  echo "load before: $(uptime | sed 's/.*load average/load average/')"
+  echo "openssl speed ceiling (SHA-256, 16 KiB blocks):"
+  openssl speed -seconds 1 -evp sha256 2>/dev/null | tail -n 1 || true
+  sizes=1,25,200
+  [ "${MS_BENCH_BIG:-0}" = 1 ] && sizes=1,25,200,2048
+  echo "== bench_artifacts --sizes $sizes --runs $runs"
+  "$build/bench/bench_artifacts" --sizes "$sizes" --runs "$runs"
+  echo "== bench_predlog --rounds $runs"
+  "$build/bench/bench_predlog" --rounds "$runs"
+  echo "== bench_loader"
+  "$build/bench/bench_loader"
+  if [ "${MS_BENCH_BIG:-0}" = 1 ]; then
+    echo "== 2 GB push/pull through the CLI, peak resident memory"
+    f=$(mktemp /tmp/ms-big.XXXXXX)
+    head -c $((2048 << 20)) /dev/urandom >"$f"
+    /usr/bin/time -f "push: %e s, max RSS %M KiB" "$build/cli/modelstore" --name big push -q --version big1 "$f"
+    /usr/bin/time -f "pull: %e s, max RSS %M KiB" "$build/cli/modelstore" --name big pull -q big1 -o "$f.out"
+    cmp "$f" "$f.out" && echo "2 GB round trip byte-exact"
+    rm -f "$f" "$f.out"
+  fi
+  echo "load after: $(uptime | sed 's/.*load average/load average/')"
+} 2>&1 | tee "$out" | grep -v '^RESULT|'
+echo
+echo "== summary (ratio: of the medians; spread: min-max of the per-round ratios)"
+{
+  echo "benchmark|ours|ceiling|ratio|spread|target|pass"
+  echo "---|---|---|---|---|---|---"
+  grep '^RESULT|' "$out" | cut -d'|' -f2-
+} | column -t -s '|'

@@ -1422,8 +1422,10 @@ typedef struct ms_predlog_options {
 	                                working directory); created on first
 	                                spool write; copied */
 	size_t queue_capacity;     /**< rows held in memory; 0: 65536.
-	                                Rows beyond go straight to the
-	                                spool */
+	                                When it is full, ms_predlog_log()
+	                                waits for room while the writer is
+	                                delivering, and spools the row when
+	                                it is not (docs/predictions.md) */
 	size_t batch_size;         /**< rows per database write; 0: 5000;
 	                                at most queue_capacity */
 	unsigned flush_interval_ms;/**< a partial batch is sent at least
@@ -1519,8 +1521,12 @@ MS_EXTERN(ms_status) ms_predlog_open(ms_predlog **out, const char *conninfo,
  * Queue one prediction.
  *
  * Never touches the network.  The row is stamped with a new UUIDv7 and
- * the current time.  When the queue is full the row is appended to the
- * spool instead (one write; the writer thread fsyncs it).
+ * the current time.  When the queue is full and the writer is delivering
+ * (connected, its last batch in), the call waits for room - at most one
+ * bounded wait of 0.5 s, or 4 times the last batch's delivery time, up
+ * to 5 s; when the writer is not delivering, or no room came within that
+ * wait, the row is appended to the spool instead (one write; the writer
+ * thread fsyncs it).
  *
  * @param id_out receives the prediction's UUIDv7 as text on MS_OK, ""
  *               on failure; may be NULL.

@@ -5,9 +5,17 @@
  * The caller's side (ms_predlog_log) validates the row (json_check.c for
  * the features), packs it into one small allocation (a blob, blob.h) and
  * pushes the pointer onto a mutex-protected ring.  It never touches the
- * network and does no I/O unless the ring is full, in which case the
+ * network.  When the ring is full and the writer is delivering (connected,
+ * its last batch went in), the caller waits for room - the writer frees
+ * a batch's worth as it takes one - for at most MS__PREDLOG_ROOM_WAIT_MS:
+ * a burst the database can absorb stays in memory (issue 12: spilling it
+ * cost a write, an fsync and a slower idempotent replay per row).  The
  * blob is appended to the spool (one write(), fsync'd by the writer
- * within a flush interval).
+ * within a flush interval) only when the ring is full and the writer is
+ * not delivering (database down, backing off), or no room came within
+ * that wait (the database has stalled or truly cannot keep up); after
+ * such a timeout callers spill without waiting until the writer takes
+ * its next batch.
  *
  * One writer thread takes up to batch_size rows and 64 MiB at a time
  * (sooner on flush_interval or flush()) and sends them with one binary
@@ -42,6 +50,17 @@
 /* the handle                                                          */
 /* ------------------------------------------------------------------ */
 
+/* How long ms_predlog_log waits for room in a full ring while the writer
+ * is delivering, before it spills the row to the spool: this, or
+ * MS__PREDLOG_ROOM_WAIT_BATCHES times the last batch's delivery time when
+ * that is longer, at most MS__PREDLOG_ROOM_WAIT_MAX_MS.  The writer frees
+ * room one batch at a time (5000 rows by default, about 33 ms of COPY at
+ * 150 000 rows/s); no room for that long means the database is not
+ * keeping up (docs/predictions.md, "When rows go to the spool"). */
+#define MS__PREDLOG_ROOM_WAIT_MS 500
+#define MS__PREDLOG_ROOM_WAIT_BATCHES 4
+#define MS__PREDLOG_ROOM_WAIT_MAX_MS 5000
+
 /* One queued prediction: its blob (blob.h) and the blob's length. */
 typedef struct row {
 	uint32_t len;
@@ -58,10 +77,19 @@ struct ms_predlog {
 
 	pthread_mutex_t mu;
 	pthread_cond_t wake, done;
+	pthread_cond_t room;   /* the writer took rows off the ring, or
+	                        * stopped delivering */
 	row **ring;
 	size_t head, count;
 	uint64_t qbytes;       /* blob bytes on the ring */
 	uint64_t enq_seq, done_seq, flush_gen, acked_gen;
+	size_t room_waiters;   /* callers waiting on room */
+	bool delivering;       /* the writer is connected and its last batch
+	                        * went in: a full ring is worth waiting on */
+	uint64_t batch_ns;     /* how long the last delivered batch took */
+	bool stalled;          /* a caller waited MS__PREDLOG_ROOM_WAIT_MS in
+	                        * vain; spill at once until the writer takes
+	                        * its next batch */
 	bool closing, started, failed;
 	pthread_t thread;
 
@@ -132,6 +160,8 @@ typedef struct round_state {
 	bool drained;       /* the ring was empty once the batch was taken */
 	bool flushing;      /* a flush() is waiting */
 	bool closing;       /* close() was called */
+	bool spooled;       /* this round's batch could not be sent */
+	uint64_t batch_ns;  /* how long it took to deliver (0: no batch) */
 } round_state;
 
 /* A batch is full: batch_size rows, or batch_max bytes (copy.h). */
@@ -155,6 +185,11 @@ static void take_rows(ms_predlog *pl, size_t *n)
 		pl->count--;
 	}
 	pl->qbytes -= bytes;
+	if (*n > 0) {
+		pl->stalled = false;
+		if (pl->room_waiters > 0)
+			pthread_cond_broadcast(&pl->room);
+	}
 }
 
 /* With no rows in hand, wait until a batch is full, a flush or close is
@@ -183,6 +218,8 @@ static void take_batch(ms_predlog *pl, size_t *n, round_state *rs)
 	rs->flush_gen = pl->flush_gen;
 	rs->flushing = rs->flush_gen != pl->acked_gen;
 	rs->closing = pl->closing;
+	rs->spooled = false;
+	rs->batch_ns = 0;
 	pthread_mutex_unlock(&pl->mu);
 }
 
@@ -298,10 +335,15 @@ static ms_status spool_batch(ms_predlog *pl, size_t n)
 /* Send the @p n rows in hand, else spool them, else, at close with no
  * way left to the database, count them lost.  Returns how many rows are
  * done with: n, or 0 when they stay in hand for the next round. */
-static size_t settle_batch(ms_predlog *pl, size_t n, bool closing)
+static size_t settle_batch(ms_predlog *pl, size_t n, round_state *rs)
 {
-	if (send_batch(pl, n))
+	bool closing = rs->closing;
+	uint64_t t0 = ms__now_ns();
+	if (send_batch(pl, n)) {
+		rs->batch_ns = ms__now_ns() - t0;
 		return n;
+	}
+	rs->spooled = true;
 	if (spool_batch(pl, n) == MS_OK) {
 		MS__COUNT(&pl->rep, spooled, n);
 		return n;
@@ -323,9 +365,17 @@ static size_t settle_batch(ms_predlog *pl, size_t n, bool closing)
 static bool end_round(ms_predlog *pl, const round_state *rs, size_t ndone,
                       size_t n)
 {
-	bool finished;
+	bool finished, delivering;
 	pthread_mutex_lock(&pl->mu);
 	pl->done_seq += ndone;
+	/* worth waiting on: connected, and nothing left in hand nor spooled
+	 * this round */
+	delivering = pl->copy.conn != NULL && n == 0 && !rs->spooled;
+	if (pl->delivering && !delivering && pl->room_waiters > 0)
+		pthread_cond_broadcast(&pl->room);
+	pl->delivering = delivering;
+	if (rs->batch_ns)
+		pl->batch_ns = rs->batch_ns;
 	if (rs->drained && n == 0)
 		pl->acked_gen = rs->flush_gen;
 	pthread_cond_broadcast(&pl->done);
@@ -357,6 +407,11 @@ static void *writer_main(void *arg)
 
 	ms__copy_connect(&pl->copy, true);
 	ms__copy_replay(&pl->copy, true);
+	/* connected: a full queue is worth waiting on from now on, not only
+	 * after the first batch went in */
+	pthread_mutex_lock(&pl->mu);
+	pl->delivering = pl->copy.conn != NULL;
+	pthread_mutex_unlock(&pl->mu);
 
 	for (;;) {
 		round_state rs;
@@ -366,7 +421,7 @@ static void *writer_main(void *arg)
 		reconnect(pl, rs.closing);
 		ms__copy_replay(&pl->copy, rs.flushing || rs.closing);
 		if (n > 0) {
-			ndone = settle_batch(pl, n, rs.closing);
+			ndone = settle_batch(pl, n, &rs);
 			if (ndone) {
 				free_rows(pl->wrows, n);
 				n = 0;
@@ -405,6 +460,7 @@ ms_status ms_predlog_open(ms_predlog **out, const char *conninfo,
 	pthread_mutex_init(&pl->rep.mu, NULL);
 	pthread_cond_init(&pl->wake, NULL);
 	pthread_cond_init(&pl->done, NULL);
+	pthread_cond_init(&pl->room, NULL);
 	*out = pl;
 	pl->failed = true;
 
@@ -549,12 +605,44 @@ static ms_status check_row(ms_predlog *pl, const ms_prediction *p,
 	return MS_OK;
 }
 
+/* With the ring full (caller holds pl->mu): wait for room while the
+ * writer is delivering, at most MS__PREDLOG_ROOM_WAIT_MS in all.  true
+ * when there is room; false when the row must go to the spool (the
+ * writer is not delivering, closing, or no room came in time). */
+static bool wait_room(ms_predlog *pl)
+{
+	struct timespec dl;
+	bool timed = false;
+	while (pl->count >= pl->cap) {
+		if (!pl->delivering || pl->stalled || pl->closing)
+			return false;
+		if (!timed) {
+			uint64_t ms = pl->batch_ns / 1000000u *
+			              MS__PREDLOG_ROOM_WAIT_BATCHES;
+			if (ms < MS__PREDLOG_ROOM_WAIT_MS)
+				ms = MS__PREDLOG_ROOM_WAIT_MS;
+			if (ms > MS__PREDLOG_ROOM_WAIT_MAX_MS)
+				ms = MS__PREDLOG_ROOM_WAIT_MAX_MS;
+			deadline_in(&dl, (unsigned)ms);
+			timed = true;
+		}
+		pl->room_waiters++;
+		int rc = pthread_cond_timedwait(&pl->room, &pl->mu, &dl);
+		pl->room_waiters--;
+		if (rc == ETIMEDOUT && pl->count >= pl->cap) {
+			pl->stalled = true;
+			return false;
+		}
+	}
+	return true;
+}
+
 /* Put @p r on the ring, waking the writer when a batch is full.  false
- * when the ring is full. */
+ * when the ring is full and stays so (wait_room). */
 static bool enqueue(ms_predlog *pl, row *r)
 {
 	pthread_mutex_lock(&pl->mu);
-	if (pl->count < pl->cap) {
+	if (pl->count < pl->cap || wait_room(pl)) {
 		bool was_full = batch_full(pl);
 		pl->ring[(pl->head + pl->count) % pl->cap] = r;
 		pl->count++;
@@ -706,6 +794,7 @@ static ms_status stop_writer(ms_predlog *pl)
 	pthread_mutex_lock(&pl->mu);
 	pl->closing = true;
 	pthread_cond_signal(&pl->wake);
+	pthread_cond_broadcast(&pl->room); /* callers waiting for room */
 	pthread_mutex_unlock(&pl->mu);
 	pthread_join(pl->thread, NULL);
 	pl->started = false;
@@ -753,6 +842,7 @@ ms_status ms_predlog_close(ms_predlog *pl)
 	ms__spool_free(pl->spool);
 	pthread_cond_destroy(&pl->wake);
 	pthread_cond_destroy(&pl->done);
+	pthread_cond_destroy(&pl->room);
 	pthread_mutex_destroy(&pl->mu);
 	pthread_mutex_destroy(&pl->rep.mu);
 	ms__free(pl->ring);

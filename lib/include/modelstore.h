@@ -1376,6 +1376,20 @@ MS_EXTERN(ms_status) ms_list_options_init(ms_list_options *opts,
                                           unsigned int version);
 
 /**
+ * Check a `where` expression of ms_list_options without a database.
+ *
+ * @param errmsg_out receives, on MS_EINVAL, the message naming the
+ *                   offset and the offending token; untouched on MS_OK.
+ *                   An initialised ms_buf; may be NULL.
+ * @param where      the expression; NULL or blank is valid (no filter).
+ * @return MS_OK; MS_EINVAL when it does not parse; MS_ENOMEM when only
+ *         the message could not be copied.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_list_where_check(ms_buf *errmsg_out,
+                                         const char *where);
+
+/**
  * List primary artifacts (one per version), sorted and filtered by
  * metrics.  ms_store_list() is this with only a name and a limit.
  *

@@ -132,6 +132,18 @@ ms_status ms_store_version_metrics(ms_buf *out, ms_store *s, const char *name,
 	return st;
 }
 
+ms_status ms_list_where_check(ms_buf *errmsg_out, const char *where)
+{
+	ms__where w;
+	ms_err e;
+	ms__err_clear(&e);
+	if (ms__where_parse(&w, &e, where) == MS_OK)
+		return MS_OK;
+	if (ms__buf_set(errmsg_out, e.msg, strlen(e.msg)) != MS_OK)
+		return MS_ENOMEM;
+	return MS_EINVAL;
+}
+
 ms_status ms_list_options_init(ms_list_options *opts, unsigned int version)
 {
 	ms_list_options def = MS_LIST_OPTIONS_INIT;

@@ -319,6 +319,7 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 	};
 	const char *reason = NULL;
 	ms_buf to = MS_BUF_INIT;
+	char promoted[MS_VERSION_MAX + 1] = "";
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -353,10 +354,18 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 		st = ms_store_promote(s, c->name, argv[optind], reason);
 	else
 		st = ms_store_rollback(&to, s, c->name, reason);
+	if (st == MS_OK && promote && argv[optind][0] == '@') {
+		/* say which version the alias was: production now */
+		ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+		st = ms_store_show(&info, s, c->name, "production", NULL);
+		snprintf(promoted, sizeof promoted, "%s", info.model_version);
+		ms_artifact_info_dispose(&info);
+	}
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 	} else {
-		const char *v = promote ? argv[optind] : to.ptr;
+		const char *v = !promote ? to.ptr
+		                : argv[optind][0] == '@' ? promoted : argv[optind];
 		if (c->json)
 			cli_print_json(json_pack("{s:s,s:s}", "model_name", c->name,
 			                         "model_version", v));

@@ -134,7 +134,7 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
 	return MS_OK;
 }
 
-/* The database's pointers, (name, alias or "", version) per row: the
+/* The database's pointers, (name, version, alias or "") per row: the
  * production flags, then the aliases (of @p only when given). */
 static ms_status pointers_query(ms_loader *l, PGconn **c, const char *only,
                                 bool aliases, PGresult **res)
@@ -145,10 +145,10 @@ static ms_status pointers_query(ms_loader *l, PGconn **c, const char *only,
 
 	ms__err_clear(&e);
 	st = ms__exec(*c, &e, res, PGRES_TUPLES_OK, "watch",
-	              aliases ? "SELECT model_name, alias, model_version FROM"
+	              aliases ? "SELECT model_name, model_version, alias FROM"
 	                        " model_aliases WHERE ($1::text IS NULL OR"
 	                        " model_name = $1)"
-	                      : "SELECT model_name, '', model_version FROM"
+	                      : "SELECT model_name, model_version, '' FROM"
 	                        " model_artifacts WHERE is_production"
 	                        " AND ($1::text IS NULL OR model_name = $1)",
 	              1, params);
@@ -173,9 +173,9 @@ static ms_status apply(ms_loader *l, PGconn **c, const tracked *t, size_t n,
 	for (i = 0; i < n && st == MS_OK && *c; i++) {
 		bool found = false;
 		for (r = 0; r < PQntuples(res); r++) {
-			const char *ver = PQgetvalue(res, r, 2);
+			const char *ver = PQgetvalue(res, r, 1);
 			if (strcmp(t[i].name, PQgetvalue(res, r, 0)) != 0 ||
-			    strcmp(t[i].alias, PQgetvalue(res, r, 1)) != 0)
+			    strcmp(t[i].alias, PQgetvalue(res, r, 2)) != 0)
 				continue;
 			found = true;
 			if (strcmp(t[i].version, ver) != 0 || t[i].fallback)

@@ -86,8 +86,8 @@ int cli_kv_add(json_t *obj, const char *opt, const char *arg, bool numeric,
 	val = eq + 1;
 	if (numeric) {
 		if (!finite_number(val, &d)) {
-			snprintf(err, errn, "invalid %s value for \"%s\": not a "
-			         "finite number", opt, key);
+			snprintf(err, errn, "invalid %s value: \"%.300s\" (not a "
+			         "number)", opt, arg);
 			return -1;
 		}
 		v = json_real(d);

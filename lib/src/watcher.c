@@ -134,8 +134,9 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
 	return MS_OK;
 }
 
-/* The database's pointers, (name, version, alias or "") per row: the
- * production flags, then the aliases (of @p only when given). */
+/* The database's pointers, (name, version) per row for the production
+ * flags, (name, version, alias) for the aliases (of @p only when
+ * given). */
 static ms_status pointers_query(ms_loader *l, PGconn **c, const char *only,
                                 bool aliases, PGresult **res)
 {
@@ -148,7 +149,7 @@ static ms_status pointers_query(ms_loader *l, PGconn **c, const char *only,
 	              aliases ? "SELECT model_name, model_version, alias FROM"
 	                        " model_aliases WHERE ($1::text IS NULL OR"
 	                        " model_name = $1)"
-	                      : "SELECT model_name, model_version, '' FROM"
+	                      : "SELECT model_name, model_version FROM"
 	                        " model_artifacts WHERE is_production"
 	                        " AND ($1::text IS NULL OR model_name = $1)",
 	              1, params);
@@ -174,8 +175,10 @@ static ms_status apply(ms_loader *l, PGconn **c, const tracked *t, size_t n,
 		bool found = false;
 		for (r = 0; r < PQntuples(res); r++) {
 			const char *ver = PQgetvalue(res, r, 1);
+			const char *alias = PQnfields(res) > 2
+			                    ? PQgetvalue(res, r, 2) : "";
 			if (strcmp(t[i].name, PQgetvalue(res, r, 0)) != 0 ||
-			    strcmp(t[i].alias, PQgetvalue(res, r, 2)) != 0)
+			    strcmp(t[i].alias, alias) != 0)
 				continue;
 			found = true;
 			if (strcmp(t[i].version, ver) != 0 || t[i].fallback)

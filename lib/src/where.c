@@ -188,11 +188,13 @@ ms_status ms__where_parse(ms__where *out, ms_err *e, const char *text)
 		return MS_OK;
 	for (;;) {
 		size_t n;
-		if (out->n == MS__WHERE_MAX)
+		if (out->n == MS__WHERE_MAX) {
+			out->n = 0;
 			return ms__err_set(e, MS_EINVAL,
 			                   "invalid where expression at offset %zu: "
 			                   "more than %d conditions",
 			                   (size_t)(p - text), MS__WHERE_MAX);
+		}
 		st = parse_cond(&out->c[out->n], e, text, &p);
 		if (st != MS_OK) {
 			out->n = 0;

@@ -94,6 +94,8 @@ START_TEST(where_limits)
 	ck_assert_uint_eq(w.n, MS__WHERE_MAX);
 	strcat(buf, " and a>1");
 	ck_assert_int_eq(ms__where_parse(&w, &e, buf), MS_EINVAL);
+	/* refused: no condition left over (found by fuzz_args) */
+	ck_assert_uint_eq(w.n, 0);
 	ck_assert_ptr_nonnull(strstr(e.msg, "more than 16 conditions"));
 
 	memset(name, 'm', MS_METRIC_MAX + 1);
@@ -171,7 +173,8 @@ START_TEST(kv_keeps_json_types)
 	ck_assert(json_real_value(json_object_get(o, "acc")) == 0.5);
 	ck_assert_int_eq(cli_kv_add(o, "--metric", "acc=nan", true, err,
 	                            sizeof err), -1);
-	ck_assert_ptr_nonnull(strstr(err, "not a finite number"));
+	ck_assert_str_eq(err, "invalid --metric value: \"acc=nan\" (not a "
+	                 "number)");
 	ck_assert_int_eq(cli_kv_add(o, "--metric", "acc=[1]", true, err,
 	                            sizeof err), -1);
 	ck_assert_int_eq(cli_kv_add(o, "--param", "novalue", false, err,

@@ -637,15 +637,16 @@ MS_EXTERN(ms_status) ms_store_push(ms_buf *version_out, ms_store *store,
  *                   when its version is unknown.  NULL is MS_EINVAL.
  * @param store      the handle.
  * @param model_name NULL means "default".
- * @param selector   "production", "latest" (newest created) or a
- *                   version; NULL means "production".
+ * @param selector   "production", "latest" (newest created), "@ALIAS"
+ *                   (the version an alias points to) or a version;
+ *                   NULL means "production".
  * @param artifact   NULL means the primary artifact.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store or @p out NULL, an unknown @p out version, or
  *     an invalid name, selector or artifact;
- *   - MS_ENOTFOUND: no production version, or no such version or
- *     artifact;
+ *   - MS_ENOTFOUND: no production version, no such alias, or no such
+ *     version or artifact;
  *   - MS_EUNREACHABLE: not connected, or the connection was lost;
  *   - MS_ENOMEM;
  *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
@@ -672,8 +673,8 @@ MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
  *                         NULL.
  * @param store            the handle.
  * @param model_name       NULL means "default".
- * @param selector         "production", "latest" or a version; NULL
- *                         means "production".
+ * @param selector         "production", "latest", "@ALIAS" or a
+ *                         version; NULL means "production".
  * @param artifact         NULL means the primary artifact.
  * @param sink             receives the bytes; may be NULL (read and
  *                         verify only).
@@ -784,7 +785,9 @@ MS_EXTERN(ms_status) ms_store_list(ms_artifact_list **out, ms_store *store,
  *
  * @param store         the handle.
  * @param model_name    NULL means "default".
- * @param model_version the version; must not be NULL or a selector word.
+ * @param model_version the version, or "@ALIAS" for the version an alias
+ *                      points to (resolved under the promotion lock);
+ *                      must not be NULL or a selector word.
  * @param reason        recorded with the promotion; may be NULL.
  * @return
  *   - MS_OK;
@@ -827,10 +830,12 @@ MS_EXTERN(ms_status) ms_store_rollback(ms_buf *version_out, ms_store *store,
                                        const char *reason);
 
 /**
- * Delete old versions of a model, never the production version.
+ * Delete old versions of a model, never the production version nor a
+ * version an alias points to.
  *
  * Versions are ranked newest first (by their newest artifact).  Every
- * version after the first @p keep, unless it is production, is deleted
+ * version after the first @p keep, unless it is production or aliased,
+ * is deleted
  * with all its artifacts and their chunks, in one transaction that holds
  * the promotion lock.
  *
@@ -958,8 +963,8 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(size_t *updated,
  *                         NULL.
  * @param store            the handle.
  * @param model_name       NULL means "default".
- * @param selector         "production", "latest" or a version; NULL
- *                         means "production".
+ * @param selector         "production", "latest", "@ALIAS" or a
+ *                         version; NULL means "production".
  * @param dir              the fallback directory; NULL or "" means
  *                         "models".
  * @param progress         as for ms_store_pull(); may be NULL.
@@ -1636,13 +1641,13 @@ typedef enum ms_watch_mode {
 
 /**
  * Called from the watcher thread after it swapped in a new production
- * model (not for loads made by ms_loader_get()).  It must not call
- * ms_loader_close().
+ * model, or a new version of an alias the loader serves (not for loads
+ * made by ms_loader_get()); call ms_loader_get() to see what moved.  It
+ * must not call ms_loader_close().
  *
  * @param payload       ms_loader_options.change_payload.
  * @param model_name    the name (borrowed for the call).
- * @param model_version the new production version (borrowed for the
- *                      call).
+ * @param model_version the new version (borrowed for the call).
  */
 typedef void (*ms_change_fn)(void *payload, const char *model_name,
                              const char *model_version);
@@ -1718,8 +1723,9 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
 /**
  * Get a model.
  *
- * A cached hit takes a reference and copies no bytes.  "production" is
- * answered from the cache once resolved; "latest" asks the database
+ * A cached hit takes a reference and copies no bytes.  "production" and
+ * "@ALIAS" are answered from the cache once resolved (a watching loader
+ * follows promotions and alias moves); "latest" asks the database
  * which version is newest on every call, then serves cached bytes.
  * Concurrent misses for one model share one load.
  *
@@ -1729,20 +1735,22 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
  * fallback_dir/model.bin, checked against the sidecar model.json when
  * there is one; a version is served from such a file only when its
  * sidecar names that version (not cached); "latest" is served from the
- * last "latest" resolved while the database answered.
+ * last "latest" resolved while the database answered; "@ALIAS" only from
+ * the cache (aliases have no fallback file).
  *
  * @param out        receives a model handle with one reference owned by
  *                   the caller (release it with ms_model_release()); set
  *                   to NULL on failure.  Must not be NULL.
  * @param loader     the handle.
  * @param model_name NULL means "default".
- * @param selector   "production", "latest" or a version; NULL means
- *                   "production".
+ * @param selector   "production", "latest", "@ALIAS" or a version; NULL
+ *                   means "production".
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p loader or @p out NULL, an invalid name or selector,
  *     a malformed connection string, or a fallback path too long;
- *   - MS_ENOTFOUND: no production model, or no such version;
+ *   - MS_ENOTFOUND: no production model, no such alias, or no such
+ *     version;
  *   - MS_EINTEGRITY: the bytes did not match their SHA-256 or size, or a
  *     sidecar is unreadable or disagrees: never served;
  *   - MS_EUNREACHABLE: no database and no usable fallback file;

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "alloc.h"
 #include "common.h"
 
 static ms_store *open_store(const char *url)
@@ -227,6 +228,44 @@ START_TEST(bad_input_leaves_database_unchanged)
 	sql_eq(url, "SELECT count(*) FROM model_metrics", "0");
 	sql_eq(url, "SELECT status FROM model_runs WHERE run_id = 'r1'",
 	       "killed");
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+/* Every allocation of a batch failing in turn: MS_ENOMEM and nothing
+ * written, or (past the last one) the whole batch; ASan checks that
+ * each failure path frees what it had. */
+START_TEST(batch_allocation_failures_write_nothing)
+{
+	char *url = mt_migrated_db("runs_oom");
+	ms_store *s = open_store(url);
+	ms_run_options o = MS_RUN_OPTIONS_INIT;
+	ms_metric_point pts[200];
+	char want[32];
+	long k;
+	int ok = 0;
+
+	o.run_id = "oom-run";
+	ck_assert_int_eq(ms_run_start(NULL, s, &o), MS_OK);
+	for (int i = 0; i < 200; i++)
+		pts[i] = (ms_metric_point){ "loss", i * 1e-3, i, 0 };
+	for (k = 1; k < 64 && !ok; k++) {
+		ms_status st;
+		ms__fault_alloc_after(k);
+		st = ms_run_log_metrics(s, "oom-run", pts, 200);
+		ms__fault_alloc_after(0);
+		if (st == MS_OK) {
+			ok = 1;
+			break;
+		}
+		ck_assert_int_eq(st, MS_ENOMEM);
+		ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "out of memory"));
+		sql_eq(url, "SELECT count(*) FROM model_metrics", "0");
+	}
+	ck_assert_msg(ok && k > 1, "no allocation was failed (k=%ld)", k);
+	snprintf(want, sizeof want, "%d", 200);
+	sql_eq(url, "SELECT count(*) FROM model_metrics", want);
 	ms_store_close(s);
 	free(url);
 }
@@ -570,6 +609,7 @@ Suite *db_runs_suite(void)
 	TCase *t = tcase_create("runs");
 	tcase_add_test(t, run_life_cycle);
 	tcase_add_test(t, batch_of_thousands_in_one_statement);
+	tcase_add_test(t, batch_allocation_failures_write_nothing);
 	tcase_add_test(t, bad_input_leaves_database_unchanged);
 	tcase_add_test(t, versions_sorted_and_filtered_by_metric);
 	tcase_add_test(t, migrate_from_version_2_in_place);

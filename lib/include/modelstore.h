@@ -541,7 +541,10 @@ typedef struct ms_push_options {
 	const char *model_version;/**< NULL: generated YYYYMMDD_HHMMSS[_n]
 	                               (UTC) */
 	const char *run_id;       /**< NULL: the version; else 1 to
-	                               MS_RUN_ID_MAX characters */
+	                               MS_RUN_ID_MAX characters.  The id
+	                               of a run started with
+	                               ms_run_start() makes the version
+	                               part of that run */
 	const char *model_type;   /**< NULL: "unknown"; else 1 to
 	                               MS_TYPE_MAX characters */
 	const double *accuracy;   /**< NULL: absent; else finite */
@@ -549,7 +552,8 @@ typedef struct ms_push_options {
 	const double *r2;         /**< NULL: absent; else finite */
 	const char *metrics_json; /**< object of extra metrics, or NULL;
 	                               stored with each artifact, and its
-	                               numeric members in model_metrics */
+	                               numeric members in model_metrics
+	                               (for the version and the run) */
 	const char *params_json;  /**< object of params, or NULL; stored
 	                               with each artifact, and for the run
 	                               unless the run already exists */

@@ -603,6 +603,69 @@ START_TEST(cli_runs_and_params)
 }
 END_TEST
 
+/* push --metrics-file / --params-file: JSON objects, types kept, the
+ * command line winning; a file that is not an object of numbers is
+ * refused before anything is written. */
+START_TEST(cli_push_json_files)
+{
+	char *url = mt_migrated_db("runs_files");
+	char *dir = mt_tmpdir(), model[512], mf[512], pf[512], bad[512];
+	char *out = NULL, *err = NULL;
+	FILE *f;
+
+	snprintf(model, sizeof model, "%s/m.bin", dir);
+	snprintf(mf, sizeof mf, "%s/metrics.json", dir);
+	snprintf(pf, sizeof pf, "%s/params.json", dir);
+	snprintf(bad, sizeof bad, "%s/bad.json", dir);
+	ck_assert_int_eq(mt_write_random(model, 100, 4), 0);
+	f = fopen(mf, "w");
+	fputs("{\"accuracy\": 0.93, \"f1\": 0.8}", f);
+	fclose(f);
+	f = fopen(pf, "w");
+	fputs("{\"n_estimators\": 100, \"layers\": [64, 32], \"act\":"
+	      " \"relu\", \"cv\": 5}", f);
+	fclose(f);
+	f = fopen(bad, "w");
+	fputs("{\"accuracy\": \"high\"}", f);
+	fclose(f);
+	{
+		const char *a[] = { "push", "--version", "f1", "--metrics-file", mf,
+			"--params-file", pf, "--param", "cv=10", "--metric", "f1=0.9",
+			model, NULL };
+		ck_assert_int_eq(cli(url, &out, NULL, a), 0);
+		free(out);
+	}
+	sql_eq(url, "SELECT (params->>'n_estimators') || ' ' ||"
+	       " jsonb_typeof(params->'layers') || ' ' || (params->>'act') ||"
+	       " ' ' || (params->>'cv') || ' ' || (metrics->>'f1') || ' ' ||"
+	       " (metrics->>'accuracy') FROM model_artifacts",
+	       "100 array relu 10 0.9 0.93");
+	sql_eq(url, "SELECT count(*) FROM model_metrics WHERE model_version ="
+	       " 'f1'", "2");
+	{
+		const char *a[] = { "push", "--version", "f2", "--metrics-file",
+			bad, model, NULL };
+		ck_assert_int_eq(cli(url, &out, &err, a), 2);
+		ck_assert_ptr_nonnull(strstr(err, "member \"accuracy\" is not a"
+		                                  " number"));
+		free(out);
+		free(err);
+	}
+	{
+		const char *a[] = { "push", "--version", "f3", "--params-file",
+			model, model, NULL };
+		ck_assert_int_eq(cli(url, &out, &err, a), 2);
+		ck_assert_ptr_nonnull(strstr(err, "--params-file"));
+		free(out);
+		free(err);
+	}
+	sql_eq(url, "SELECT count(*) FROM model_artifacts", "1");
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
 Suite *db_runs_suite(void)
 {
 	Suite *s = suite_create("db_runs");
@@ -614,6 +677,7 @@ Suite *db_runs_suite(void)
 	tcase_add_test(t, versions_sorted_and_filtered_by_metric);
 	tcase_add_test(t, migrate_from_version_2_in_place);
 	tcase_add_test(t, cli_runs_and_params);
+	tcase_add_test(t, cli_push_json_files);
 	suite_add_tcase(s, t);
 	return s;
 }

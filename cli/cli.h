@@ -88,9 +88,9 @@ bool cli_parse_double(const char *s, double *out);
 bool cli_parse_uint(const char *s, unsigned long long max,
                     unsigned long long *out);
 
-/* 0 when @sel is a valid version (or, with @words_ok, "production" or
- * "latest"); else prints the usage error and returns EXIT_USAGE.  Called
- * before connecting. */
+/* 0 when @sel is a valid version (or, with @words_ok, "production",
+ * "latest" or "@ALIAS"); else prints the usage error and returns
+ * EXIT_USAGE.  Called before connecting. */
 int cli_check_selector(const cli *c, const char *sel, bool words_ok);
 
 /* ---- util.c: display ---- */
@@ -127,5 +127,7 @@ int cmd_verify(cli *c, int argc, char **argv);      /* cmd_registry.c */
 int cmd_load(cli *c, int argc, char **argv);        /* cmd_load.c */
 int cmd_predictions(cli *c, int argc, char **argv); /* cmd_predictions.c */
 int cmd_report(cli *c, int argc, char **argv);      /* cmd_report.c */
+int cmd_runs(cli *c, int argc, char **argv);        /* cmd_runs.c */
+int cmd_alias(cli *c, int argc, char **argv);       /* cmd_alias.c */
 
 #endif

@@ -1,5 +1,5 @@
 /*
- * cmd_load.c - `modelstore load [--watch]`: what the library's loader would
+ * cmd_load.c - `modelstore load [SELECTOR] [--watch]`: what the library's loader would
  * serve right now (database, cache or fallback), and with --watch one
  * more line each time production changes, until SIGINT/SIGTERM.
  */
@@ -18,7 +18,7 @@
 
 static const char LOAD_HELP[] =
 	"usage: modelstore [--db URL] [--name NAME] [--fallback-dir DIR] [--json]\n"
-	"                  load [--watch]\n"
+	"                  load [SELECTOR] [--watch]\n"
 	"\n"
 	"Run the library's loader for NAME (default \"default\") and print what\n"
 	"it would serve right now: the source (database, cache or fallback),\n"
@@ -27,8 +27,11 @@ static const char LOAD_HELP[] =
 	"under DIR (default \"models\") is used: DIR/production/model.bin (or\n"
 	"DIR/production/NAME/model.bin), then DIR/model.bin.\n"
 	"\n"
+	"  SELECTOR      production (the default), latest, a version, or\n"
+	"                @ALIAS (served from the cache only while the database\n"
+	"                is out: aliases have no fallback file)\n"
 	"  -w, --watch   keep running; print one more line each time the\n"
-	"                production model changes (LISTEN/NOTIFY), until\n"
+	"                selected model changes (LISTEN/NOTIFY), until\n"
 	"                interrupted.  With --json the output is NDJSON.\n"
 	"  -h, --help    this text\n"
 	"\n"
@@ -36,6 +39,8 @@ static const char LOAD_HELP[] =
 	"4 database unreachable and no fallback file, 5 integrity failure.\n";
 
 static int wake_pipe[2] = { -1, -1 };
+/* what `load` asks the loader for: "production" unless given */
+static const char *selector = "production";
 
 static void on_signal(int sig)
 {
@@ -87,7 +92,7 @@ static int get_and_print(cli *c, ms_loader *l, bool ndjson, char *last,
                          size_t lastn)
 {
 	ms_model *m = NULL;
-	ms_status st = ms_loader_get(&m, l, c->name, "production");
+	ms_status st = ms_loader_get(&m, l, c->name, selector);
 	if (st != MS_OK) {
 		ms_buf err = MS_BUF_INIT;
 		ms_loader_last_error(&err, l);
@@ -121,6 +126,12 @@ static int parse_load_args(cli *c, bool *watch, int argc, char **argv)
 		case 'h': fputs(LOAD_HELP, stdout); return CLI_HELP_SHOWN;
 		default: return cli_usage(c, "unknown option");
 		}
+	}
+	if (optind < argc) {
+		int rc = cli_check_selector(c, argv[optind], true);
+		if (rc != 0)
+			return rc;
+		selector = argv[optind++];
 	}
 	if (optind < argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "args.h"
 #include "cli.h"
 
 static const char PUSH_HELP[] =
@@ -26,39 +27,39 @@ static const char PUSH_HELP[] =
 	"  --type T             model type, e.g. RandomForest (default: unknown)\n"
 	"  --accuracy X --rmse X --r2 X   seed metric columns\n"
 	"  --metric K=V         extra numeric metric (repeatable)\n"
-	"  --param K=V          training parameter (repeatable)\n"
+	"  --metrics-file F     metrics from a JSON object of numbers\n"
+	"  --param K=V          training parameter (repeatable); a JSON value\n"
+	"                       keeps its type (100, 0.5, [64,32], true), any\n"
+	"                       other text is a string\n"
+	"  --params-file F      params from a JSON object (--param wins)\n"
+	"  --run-id of a started run (`modelstore runs start`) makes the\n"
+	"  version part of that run.\n"
 	"  --production         promote in the same transaction\n"
 	"  --reason TEXT        promotion reason recorded with --production\n"
 	"  --compress[=LEVEL]   store zlib-compressed (level 1-9, default 1)\n"
 	"  -q, --quiet          no progress\n";
 
+/* --param / --metric KEY=VALUE into @p obj (args.c). */
 static int add_kv(cli *c, json_t *obj, const char *opt, const char *arg,
                   bool numeric)
 {
-	const char *eq = strchr(arg, '=');
-	char key[256];
-	double v;
-	json_t *val;
-	if (eq == NULL || eq == arg || (size_t)(eq - arg) >= sizeof key)
-		return cli_usage(c, "invalid %s value: \"%s\" (expected KEY=VALUE)",
-		                 opt, arg);
-	memcpy(key, arg, (size_t)(eq - arg));
-	key[eq - arg] = '\0';
-	if (numeric) {
-		if (!cli_parse_double(eq + 1, &v))
-			return cli_usage(c, "invalid %s value: \"%s\" (not a number)",
-			                 opt, arg);
-		val = json_real(v);
-	} else if (cli_parse_double(eq + 1, &v)) {
-		val = json_real(v);
-	} else if (strcmp(eq + 1, "true") == 0 || strcmp(eq + 1, "false") == 0) {
-		val = json_boolean(eq[1] == 't');
-	} else {
-		val = json_string(eq + 1);
-		if (val == NULL)
-			return cli_usage(c, "invalid %s value: not UTF-8", opt);
-	}
-	json_object_set_new(obj, key, val);
+	char err[512];
+	if (cli_kv_add(obj, opt, arg, numeric, err, sizeof err) != 0)
+		return cli_usage(c, "%s", err);
+	return 0;
+}
+
+/* --params-file / --metrics-file F: merged under the --param/--metric
+ * given anywhere on the line (those win). */
+static int add_file(cli *c, json_t **file_obj, const char *opt,
+                    const char *path, bool numeric)
+{
+	char err[1024];
+	json_t *j;
+	if (cli_json_object_file(&j, opt, path, numeric, err, sizeof err) != 0)
+		return cli_usage(c, "%s", err);
+	json_decref(*file_obj);
+	*file_obj = j;
 	return 0;
 }
 
@@ -68,6 +69,8 @@ typedef struct push_args {
 	double accuracy, rmse, r2; /* what o's metric pointers point to */
 	json_t *metrics;         /* --metric K=V */
 	json_t *params;          /* --param K=V */
+	json_t *metrics_file;    /* --metrics-file F */
+	json_t *params_file;     /* --params-file F */
 	ms_artifact_source *src; /* FILE, then NAME=FILE ... */
 	size_t nsrc;
 	char *mtext, *ptext;     /* metrics and params as JSON text, for o */
@@ -89,6 +92,8 @@ static void push_args_dispose(push_args *a)
 	free(a->ptext);
 	json_decref(a->metrics);
 	json_decref(a->params);
+	json_decref(a->metrics_file);
+	json_decref(a->params_file);
 }
 
 /* --accuracy, --rmse, --r2: parsed into @p val, which @p field then
@@ -129,6 +134,10 @@ static int push_option(cli *c, push_args *a, int opt)
 	case '2': return metric_arg(c, "--r2", optarg, &a->r2, &a->o.r2);
 	case 'm': return add_kv(c, a->metrics, "--metric", optarg, true);
 	case 'p': return add_kv(c, a->params, "--param", optarg, false);
+	case 'M': return add_file(c, &a->metrics_file, "--metrics-file", optarg,
+	                          true);
+	case 'F': return add_file(c, &a->params_file, "--params-file", optarg,
+	                          false);
 	case 'P': a->o.production = 1; return 0;
 	case 'W': a->o.reason = optarg; return 0;
 	case 'z': return compress_arg(c, optarg, &a->o.compress_level);
@@ -178,6 +187,8 @@ static int parse_push_args(cli *c, push_args *a, int argc, char **argv)
 		{ "r2", required_argument, NULL, '2' },
 		{ "metric", required_argument, NULL, 'm' },
 		{ "param", required_argument, NULL, 'p' },
+		{ "metrics-file", required_argument, NULL, 'M' },
+		{ "params-file", required_argument, NULL, 'F' },
 		{ "production", no_argument, NULL, 'P' },
 		{ "reason", required_argument, NULL, 'W' },
 		{ "compress", optional_argument, NULL, 'z' },
@@ -242,8 +253,15 @@ static int run_push(cli *c, push_args *a)
 	ms_status st;
 	int rc;
 
+	if ((a->metrics_file && (json_object_update_missing(a->metrics,
+	                                                     a->metrics_file))) ||
+	    (a->params_file && (json_object_update_missing(a->params,
+	                                                   a->params_file))))
+		return cli_fail(c, MS_ENOMEM, "out of memory");
 	a->mtext = json_dumps(a->metrics, JSON_COMPACT);
 	a->ptext = json_dumps(a->params, JSON_COMPACT);
+	if (a->mtext == NULL || a->ptext == NULL)
+		return cli_fail(c, MS_ENOMEM, "out of memory");
 	a->o.metrics_json = a->mtext;
 	a->o.params_json = a->ptext;
 	a->o.progress = cli_progress;

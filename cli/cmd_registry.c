@@ -4,6 +4,7 @@
  */
 #define _GNU_SOURCE
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -101,9 +102,13 @@ int cmd_list(cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
 		{ "limit", required_argument, NULL, 'l' },
+		{ "sort", required_argument, NULL, 's' },
+		{ "desc", no_argument, NULL, 'D' },
+		{ "where", required_argument, NULL, 'w' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 }
 	};
+	ms_list_options lo = MS_LIST_OPTIONS_INIT;
 	unsigned long long limit = 0;
 	ms_artifact_list *list = NULL;
 	size_t n, i;
@@ -118,20 +123,50 @@ int cmd_list(cli *c, int argc, char **argv)
 			if (!cli_parse_uint(optarg, 1000000000ull, &limit))
 				return cli_usage(c, "invalid --limit value: \"%s\"", optarg);
 			break;
+		case 's':
+			if (ms_metric_name_check(optarg) != MS_OK)
+				return cli_usage(c, "invalid --sort value: \"%.*s\" (a "
+				                 "metric name: 1-%d of A-Z a-z 0-9 _ . - /, "
+				                 "starting with a letter or _)",
+				                 MS_METRIC_MAX + 8, optarg, MS_METRIC_MAX);
+			lo.sort = optarg;
+			break;
+		case 'D': lo.descending = 1; break;
+		case 'w': lo.where = optarg; break;
 		case 'h':
-			puts("usage: modelstore [--name NAME] list [--limit N]\n\n"
+			puts("usage: modelstore [--name NAME] list [--limit N] "
+			     "[--sort METRIC [--desc]] [--where EXPR]\n\n"
 			     "List stored versions, newest first (every model name unless\n"
-			     "--name is given).  `*` marks the production version.");
+			     "--name is given).  `*` marks the production version.\n\n"
+			     "  --sort METRIC   by a metric's value (lowest first; versions\n"
+			     "                  without it last)\n"
+			     "  --desc          highest first\n"
+			     "  --where EXPR    only versions whose metrics match, e.g.\n"
+			     "                  'accuracy >= 0.9 and rmse < 0.2'\n"
+			     "                  (METRIC op NUMBER joined by `and`; op one of\n"
+			     "                  >= <= > < = !=; see docs/cli.md)");
 			return 0;
 		default: return cli_usage(c, "unknown option");
 		}
 	}
 	if (optind < argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
+	if (lo.descending && lo.sort == NULL)
+		return cli_usage(c, "--desc needs --sort METRIC");
+	if (lo.where) {
+		ms_buf why = MS_BUF_INIT;
+		if (ms_list_where_check(&why, lo.where) != MS_OK) {
+			rc = cli_usage(c, "--where: %s", why.ptr ? why.ptr
+			                                         : "out of memory");
+			ms_buf_dispose(&why);
+			return rc;
+		}
+	}
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	st = ms_store_list(&list, s, c->name_given ? c->name : NULL,
-	                   (size_t)limit);
+	lo.model_name = c->name_given ? c->name : NULL;
+	lo.limit = (size_t)limit;
+	st = ms_store_list_versions(&list, s, &lo);
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 		ms_store_close(s);
@@ -168,6 +203,25 @@ int cmd_list(cli *c, int argc, char **argv)
 	return 0;
 }
 
+/* show: "metric history:" then one line per metric, its latest value
+ * and how many points it has. */
+static void print_metric_history(json_t *metrics)
+{
+	const char *k;
+	json_t *m;
+	printf("metric history:%s\n", json_object_size(metrics) ? "" : " (none)");
+	json_object_foreach(metrics, k, m) {
+		char v[32], name[4 * MS_METRIC_MAX + 1];
+		json_int_t n = json_integer_value(json_object_get(m, "count"));
+		json_t *last = json_object_get(m, "last");
+		cli_fmt_metric(v, sizeof v, json_is_number(last)
+		                            ? json_number_value(last) : NAN);
+		printf("  %-24s %-12s (%lld point%s)\n",
+		       cli_safe(name, sizeof name, k), v, (long long)n,
+		       n == 1 ? "" : "s");
+	}
+}
+
 int cmd_show(cli *c, int argc, char **argv)
 {
 	static const struct option longopts[] = {
@@ -177,6 +231,8 @@ int cmd_show(cli *c, int argc, char **argv)
 	};
 	const char *artifact = NULL;
 	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+	ms_buf hist = MS_BUF_INIT;
+	json_t *history = NULL;
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -186,8 +242,9 @@ int cmd_show(cli *c, int argc, char **argv)
 		switch (opt) {
 		case 'a': artifact = optarg; break;
 		case 'h':
-			puts("usage: modelstore show VERSION|production|latest [--artifact NAME]\n\n"
-			     "Print the metadata of one stored artifact.");
+			puts("usage: modelstore show VERSION|production|latest|@ALIAS [--artifact NAME]\n\n"
+			     "Print the metadata of one stored artifact, and the latest value\n"
+			     "of each metric of its version with how many points it has.");
 			return 0;
 		default: return cli_usage(c, "unknown option");
 		}
@@ -204,8 +261,24 @@ int cmd_show(cli *c, int argc, char **argv)
 		ms_store_close(s);
 		return rc;
 	}
+	/* the metric history of the version shown (not of the selector,
+	 * which may have moved since) */
+	st = ms_store_version_metrics(&hist, s, c->name, info.model_version);
+	if (st == MS_OK)
+		history = json_loads(hist.ptr, 0, NULL);
+	ms_buf_dispose(&hist);
+	if (st != MS_OK || history == NULL) {
+		rc = cli_fail(c, st != MS_OK ? st : MS_ENOMEM, "%s",
+		              st != MS_OK ? ms_store_errmsg(s) : "out of memory");
+		ms_artifact_info_dispose(&info);
+		ms_store_close(s);
+		return rc;
+	}
 	if (c->json) {
-		cli_print_json(cli_info_json(&info));
+		json_t *j = cli_info_json(&info);
+		json_object_set(j, "metric_history",
+		                json_object_get(history, "metrics"));
+		cli_print_json(j);
 	} else {
 		char sz[32], ssz[32], acc[16], rmse[16], r2[16];
 		char run[4 * MS_RUN_ID_MAX + 1], ty[4 * MS_TYPE_MAX + 1];
@@ -229,7 +302,9 @@ int cmd_show(cli *c, int argc, char **argv)
 		       info.sha256[0] ? info.sha256 : "(none recorded)", acc, rmse,
 		       r2, info.metrics_json, info.params_json,
 		       info.created_at);
+		print_metric_history(json_object_get(history, "metrics"));
 	}
+	json_decref(history);
 	ms_artifact_info_dispose(&info);
 	ms_store_close(s);
 	return 0;
@@ -244,6 +319,7 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 	};
 	const char *reason = NULL;
 	ms_buf to = MS_BUF_INIT;
+	char promoted[MS_VERSION_MAX + 1] = "";
 	ms_store *s;
 	int opt, rc;
 	ms_status st;
@@ -254,7 +330,7 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 		case 'r': reason = optarg; break;
 		case 'h':
 			puts(promote
-			     ? "usage: modelstore promote VERSION [--reason TEXT]\n\n"
+			     ? "usage: modelstore promote VERSION|@ALIAS [--reason TEXT]\n\n"
 			       "Make VERSION the production model of --name.  Recorded in\n"
 			       "model_promotions; watching loaders swap within milliseconds."
 			     : "usage: modelstore rollback [--reason TEXT]\n\n"
@@ -268,7 +344,9 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 		return cli_usage(c, "expected one VERSION");
 	if (!promote && optind != argc)
 		return cli_usage(c, "unexpected argument \"%s\"", argv[optind]);
-	if (promote && (rc = cli_check_selector(c, argv[optind], false)) != 0)
+	/* "@ALIAS" promotes the version the alias points to */
+	if (promote && (rc = cli_check_selector(c, argv[optind],
+	                                        argv[optind][0] == '@')) != 0)
 		return rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
@@ -276,10 +354,18 @@ static int promote_or_rollback(cli *c, int argc, char **argv, bool promote)
 		st = ms_store_promote(s, c->name, argv[optind], reason);
 	else
 		st = ms_store_rollback(&to, s, c->name, reason);
+	if (st == MS_OK && promote && argv[optind][0] == '@') {
+		/* say which version the alias was: production now */
+		ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+		st = ms_store_show(&info, s, c->name, "production", NULL);
+		snprintf(promoted, sizeof promoted, "%s", info.model_version);
+		ms_artifact_info_dispose(&info);
+	}
 	if (st != MS_OK) {
 		rc = cli_fail(c, st, "%s", ms_store_errmsg(s));
 	} else {
-		const char *v = promote ? argv[optind] : to.ptr;
+		const char *v = !promote ? to.ptr
+		                : argv[optind][0] == '@' ? promoted : argv[optind];
 		if (c->json)
 			cli_print_json(json_pack("{s:s,s:s}", "model_name", c->name,
 			                         "model_version", v));

@@ -20,7 +20,7 @@ typedef struct command {
 static const command commands[] = {
 	{ "migrate", cmd_migrate, "apply pending schema migrations" },
 	{ "push", cmd_push, "store a model file (prints its version)" },
-	{ "pull", cmd_pull, "fetch VERSION|production|latest into a file" },
+	{ "pull", cmd_pull, "fetch VERSION|production|latest|@ALIAS into a file" },
 	{ "load", cmd_load, "show what a loader would serve now (--watch)" },
 	{ "list", cmd_list, "list stored versions" },
 	{ "show", cmd_show, "show one version's metadata" },
@@ -31,6 +31,8 @@ static const command commands[] = {
 	{ "verify", cmd_verify, "re-hash stored artifacts" },
 	{ "predictions", cmd_predictions, "import predictions, record actuals" },
 	{ "report", cmd_report, "per-version prediction report (--html)" },
+	{ "runs", cmd_runs, "training runs: start, log, finish, list, show" },
+	{ "alias", cmd_alias, "point an alias (champion, canary) at a version" },
 	{ "doctor", cmd_doctor, "check connection, schema, fallback" },
 	{ NULL, NULL, NULL }
 };

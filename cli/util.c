@@ -234,11 +234,18 @@ bool cli_parse_uint(const char *s, unsigned long long max,
 int cli_check_selector(const cli *c, const char *sel, bool words_ok)
 {
 	bool word = strcmp(sel, "production") == 0 || strcmp(sel, "latest") == 0;
+	if (words_ok && sel[0] == '@') {
+		if (ms_alias_check(sel + 1) == MS_OK)
+			return 0;
+		return cli_usage(c, "invalid alias: \"%.*s\" (1-%d of A-Z a-z 0-9 "
+		                 ". _ -, not production, latest or previous)",
+		                 MS_ALIAS_MAX + 8, sel + 1, MS_ALIAS_MAX);
+	}
 	if ((word && words_ok) || ms_model_version_check(sel) == MS_OK)
 		return 0;
 	return cli_usage(c, "invalid version: \"%.*s\" (1-%d of A-Z a-z 0-9 . _ -%s)",
 	                 MS_VERSION_MAX + 8, sel, MS_VERSION_MAX,
-	                 words_ok ? ", or production/latest" : "");
+	                 words_ok ? ", or production, latest, @ALIAS" : "");
 }
 
 /* ------------------------------------------------------------------ */

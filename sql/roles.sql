@@ -66,3 +66,12 @@ GRANT SELECT ON modelstore_migrations TO modelstore_logger;
 GRANT SELECT (prediction_id), UPDATE (actual_value, actual_recorded_at)
     ON model_predictions TO modelstore_logger;
 GRANT USAGE ON SEQUENCE model_predictions_id_seq TO modelstore_logger;
+
+-- 003: aliases and their history.  Readers resolve aliases (loaders
+-- serving `@alias`); writers move them (`modelstore alias`) and start,
+-- log to and finish runs (model_runs, model_metrics above).
+GRANT SELECT ON model_aliases, model_alias_history TO modelstore_reader;
+GRANT INSERT, UPDATE, DELETE ON model_aliases, model_alias_history
+    TO modelstore_writer;
+GRANT USAGE, SELECT ON SEQUENCE model_alias_history_id_seq
+    TO modelstore_writer;

@@ -67,6 +67,9 @@ extern "C" {
 #define MODELSTORE_HAS_CHUNKED_ARTIFACTS 1
 #define MODELSTORE_HAS_LOADER 1
 #define MODELSTORE_HAS_PREDLOG 1
+/* 0.2 */
+#define MODELSTORE_HAS_RUNS 1
+#define MODELSTORE_HAS_ALIASES 1
 
 /*
  * MS_EXTERN(type) marks a public function.  On Windows the library's own
@@ -156,6 +159,8 @@ MS_EXTERN(void) ms_buf_dispose(ms_buf *buf);
 #define MS_VERSION_MAX 50  /**< model versions (seed: VARCHAR(50)) */
 #define MS_TYPE_MAX 100    /**< model types (seed: VARCHAR(100)) */
 #define MS_RUN_ID_MAX 255  /**< run ids (seed: VARCHAR(255)) */
+#define MS_ALIAS_MAX 50    /**< alias names (as long as a version) */
+#define MS_METRIC_MAX 128  /**< metric names */
 
 /** The default model name. */
 #define MS_DEFAULT_NAME "default"
@@ -187,6 +192,34 @@ MS_EXTERN(ms_status) ms_name_check(const char *name);
  * Thread-safety: safe.
  */
 MS_EXTERN(ms_status) ms_model_version_check(const char *version);
+
+/**
+ * Check an alias name.
+ *
+ * A valid alias has the alphabet of a version (1..MS_ALIAS_MAX
+ * characters from [A-Za-z0-9._-], not starting with '.' or '-') and is
+ * none of the reserved words "production", "latest" and "previous".
+ * Wherever a selector is taken, "@ALIAS" selects the version an alias
+ * points to.
+ *
+ * @param alias the alias, without '@' (borrowed); NULL is invalid.
+ * @return MS_OK when valid; MS_EINVAL otherwise (no message is kept).
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_alias_check(const char *alias);
+
+/**
+ * Check a metric name.
+ *
+ * A valid metric name is 1..MS_METRIC_MAX characters from
+ * [A-Za-z0-9_.-/], starting with a letter or '_' ("val/loss",
+ * "f1.macro").  The names that runs log and `--where` compares use it.
+ *
+ * @param metric the name (borrowed); NULL is invalid.
+ * @return MS_OK when valid; MS_EINVAL otherwise (no message is kept).
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_metric_name_check(const char *metric);
 
 /**
  * Progress callback, called on the thread of the operation that reports.
@@ -508,7 +541,10 @@ typedef struct ms_push_options {
 	const char *model_version;/**< NULL: generated YYYYMMDD_HHMMSS[_n]
 	                               (UTC) */
 	const char *run_id;       /**< NULL: the version; else 1 to
-	                               MS_RUN_ID_MAX characters */
+	                               MS_RUN_ID_MAX characters.  The id
+	                               of a run started with
+	                               ms_run_start() makes the version
+	                               part of that run */
 	const char *model_type;   /**< NULL: "unknown"; else 1 to
 	                               MS_TYPE_MAX characters */
 	const double *accuracy;   /**< NULL: absent; else finite */
@@ -516,7 +552,8 @@ typedef struct ms_push_options {
 	const double *r2;         /**< NULL: absent; else finite */
 	const char *metrics_json; /**< object of extra metrics, or NULL;
 	                               stored with each artifact, and its
-	                               numeric members in model_metrics */
+	                               numeric members in model_metrics
+	                               (for the version and the run) */
 	const char *params_json;  /**< object of params, or NULL; stored
 	                               with each artifact, and for the run
 	                               unless the run already exists */
@@ -604,15 +641,16 @@ MS_EXTERN(ms_status) ms_store_push(ms_buf *version_out, ms_store *store,
  *                   when its version is unknown.  NULL is MS_EINVAL.
  * @param store      the handle.
  * @param model_name NULL means "default".
- * @param selector   "production", "latest" (newest created) or a
- *                   version; NULL means "production".
+ * @param selector   "production", "latest" (newest created), "@ALIAS"
+ *                   (the version an alias points to) or a version;
+ *                   NULL means "production".
  * @param artifact   NULL means the primary artifact.
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p store or @p out NULL, an unknown @p out version, or
  *     an invalid name, selector or artifact;
- *   - MS_ENOTFOUND: no production version, or no such version or
- *     artifact;
+ *   - MS_ENOTFOUND: no production version, no such alias, or no such
+ *     version or artifact;
  *   - MS_EUNREACHABLE: not connected, or the connection was lost;
  *   - MS_ENOMEM;
  *   - MS_ESCHEMA, MS_ERROR: the query failed on the server.
@@ -639,8 +677,8 @@ MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
  *                         NULL.
  * @param store            the handle.
  * @param model_name       NULL means "default".
- * @param selector         "production", "latest" or a version; NULL
- *                         means "production".
+ * @param selector         "production", "latest", "@ALIAS" or a
+ *                         version; NULL means "production".
  * @param artifact         NULL means the primary artifact.
  * @param sink             receives the bytes; may be NULL (read and
  *                         verify only).
@@ -751,7 +789,9 @@ MS_EXTERN(ms_status) ms_store_list(ms_artifact_list **out, ms_store *store,
  *
  * @param store         the handle.
  * @param model_name    NULL means "default".
- * @param model_version the version; must not be NULL or a selector word.
+ * @param model_version the version, or "@ALIAS" for the version an alias
+ *                      points to (resolved under the promotion lock);
+ *                      must not be NULL or a selector word.
  * @param reason        recorded with the promotion; may be NULL.
  * @return
  *   - MS_OK;
@@ -794,10 +834,12 @@ MS_EXTERN(ms_status) ms_store_rollback(ms_buf *version_out, ms_store *store,
                                        const char *reason);
 
 /**
- * Delete old versions of a model, never the production version.
+ * Delete old versions of a model, never the production version nor a
+ * version an alias points to.
  *
  * Versions are ranked newest first (by their newest artifact).  Every
- * version after the first @p keep, unless it is production, is deleted
+ * version after the first @p keep, unless it is production or aliased,
+ * is deleted
  * with all its artifacts and their chunks, in one transaction that holds
  * the promotion lock.
  *
@@ -925,8 +967,8 @@ MS_EXTERN(ms_status) ms_store_backfill_hashes(size_t *updated,
  *                         NULL.
  * @param store            the handle.
  * @param model_name       NULL means "default".
- * @param selector         "production", "latest" or a version; NULL
- *                         means "production".
+ * @param selector         "production", "latest", "@ALIAS" or a
+ *                         version; NULL means "production".
  * @param dir              the fallback directory; NULL or "" means
  *                         "models".
  * @param progress         as for ms_store_pull(); may be NULL.
@@ -1043,6 +1085,405 @@ MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
 MS_EXTERN(ms_status) ms_store_report(ms_buf *out, ms_store *store,
                                      const char *model_name,
                                      const char *since);
+
+/* ------------------------------------------------------------------ */
+/* Runs and metric history                                             */
+/* ------------------------------------------------------------------ */
+
+/** The life cycle of a training run (model_runs.status). */
+typedef enum ms_run_status {
+	MS_RUN_RUNNING = 0,  /**< started, not finished */
+	MS_RUN_FINISHED = 1, /**< ended normally (also runs made by a push) */
+	MS_RUN_FAILED = 2,   /**< ended by an error */
+	MS_RUN_KILLED = 3    /**< ended by someone else (a signal, a user) */
+} ms_run_status;
+
+/**
+ * The name of a run status, as stored.
+ *
+ * @param status any value.
+ * @return "running", "finished", "failed" or "killed"; "unknown" outside
+ *         the enum.  Static text.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(const char *) ms_run_status_str(ms_run_status status);
+
+/**
+ * Parse a run status name (exactly as ms_run_status_str() writes it).
+ *
+ * @param out  receives the status on MS_OK (borrowed); must not be NULL.
+ * @param text the name (borrowed).
+ * @return MS_OK; MS_EINVAL for NULL or any other text.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_run_status_parse(ms_run_status *out,
+                                         const char *text);
+
+/**
+ * Options for ms_run_start().  Initialise with MS_RUN_OPTIONS_INIT or
+ * ms_run_options_init(); the pointers are borrowed for the call.
+ */
+typedef struct ms_run_options {
+	unsigned int version;     /**< MS_RUN_OPTIONS_VERSION */
+	const char *model_name;   /**< NULL: "default" */
+	const char *run_id;       /**< NULL: a new UUIDv7; else 1 to
+	                               MS_RUN_ID_MAX characters of UTF-8
+	                               without control characters */
+	const char *params_json;  /**< a JSON object, or NULL for {}; kept
+	                               as given: 100 stays a number, [64,32]
+	                               an array, true a boolean */
+	const char *tags_json;    /**< a JSON object, or NULL for {} */
+	int64_t dataset_size;     /**< rows trained on; negative: unknown */
+} ms_run_options;
+
+#define MS_RUN_OPTIONS_VERSION 1
+#define MS_RUN_OPTIONS_INIT { MS_RUN_OPTIONS_VERSION, NULL, NULL, NULL, \
+	NULL, -1 }
+
+/**
+ * Initialise run options to the defaults of a version.
+ *
+ * @param opts    the struct to fill (borrowed); must not be NULL.
+ * @param version MS_RUN_OPTIONS_VERSION.
+ * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_run_options_init(ms_run_options *opts,
+                                         unsigned int version);
+
+/**
+ * Start a training run: a `model_runs` row with status "running".
+ *
+ * Metrics are then logged with ms_run_log_metric(s)(), artifacts pushed
+ * with ms_push_options.run_id set to the run's id belong to the run, and
+ * ms_run_finish() ends it.
+ *
+ * @param run_id_out receives the run's id (given or generated) on MS_OK;
+ *                   an initialised ms_buf; may be NULL.
+ * @param store      the handle.
+ * @param opts       options (borrowed for the call); NULL for the
+ *                   defaults.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL, unknown options version, an invalid model
+ *     name or run id, params or tags that are not a JSON object;
+ *   - MS_EEXISTS: a run with that id exists (it is left as it is);
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM (when only @p run_id_out could not be filled, the run
+ *     was started);
+ *   - MS_ESCHEMA, MS_ERROR: the statement failed on the server.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_run_start(ms_buf *run_id_out, ms_store *store,
+                                  const ms_run_options *opts);
+
+/** ms_metric_point.step when the point has no step. */
+#define MS_STEP_NONE INT64_MIN
+
+/** One metric value of a run. */
+typedef struct ms_metric_point {
+	const char *metric; /**< ms_metric_name_check() (borrowed) */
+	double value;       /**< finite */
+	int64_t step;       /**< 0 or more, or MS_STEP_NONE */
+	int64_t time_ms;    /**< Unix time in milliseconds; 0: the
+	                         server's now() */
+} ms_metric_point;
+
+/**
+ * Log one metric value to a running run.
+ *
+ * @param store  the handle.
+ * @param run_id the run (borrowed).
+ * @param metric the metric's name (ms_metric_name_check()).
+ * @param value  a finite value.
+ * @param step   0 or more, or MS_STEP_NONE.
+ * @return as ms_run_log_metrics().
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_run_log_metric(ms_store *store, const char *run_id,
+                                       const char *metric, double value,
+                                       int64_t step);
+
+/**
+ * Log a batch of metric values to a running run, all or nothing, in one
+ * statement and one round trip (arrays bound as parameters).  Batches of
+ * thousands of points are the intended use.
+ *
+ * @param store  the handle.
+ * @param run_id the run (borrowed).
+ * @param points @p n points (borrowed for the call).
+ * @param n      their count; 0 checks the run and writes nothing.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store or @p run_id NULL, @p points NULL with @p n
+ *     non-zero, an invalid metric name, a value NAN or infinite, a
+ *     negative step, a negative time, or a run that is not running
+ *     (the message names the point and what is wrong with it);
+ *   - MS_ENOTFOUND: no run has that id;
+ *   - MS_EUNREACHABLE, MS_ENOMEM, MS_ESCHEMA, MS_ERROR.
+ * Nothing is written unless MS_OK is returned.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_run_log_metrics(ms_store *store, const char *run_id,
+                                        const ms_metric_point *points,
+                                        size_t n);
+
+/**
+ * End a running run.
+ *
+ * @param store  the handle.
+ * @param run_id the run (borrowed).
+ * @param status MS_RUN_FINISHED, MS_RUN_FAILED or MS_RUN_KILLED.
+ * @return
+ *   - MS_OK: the run ended (ended_at is now);
+ *   - MS_EINVAL: @p store or @p run_id NULL, @p status MS_RUN_RUNNING or
+ *     outside the enum, or the run already ended (the message gives its
+ *     status);
+ *   - MS_ENOTFOUND: no run has that id;
+ *   - MS_EUNREACHABLE, MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_run_finish(ms_store *store, const char *run_id,
+                                   ms_run_status status);
+
+/**
+ * The runs of a model, newest first, as one JSON array:
+ *
+ *     [{"run_id", "model_name", "status", "started_at", "ended_at",
+ *       "duration_seconds", "dataset_size", "params", "tags",
+ *       "metrics": {"NAME": last value, ...}, "versions": [...]}, ...]
+ *
+ * Times carry their zone ("2026-11-23T11:02:03.123+00:00"); ended_at,
+ * duration_seconds (for a running run: so far) and dataset_size may be
+ * null.  "metrics" holds the last value logged (by time, then order of
+ * logging) of each metric; "versions" the versions pushed with the run's
+ * id, newest first.
+ *
+ * @param out        receives the document; an initialised ms_buf,
+ *                   disposed by the caller.
+ * @param store      the handle.
+ * @param model_name NULL: every name.
+ * @param limit      at most this many runs; 0: no limit.
+ * @return MS_OK; MS_EINVAL (NULL @p store or @p out, invalid name);
+ *         MS_EUNREACHABLE; MS_ENOMEM; MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_run_list(ms_buf *out, ms_store *store,
+                                 const char *model_name, size_t limit);
+
+/**
+ * One run with its metric history, as one JSON object: the keys of an
+ * ms_run_list() element, except that each member of "metrics" is
+ *
+ *     {"last": value, "count": points,
+ *      "history": [{"step": n or null, "value": v, "recorded_at": t}, ...]}
+ *
+ * with the history ordered by step (points without a step last), then
+ * time, then order of logging.
+ *
+ * @param out    receives the document; an initialised ms_buf.
+ * @param store  the handle.
+ * @param run_id the run (borrowed).
+ * @param metric only this metric's history; NULL: all.
+ * @return MS_OK; MS_EINVAL (NULL @p store, @p out or @p run_id, invalid
+ *         metric name); MS_ENOTFOUND (no such run); MS_EUNREACHABLE;
+ *         MS_ENOMEM; MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_run_show(ms_buf *out, ms_store *store,
+                                 const char *run_id, const char *metric);
+
+/**
+ * Append a metric value to a stored version, at any time (e.g. accuracy
+ * measured in production).  It becomes the version's value of that
+ * metric for ms_store_list_versions() and ms_store_version_metrics().
+ *
+ * @param store      the handle.
+ * @param model_name NULL means "default".
+ * @param selector   a version, "production", "latest" or "@ALIAS";
+ *                   NULL means "production".
+ * @param metric     the metric's name (ms_metric_name_check()).
+ * @param value      a finite value.
+ * @param time_ms    Unix milliseconds; 0: the server's now().
+ * @return MS_OK; MS_EINVAL (NULL @p store, invalid name, selector or
+ *         metric, non-finite value, negative time); MS_ENOTFOUND (no
+ *         such version); MS_EUNREACHABLE; MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_log_version_metric(ms_store *store,
+                                                 const char *model_name,
+                                                 const char *selector,
+                                                 const char *metric,
+                                                 double value,
+                                                 int64_t time_ms);
+
+/**
+ * The metric history summary of one stored version, as one JSON object:
+ *
+ *     {"model_name", "model_version",
+ *      "metrics": {"NAME": {"last": value, "count": points,
+ *                           "recorded_at": time of the last}, ...}}
+ *
+ * counting every point recorded for the version (at push and after).
+ *
+ * @param out        receives the document; an initialised ms_buf.
+ * @param store      the handle.
+ * @param model_name NULL means "default".
+ * @param selector   as for ms_store_log_version_metric().
+ * @return MS_OK; MS_EINVAL; MS_ENOTFOUND; MS_EUNREACHABLE; MS_ENOMEM;
+ *         MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_version_metrics(ms_buf *out, ms_store *store,
+                                              const char *model_name,
+                                              const char *selector);
+
+/**
+ * Options for ms_store_list_versions().  Initialise with
+ * MS_LIST_OPTIONS_INIT or ms_list_options_init().
+ *
+ * The value of a metric for a version is its latest point in
+ * `model_metrics`, else the number in its metrics JSON, else (for the
+ * names accuracy, rmse, r2 and their _score forms) the seed's score
+ * column: the SQL function modelstore_version_metric().
+ *
+ * `where` is parsed by the library, never spliced into SQL:
+ *
+ *     expression := condition { "and" condition }
+ *     condition  := METRIC op NUMBER
+ *     op         := ">=" | "<=" | ">" | "<" | "=" | "!="
+ *
+ * METRIC as ms_metric_name_check(), "and" in any case, NUMBER a finite
+ * decimal ("0.9", "-1e-3"), blanks anywhere between tokens, at most 16
+ * conditions.  A version without a value for a metric fails every
+ * condition on it.  Metric names and numbers travel as parameters.
+ */
+typedef struct ms_list_options {
+	unsigned int version;   /**< MS_LIST_OPTIONS_VERSION */
+	const char *model_name; /**< NULL: every name */
+	const char *sort;       /**< NULL: newest first (by name, then
+	                             created_at); else a metric name: by its
+	                             value, versions without one last */
+	int descending;         /**< with @p sort: highest first */
+	const char *where;      /**< NULL or "": no filter */
+	size_t limit;           /**< 0: no limit */
+} ms_list_options;
+
+#define MS_LIST_OPTIONS_VERSION 1
+#define MS_LIST_OPTIONS_INIT { MS_LIST_OPTIONS_VERSION, NULL, NULL, 0, \
+	NULL, 0 }
+
+/**
+ * Initialise list options to the defaults of a version.
+ *
+ * @param opts    the struct to fill (borrowed); must not be NULL.
+ * @param version MS_LIST_OPTIONS_VERSION.
+ * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_list_options_init(ms_list_options *opts,
+                                          unsigned int version);
+
+/**
+ * Check a `where` expression of ms_list_options without a database.
+ *
+ * @param errmsg_out receives, on MS_EINVAL, the message naming the
+ *                   offset and the offending token; untouched on MS_OK.
+ *                   An initialised ms_buf; may be NULL.
+ * @param where      the expression; NULL or blank is valid (no filter).
+ * @return MS_OK; MS_EINVAL when it does not parse; MS_ENOMEM when only
+ *         the message could not be copied.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_list_where_check(ms_buf *errmsg_out,
+                                         const char *where);
+
+/**
+ * List primary artifacts (one per version), sorted and filtered by
+ * metrics.  ms_store_list() is this with only a name and a limit.
+ *
+ * @param out   receives the list, owned by the caller (free it with
+ *              ms_artifact_list_free()); NULL on failure.  Must not be
+ *              NULL.
+ * @param store the handle.
+ * @param opts  options (borrowed for the call); NULL: the defaults.
+ * @return
+ *   - MS_OK (possibly an empty list);
+ *   - MS_EINVAL: @p store or @p out NULL, unknown options version, an
+ *     invalid name or sort metric, or a `where` that does not parse: the
+ *     message gives the character offset and the offending token
+ *     ("invalid where expression at offset 8: expected an operator
+ *     (>= <= > < = !=), found \"=>\"");
+ *   - MS_EUNREACHABLE, MS_ENOMEM, MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_list_versions(ms_artifact_list **out,
+                                            ms_store *store,
+                                            const ms_list_options *opts);
+
+/* ------------------------------------------------------------------ */
+/* Aliases                                                             */
+/* ------------------------------------------------------------------ */
+
+/**
+ * Point an alias of a model name at a version ("champion", "canary").
+ *
+ * One version per alias per model name (the table's primary key).  The
+ * move is recorded in `model_alias_history` and, on commit, notified to
+ * watching loaders, which swap in the new version of an alias they
+ * serve.  Setting an alias to the version it already has succeeds and
+ * records nothing.  The production flag is separate and unchanged.
+ *
+ * @param store         the handle.
+ * @param model_name    NULL means "default".
+ * @param alias         the alias, without '@' (ms_alias_check()).
+ * @param selector      the version to point at: a version, or
+ *                      "production", "latest" or "@OTHER", resolved now.
+ * @param reason        recorded in the history; may be NULL.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store NULL, an invalid name, alias (a reserved word
+ *     such as "production" included) or selector;
+ *   - MS_ENOTFOUND: no such version;
+ *   - MS_EUNREACHABLE, MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_alias_set(ms_store *store,
+                                        const char *model_name,
+                                        const char *alias,
+                                        const char *selector,
+                                        const char *reason);
+
+/**
+ * Remove an alias, recording it in `model_alias_history`.
+ *
+ * @param store      the handle.
+ * @param model_name NULL means "default".
+ * @param alias      the alias, without '@'.
+ * @param reason     recorded in the history; may be NULL.
+ * @return MS_OK; MS_EINVAL (as for ms_store_alias_set()); MS_ENOTFOUND
+ *         (no such alias); MS_EUNREACHABLE, MS_ESCHEMA, MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_alias_remove(ms_store *store,
+                                           const char *model_name,
+                                           const char *alias,
+                                           const char *reason);
+
+/**
+ * The aliases, as one JSON array ordered by model name, then alias:
+ *
+ *     [{"model_name", "alias", "model_version", "set_at", "set_by"}, ...]
+ *
+ * @param out        receives the document; an initialised ms_buf.
+ * @param store      the handle.
+ * @param model_name NULL: every name.
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE; MS_ENOMEM; MS_ESCHEMA,
+ *         MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_alias_list(ms_buf *out, ms_store *store,
+                                         const char *model_name);
 
 /* ------------------------------------------------------------------ */
 /* Model handles                                                       */
@@ -1204,13 +1645,13 @@ typedef enum ms_watch_mode {
 
 /**
  * Called from the watcher thread after it swapped in a new production
- * model (not for loads made by ms_loader_get()).  It must not call
- * ms_loader_close().
+ * model, or a new version of an alias the loader serves (not for loads
+ * made by ms_loader_get()); call ms_loader_get() to see what moved.  It
+ * must not call ms_loader_close().
  *
  * @param payload       ms_loader_options.change_payload.
  * @param model_name    the name (borrowed for the call).
- * @param model_version the new production version (borrowed for the
- *                      call).
+ * @param model_version the new version (borrowed for the call).
  */
 typedef void (*ms_change_fn)(void *payload, const char *model_name,
                              const char *model_version);
@@ -1286,8 +1727,9 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
 /**
  * Get a model.
  *
- * A cached hit takes a reference and copies no bytes.  "production" is
- * answered from the cache once resolved; "latest" asks the database
+ * A cached hit takes a reference and copies no bytes.  "production" and
+ * "@ALIAS" are answered from the cache once resolved (a watching loader
+ * follows promotions and alias moves); "latest" asks the database
  * which version is newest on every call, then serves cached bytes.
  * Concurrent misses for one model share one load.
  *
@@ -1297,20 +1739,22 @@ MS_EXTERN(ms_status) ms_loader_open(ms_loader **out, const char *conninfo,
  * fallback_dir/model.bin, checked against the sidecar model.json when
  * there is one; a version is served from such a file only when its
  * sidecar names that version (not cached); "latest" is served from the
- * last "latest" resolved while the database answered.
+ * last "latest" resolved while the database answered; "@ALIAS" only from
+ * the cache (aliases have no fallback file).
  *
  * @param out        receives a model handle with one reference owned by
  *                   the caller (release it with ms_model_release()); set
  *                   to NULL on failure.  Must not be NULL.
  * @param loader     the handle.
  * @param model_name NULL means "default".
- * @param selector   "production", "latest" or a version; NULL means
- *                   "production".
+ * @param selector   "production", "latest", "@ALIAS" or a version; NULL
+ *                   means "production".
  * @return
  *   - MS_OK;
  *   - MS_EINVAL: @p loader or @p out NULL, an invalid name or selector,
  *     a malformed connection string, or a fallback path too long;
- *   - MS_ENOTFOUND: no production model, or no such version;
+ *   - MS_ENOTFOUND: no production model, no such alias, or no such
+ *     version;
  *   - MS_EINTEGRITY: the bytes did not match their SHA-256 or size, or a
  *     sidecar is unreadable or disagrees: never served;
  *   - MS_EUNREACHABLE: no database and no usable fallback file;

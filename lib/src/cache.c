@@ -6,6 +6,7 @@
  *   pt  name -> centry                     the production pointer
  *   lt  name -> centry                     last resolved "latest" (used
  *                                          only while the database is out)
+ *   at  "name@alias" -> centry             each alias a caller asked for
  * A centry owns one reference to its payload and is freed when it is in
  * no table.  Readers (the hot path) take the read lock, find the entry,
  * bump the payload's count and stamp the entry's LRU clock (relaxed
@@ -147,6 +148,7 @@ static void centry_evict(ms_cache *c, ms_centry *e)
 	}
 	pointers_drop(c, c->pt, e);
 	pointers_drop(c, c->lt, e);
+	pointers_drop(c, c->at, e);
 	centry_unref(c, e);
 }
 
@@ -233,9 +235,16 @@ ms_payload *ms__cache_lookup(ms_cache *c, int kind, const char *name,
 	ms_payload *p = NULL;
 	uint32_t h = kind == MS__K_PROD ? hash2(name, NULL) : hash2(name, version);
 
+	char key[MS__PKEY_MAX + 1];
+
+	if (kind == MS__K_ALIAS) {
+		ms__cache_alias_key(key, name, version);
+		h = hash2(key, NULL);
+	}
 	pthread_rwlock_rdlock(&c->lock);
-	if (kind == MS__K_PROD) {
-		ms_pentry *pe = pt_find(c->pt, name, h);
+	if (kind == MS__K_PROD || kind == MS__K_ALIAS) {
+		ms_pentry *pe = pt_find(kind == MS__K_PROD ? c->pt : c->at,
+		                        kind == MS__K_PROD ? name : key, h);
 		if (pe)
 			e = pe->e;
 	} else {
@@ -260,11 +269,59 @@ ms_payload *ms__cache_lookup(ms_cache *c, int kind, const char *name,
  * points at a fallback copy.  Returns the payload now cached (retained
  * for the caller), which may differ from @p p.
  */
+static ms_payload *install(ms_cache *c, ms_payload *p, const char *key,
+                           bool force, ms_pentry **ptr_table);
+
 ms_payload *ms__cache_install(ms_cache *c, ms_payload *p, bool prod,
                               bool force, ms_pentry **ptr_table)
 {
+	char key[MS__PKEY_MAX + 1];
+	snprintf(key, sizeof key, "%s", p->name);
+	return install(c, p, prod ? key : NULL, force, ptr_table);
+}
+
+void ms__cache_alias_key(char key[MS__PKEY_MAX + 1], const char *name,
+                         const char *alias)
+{
+	snprintf(key, MS__PKEY_MAX + 1, "%s@%s", name, alias);
+}
+
+ms_payload *ms__cache_install_alias(ms_cache *c, ms_payload *p,
+                                    const char *alias, bool force)
+{
+	char key[MS__PKEY_MAX + 1];
+	ms__cache_alias_key(key, p->name, alias);
+	return install(c, p, key, force, c->at);
+}
+
+void ms__cache_alias_drop(ms_cache *c, const char *name, const char *alias)
+{
+	char key[MS__PKEY_MAX + 1];
+	uint32_t h;
+	ms_pentry **pp;
+
+	ms__cache_alias_key(key, name, alias);
+	h = hash2(key, NULL);
+	pthread_rwlock_wrlock(&c->lock);
+	for (pp = &c->at[h % MS__NBUCKETS]; *pp; pp = &(*pp)->next) {
+		ms_pentry *pe = *pp;
+		if (pe->hash == h && strcmp(pe->name, key) == 0) {
+			*pp = pe->next;
+			centry_unref(c, pe->e);
+			ms__free(pe);
+			break;
+		}
+	}
+	pthread_rwlock_unlock(&c->lock);
+}
+
+/* ms__cache_install with the pointer's key: NULL sets no pointer. */
+static ms_payload *install(ms_cache *c, ms_payload *p, const char *key,
+                           bool force, ms_pentry **ptr_table)
+{
 	ms_centry *e = NULL;
 	ms_payload *ret;
+	bool prod = key != NULL;
 
 	pthread_rwlock_wrlock(&c->lock);
 	if (p->origin != MS_SOURCE_FALLBACK) {
@@ -284,12 +341,12 @@ ms_payload *ms__cache_install(ms_cache *c, ms_payload *p, bool prod,
 	}
 	atomic_store_explicit(&e->last_used, coarse_ns(), memory_order_relaxed);
 	if (prod) {
-		uint32_t h = hash2(e->p->name, NULL);
-		ms_pentry *pe = pt_find(ptr_table, e->p->name, h);
+		uint32_t h = hash2(key, NULL);
+		ms_pentry *pe = pt_find(ptr_table, key, h);
 		if (force || pe == NULL ||
 		    pe->e->p->origin == MS_SOURCE_FALLBACK) {
 			e->nref++; /* pin across pointer_set */
-			pointer_set(c, ptr_table, e->p->name, e);
+			pointer_set(c, ptr_table, key, e);
 			e->nref--;
 		} else if (pe->e != e) {
 			/* someone installed a newer pointer meanwhile: serve it */
@@ -489,6 +546,10 @@ void ms__cache_destroy(ms_cache *c)
 			ms__free(pe);
 		}
 		for (pe = c->lt[b]; pe; pe = next) {
+			next = pe->next;
+			ms__free(pe);
+		}
+		for (pe = c->at[b]; pe; pe = next) {
 			next = pe->next;
 			ms__free(pe);
 		}

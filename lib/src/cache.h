@@ -26,23 +26,30 @@ typedef struct ms_centry {
 	bool in_vt;
 } ms_centry;
 
-/* A name's pointer (production, or last "latest") to a cached entry. */
+/* The key of a pointer: a model name, or "name@alias" in the alias
+ * table ('@' is in neither alphabet). */
+#define MS__PKEY_MAX (MS_NAME_MAX + 1 + MS_ALIAS_MAX)
+
+/* A name's pointer (production, last "latest", or an alias) to a cached
+ * entry. */
 typedef struct ms_pentry {
 	struct ms_pentry *next;
 	ms_centry *e;
 	uint32_t hash;
-	char name[MS_NAME_MAX + 1];
+	char name[MS__PKEY_MAX + 1]; /* the key */
 } ms_pentry;
 
 /* What a lookup or a flight is keyed by: the production pointer of a
- * name, or one version of it. */
-enum { MS__K_PROD, MS__K_VERSION };
+ * name, one version of it, or one alias of it (the alias, without '@',
+ * stands where the version does). */
+enum { MS__K_PROD, MS__K_VERSION, MS__K_ALIAS };
 
 typedef struct ms_cache {
 	pthread_rwlock_t lock;            /* the tables */
 	ms_centry *vt[MS__NBUCKETS];      /* (name, version) -> entry */
 	ms_pentry *pt[MS__NBUCKETS];      /* name -> production entry */
 	ms_pentry *lt[MS__NBUCKETS];      /* name -> last resolved "latest" */
+	ms_pentry *at[MS__NBUCKETS];      /* "name@alias" -> entry */
 	ms_centry *all;                   /* the LRU list */
 	uint64_t bytes_cached, entries;   /* under lock (write) */
 	uint64_t budget;                  /* bytes_cached is kept within */
@@ -58,7 +65,8 @@ void ms__cache_init(ms_cache *c);
 void ms__cache_destroy(ms_cache *c);
 
 /* Look up a cached payload (the production pointer of @p name with
- * MS__K_PROD, else @p version of it); returns it retained, or NULL. */
+ * MS__K_PROD, alias @p version of it with MS__K_ALIAS, else @p version
+ * of it); returns it retained, or NULL. */
 ms_payload *ms__cache_lookup(ms_cache *c, int kind, const char *name,
                              const char *version);
 
@@ -67,6 +75,20 @@ ms_payload *ms__cache_lookup(ms_cache *c, int kind, const char *name,
  * Returns the payload now cached, retained, which may differ from @p p. */
 ms_payload *ms__cache_install(ms_cache *c, ms_payload *p, bool prod,
                               bool force, ms_pentry **ptr_table);
+
+/* Install a freshly loaded DATABASE payload @p p (caller's reference is
+ * taken) and point alias @p alias of its name at it: always with
+ * @p force (the watcher's swap), otherwise only when the alias has no
+ * pointer yet.  Returns the payload the alias now serves, retained. */
+ms_payload *ms__cache_install_alias(ms_cache *c, ms_payload *p,
+                                    const char *alias, bool force);
+
+/* Forget alias @p alias of @p name (it was removed); handles stay valid. */
+void ms__cache_alias_drop(ms_cache *c, const char *name, const char *alias);
+
+/* "name@alias" into @p key. */
+void ms__cache_alias_key(char key[MS__PKEY_MAX + 1], const char *name,
+                         const char *alias);
 
 /* The payload last resolved as "latest" for @p name, retained, or NULL. */
 ms_payload *ms__cache_latest(ms_cache *c, const char *name);

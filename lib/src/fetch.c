@@ -166,7 +166,10 @@ static const char RESOLVE_SQL[] =
 	"  WHEN 'latest' THEN (SELECT l.model_version FROM model_artifacts l"
 	"       WHERE l.model_name = $1 ORDER BY l.created_at DESC, l.id DESC"
 	"       LIMIT 1) "
-	"  ELSE $3::text END";
+	"  ELSE CASE WHEN left($3::text, 1) = '@' THEN"
+	"       (SELECT al.model_version FROM model_aliases al"
+	"        WHERE al.model_name = $1 AND al.alias = substr($3::text, 2))"
+	"       ELSE $3::text END END";
 
 /* Resolve to one row; NULLs mean "default", "production", the primary.
  * Small inline artifacts come back in the same round trip: *res_out (may
@@ -197,6 +200,14 @@ static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	}
 	if (PQntuples(res) == 0) {
 		PQclear(res);
+		if (ms__is_alias_selector(selector))
+			return ms__err_set(e, MS_ENOTFOUND,
+			                   "%s: no alias \"%s\", or its version has no "
+			                   "artifact%s%s", name, selector + 1,
+			                   strcmp(artifact, MS_PRIMARY_ARTIFACT)
+			                   ? " " : "",
+			                   strcmp(artifact, MS_PRIMARY_ARTIFACT)
+			                   ? artifact : "");
 		if (strcmp(selector, "production") == 0)
 			return ms__err_set(e, MS_ENOTFOUND,
 			                   "%s: no production model%s%s",

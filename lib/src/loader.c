@@ -143,7 +143,8 @@ void ms__loader_refresh_fallback(ms_loader *l, const ms_payload *p,
 
 typedef struct fetch_ctx {
 	const char *name;
-	const char *version;  /* NULL: resolve the production pointer */
+	const char *version;  /* NULL: resolve the pointer @selector */
+	const char *selector; /* "production" or "@ALIAS" (NULL: production) */
 	ms_payload *p;
 	ms_source src;
 	bool resolved;
@@ -162,7 +163,9 @@ static ms_status op_fetch(ms_loader *l, ms_err *e, void *ctx)
 	ms_artifact_info_dispose(&f->info);
 	f->src = MS_SOURCE_DATABASE;
 	if (version == NULL) {
-		st = ms__loader_resolve_version(l->conn, e, f->name, "production",
+		st = ms__loader_resolve_version(l->conn, e, f->name,
+		                                f->selector ? f->selector
+		                                            : "production",
 		                                f->resolved_version);
 		if (st != MS_OK)
 			return st;
@@ -270,6 +273,36 @@ static ms_status load_production(void *ctx, ms_err *e, const char *name,
 	if (st != MS_EUNREACHABLE)
 		return st;
 	return production_from_fallback(l, e, name, out, src);
+}
+
+/* Load the version an alias points to (@p alias, without '@'): resolve
+ * it, reuse a cached copy of that version or fetch it, and point the
+ * alias at it.  Aliases have no fallback copy: while the database is out
+ * an alias is served only from the cache. */
+static ms_status load_alias(void *ctx, ms_err *e, const char *name,
+                            const char *alias, ms_payload **out,
+                            ms_source *src)
+{
+	ms_loader *l = ctx;
+	char sel[MS_ALIAS_MAX + 2];
+	fetch_ctx f = { .name = name, .version = NULL, .selector = sel };
+	uint64_t seq = atomic_load(&l->notify_seq);
+	ms_payload *mine, *cached;
+	ms_status st;
+
+	snprintf(sel, sizeof sel, "@%s", alias);
+	memset(&f.info, 0, sizeof f.info);
+	st = ms__loader_db_run(l, e, op_fetch, &f);
+	ms_artifact_info_dispose(&f.info);
+	if (st != MS_OK)
+		return st;
+	mine = ms__payload_retain(f.p);
+	cached = ms__cache_install_alias(&l->cache, f.p, alias, false);
+	*src = cached != mine ? MS_SOURCE_CACHE : f.src;
+	ms__payload_release(mine);
+	ms__watcher_resync_since(l, seq);
+	*out = cached;
+	return MS_OK;
 }
 
 typedef struct latest_ctx {
@@ -447,16 +480,23 @@ ms_status ms_loader_get(ms_model **out, ms_loader *l, const char *name,
 		ms__loader_set_err(l, &e);
 		return MS_EINVAL;
 	}
-	kind = strcmp(selector, "production") == 0 ? MS__K_PROD : MS__K_VERSION;
+	kind = strcmp(selector, "production") == 0 ? MS__K_PROD
+	       : selector[0] == '@'                ? MS__K_ALIAS
+	                                           : MS__K_VERSION;
+	if (kind == MS__K_ALIAS)
+		selector++; /* the alias itself keys the cache */
 
-	if (kind == MS__K_PROD || strcmp(selector, "latest") != 0) {
+	if (kind != MS__K_VERSION || strcmp(selector, "latest") != 0) {
 		*out = get_cached(l, kind, name, selector, &retry);
 		if (*out)
 			return MS_OK;
 	}
 	atomic_fetch_add(&l->misses, 1);
 
-	if (kind == MS__K_PROD) {
+	if (kind == MS__K_ALIAS) {
+		st = ms__cache_flight(&l->cache, &e, MS__K_ALIAS, name, selector,
+		                      load_alias, l, true, &p, &src);
+	} else if (kind == MS__K_PROD) {
 		st = ms__cache_flight(&l->cache, &e, MS__K_PROD, name, NULL,
 		                      load_production, l, !retry, &p, &src);
 		ms__loader_db_retry_done();

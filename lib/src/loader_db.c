@@ -195,21 +195,27 @@ ms_status ms__loader_resolve_version(PGconn *c, ms_err *e, const char *name,
                                      const char *selector,
                                      char out[MS_VERSION_MAX + 1])
 {
-	const char *params[1] = { name };
+	const char *params[2] = { name, selector + 1 };
 	PGresult *res;
 	bool prod = strcmp(selector, "production") == 0;
+	bool alias = selector[0] == '@';
 	ms_status st = ms__exec(
 		c, e, &res, PGRES_TUPLES_OK, "resolve",
 		prod ? "SELECT model_version FROM model_artifacts"
 		       " WHERE model_name = $1 AND is_production LIMIT 1"
+		: alias ? "SELECT model_version FROM model_aliases"
+		          " WHERE model_name = $1 AND alias = $2"
 		     : "SELECT model_version FROM model_artifacts"
 		       " WHERE model_name = $1"
 		       " ORDER BY created_at DESC, id DESC LIMIT 1",
-		1, params);
+		alias ? 2 : 1, params);
 	if (st != MS_OK)
 		return st;
 	if (PQntuples(res) == 0) {
 		PQclear(res);
+		if (alias)
+			return ms__err_set(e, MS_ENOTFOUND, "%s: no alias \"%s\"",
+			                   name, selector + 1);
 		return ms__err_set(e, MS_ENOTFOUND, "%s: no %s model", name,
 		                   prod ? "production" : "stored");
 	}

@@ -46,7 +46,7 @@ typedef ms_status (*ms_loader_db_op)(ms_loader *l, ms_err *e, void *ctx);
 ms_status ms__loader_db_run(ms_loader *l, ms_err *e, ms_loader_db_op op,
                             void *ctx);
 
-/* Resolve "production"/"latest" to a version string. */
+/* Resolve "production", "latest" or "@ALIAS" to a version string. */
 ms_status ms__loader_resolve_version(PGconn *c, ms_err *e, const char *name,
                                      const char *selector,
                                      char out[MS_VERSION_MAX + 1]);

@@ -10,6 +10,8 @@
 
 #include "conn.h"
 #include "errbuf.h"
+#include "fetch.h"
+#include "names.h"
 #include "util.h"
 
 #include <jansson.h>
@@ -19,8 +21,8 @@
 
 /* Inside a transaction: the per-model lock that keeps the production
  * version of @p name still until commit or rollback. */
-static ms_status lock_production(ms_store *s, const char *name,
-                                 const char *what)
+ms_status ms__store_lock_model(ms_store *s, const char *name,
+                               const char *what)
 {
 	const char *p[1] = { name };
 	return ms__exec(s->conn, &s->err, NULL, PGRES_TUPLES_OK, what,
@@ -39,7 +41,7 @@ ms_status ms__store_promote_tx(ms_store *s, const char *name,
 	ms_status st;
 
 	p[0] = name;
-	st = lock_production(s, name, "promote");
+	st = ms__store_lock_model(s, name, "promote");
 	if (st != MS_OK)
 		return st;
 	p[1] = version;
@@ -91,15 +93,34 @@ ms_status ms__store_promote_tx(ms_store *s, const char *name,
 ms_status ms_store_promote(ms_store *s, const char *name, const char *version,
                            const char *reason)
 {
+	char target[MS_VERSION_MAX + 1];
 	ms_status st;
 	MS__STORE_REQUIRE_CONN(s);
 	if ((st = ms__store_check_name(s, &name)) != MS_OK)
 		return st;
 	if (version == NULL)
 		return ms__err_set(&s->err, MS_EINVAL, "promote: no version given");
-	if ((st = ms__store_check_version(s, version)) != MS_OK)
+	if (ms__is_alias_selector(version))
+		st = ms__alias_arg(&s->err, version + 1);
+	else
+		st = ms__store_check_version(s, version);
+	if (st != MS_OK)
 		return st;
 	st = ms__store_begin(s, "promote");
+	if (st == MS_OK && ms__is_alias_selector(version)) {
+		/* "@ALIAS": the version it points to, under the lock that
+		 * alias moves take too */
+		ms_artifact_info info;
+		memset(&info, 0, sizeof info);
+		st = ms__store_lock_model(s, name, "promote");
+		if (st == MS_OK)
+			st = ms__artifact_resolve(s->conn, &s->err, &info, name,
+			                          version, NULL);
+		if (st == MS_OK)
+			snprintf(target, sizeof target, "%s", info.model_version);
+		ms_artifact_info_dispose(&info);
+		version = target;
+	}
 	if (st == MS_OK)
 		st = ms__store_promote_tx(s, name, version, "promote", reason);
 	if (st == MS_OK)
@@ -122,7 +143,7 @@ ms_status ms_store_rollback(ms_buf *version_out, ms_store *s,
 	if ((st = ms__store_begin(s, "rollback")) != MS_OK)
 		return st;
 	p[0] = name;
-	st = lock_production(s, name, "rollback");
+	st = ms__store_lock_model(s, name, "rollback");
 	if (st != MS_OK)
 		goto fail;
 	st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "rollback",
@@ -183,7 +204,9 @@ ms_status ms_store_prune(ms_buf *deleted_out, ms_store *s, const char *name,
 		" bool_or(is_production) AS prod, row_number() OVER"
 		" (ORDER BY max(created_at) DESC, max(id) DESC) AS rn"
 		" FROM model_artifacts WHERE model_name = $1"
-		" GROUP BY model_version) v WHERE rn > $2::int AND NOT prod";
+		" GROUP BY model_version) v WHERE rn > $2::int AND NOT prod"
+		" AND model_version NOT IN (SELECT al.model_version FROM"
+		" model_aliases al WHERE al.model_name = $1)";
 	char sql[1024], k[16];
 	const char *p[2] = { name, k };
 	PGresult *res;
@@ -201,7 +224,7 @@ ms_status ms_store_prune(ms_buf *deleted_out, ms_store *s, const char *name,
 		return st;
 	/* Same lock as promotion: the production version cannot move while
 	 * we pick what to delete. */
-	st = lock_production(s, name, "prune");
+	st = ms__store_lock_model(s, name, "prune");
 	if (st != MS_OK)
 		goto fail;
 	if (dry_run)

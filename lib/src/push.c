@@ -435,27 +435,29 @@ static uint64_t sources_size(const ms_artifact_source *src, size_t n)
 	return total;
 }
 
-/* After the artifact rows: a model_metrics row per numeric metric, and
- * the run (kept as it is when it exists already). */
+/* After the artifact rows: the run (kept as it is when it exists
+ * already, e.g. started by ms_run_start: the version then belongs to
+ * it), then a model_metrics row per numeric metric, for the version and
+ * the run. */
 static ms_status insert_metrics_and_run(push_ctx *c)
 {
 	ms_store *s = c->s;
-	const char *p[4] = { c->name, c->version, c->metrics,
-	                     c->o->run_id ? c->o->run_id : c->version };
+	const char *run = c->o->run_id ? c->o->run_id : c->version;
+	const char *q[3] = { run, c->name, c->params };
+	const char *p[4] = { c->name, c->version, c->metrics, run };
 	ms_status st;
 
 	st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-	              "INSERT INTO model_metrics (model_name, model_version,"
-	              " metric, value) SELECT $1, $2, key, (value #>> '{}')"
-	              "::float8 FROM jsonb_each($3::jsonb)"
-	              " WHERE jsonb_typeof(value) = 'number'", 3, p);
-	if (st == MS_OK) {
-		const char *q[3] = { p[3], c->name, c->params };
+	              "INSERT INTO model_runs (run_id, model_name, params)"
+	              " VALUES ($1, $2, $3::jsonb)"
+	              " ON CONFLICT (run_id) DO NOTHING", 3, q);
+	if (st == MS_OK)
 		st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-		              "INSERT INTO model_runs (run_id, model_name, params)"
-		              " VALUES ($1, $2, $3::jsonb)"
-		              " ON CONFLICT (run_id) DO NOTHING", 3, q);
-	}
+		              "INSERT INTO model_metrics (model_name, model_version,"
+		              " metric, value, run_id) SELECT $1, $2, key,"
+		              " (value #>> '{}')::float8, $4 FROM"
+		              " jsonb_each($3::jsonb)"
+		              " WHERE jsonb_typeof(value) = 'number'", 4, p);
 	return st;
 }
 

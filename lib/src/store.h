@@ -50,6 +50,11 @@ ms_status ms__store_check_name(ms_store *s, const char **name);
 /* A concrete version: a valid selector that is not a selector word. */
 ms_status ms__store_check_version(ms_store *s, const char *v);
 
+/* promote.c.  Inside an open transaction: the per-model advisory lock
+ * that promotions, rollbacks, prunes and alias moves of @p name take. */
+ms_status ms__store_lock_model(ms_store *s, const char *name,
+                               const char *what);
+
 /* promote.c.  Inside an open transaction: make @p version production of
  * @p name, recording @p action ("promote", "rollback") and @p reason.
  * MS_ENOTFOUND when the version has no primary artifact; a no-op when it

@@ -2,9 +2,11 @@
  * watcher.c - the loader's hot-reload thread.
  *
  * The watcher LISTENs on modelstore_production (or polls), and on a
- * notification for a tracked name, after every reconnect, and when a
- * caller's load raced with a notification, compares the production
- * version in the database with the cached one and swaps the pointer
+ * notification for a tracked name (a promotion, or an alias moved: the
+ * trigger of sql/003 uses the same channel), after every reconnect, and
+ * when a caller's load raced with a notification, compares the
+ * production version and the version of every alias the cache serves in
+ * the database with the cached ones and swaps the pointer
  * (fetching bytes first, outside the lock).  It has its own connection;
  * reconnecting after an outage, it swaps the database's production model
  * back in over a fallback copy.  Callers and ms_loader_close reach it
@@ -36,47 +38,71 @@
 /* re-checking the production pointers                                 */
 /* ------------------------------------------------------------------ */
 
-/* A tracked name: one the cache holds a production pointer for. */
+/* A tracked pointer: a production pointer of a name (alias ""), or an
+ * alias of a name a caller asked for. */
 typedef struct tracked {
 	char name[MS_NAME_MAX + 1];
+	char alias[MS_ALIAS_MAX + 1];
 	char version[MS_VERSION_MAX + 1];
 	bool fallback;
 } tracked;
 
-/* Snapshot of the production pointers (optionally of one name). */
-static size_t tracked_snapshot(ms_loader *l, const char *only, tracked **out)
+/* Append the pointers of @p table (of one name, @p only, when given). */
+static size_t snapshot_table(ms_pentry **table, bool aliases,
+                             const char *only, tracked **t, size_t n,
+                             size_t *cap)
 {
-	size_t n = 0, cap = 0, b;
-	tracked *t = NULL;
-	pthread_rwlock_rdlock(&l->cache.lock);
+	size_t b;
 	for (b = 0; b < MS__NBUCKETS; b++) {
 		ms_pentry *pe;
-		for (pe = l->cache.pt[b]; pe; pe = pe->next) {
-			if (only && strcmp(pe->name, only) != 0)
+		for (pe = table[b]; pe; pe = pe->next) {
+			const char *at = aliases ? strchr(pe->name, '@') : NULL;
+			size_t nlen = at ? (size_t)(at - pe->name) : strlen(pe->name);
+			if (only && (strlen(only) != nlen ||
+			             memcmp(pe->name, only, nlen) != 0))
 				continue;
-			if (n == cap) {
-				tracked *q = ms__realloc(t, (cap = cap ? cap * 2 : 8) *
-				                         sizeof *t);
+			if (n == *cap) {
+				size_t nc = *cap ? *cap * 2 : 8;
+				tracked *q = ms__realloc(*t, nc * sizeof **t);
 				if (q == NULL)
-					goto done;
-				t = q;
+					return n;
+				*t = q;
+				*cap = nc;
 			}
-			snprintf(t[n].name, sizeof t[n].name, "%s", pe->name);
-			snprintf(t[n].version, sizeof t[n].version, "%s",
+			snprintf((*t)[n].name, sizeof (*t)[n].name, "%.*s",
+			         (int)nlen, pe->name);
+			snprintf((*t)[n].alias, sizeof (*t)[n].alias, "%s",
+			         at ? at + 1 : "");
+			snprintf((*t)[n].version, sizeof (*t)[n].version, "%s",
 			         pe->e->p->version);
-			t[n].fallback = pe->e->p->origin == MS_SOURCE_FALLBACK;
+			(*t)[n].fallback = pe->e->p->origin == MS_SOURCE_FALLBACK;
 			n++;
 		}
 	}
-done:
+	return n;
+}
+
+/* Snapshot of the production pointers, then the alias pointers
+ * (optionally of one name); *nprod of them are production pointers. */
+static size_t tracked_snapshot(ms_loader *l, const char *only, tracked **out,
+                               size_t *nprod)
+{
+	size_t n, cap = 0;
+	tracked *t = NULL;
+	pthread_rwlock_rdlock(&l->cache.lock);
+	n = snapshot_table(l->cache.pt, false, only, &t, 0, &cap);
+	*nprod = n;
+	n = snapshot_table(l->cache.at, true, only, &t, n, &cap);
 	pthread_rwlock_unlock(&l->cache.lock);
 	*out = t;
 	return n;
 }
 
-/* Make @p version the cached production model of @p name. */
+/* Make @p version the cached production model of @p name, or with
+ * @p alias (not "") the version alias @p alias of @p name serves. */
 static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
-                         const char *name, const char *version)
+                         const char *name, const char *alias,
+                         const char *version)
 {
 	ms_artifact_info info;
 	ms_payload *p = ms__cache_lookup(&l->cache, MS__K_VERSION, name,
@@ -93,10 +119,14 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
 			return st;
 		}
 	}
-	p = ms__cache_install(&l->cache, p, true, true, l->cache.pt);
+	if (alias[0]) {
+		p = ms__cache_install_alias(&l->cache, p, alias, true);
+	} else {
+		p = ms__cache_install(&l->cache, p, true, true, l->cache.pt);
+		if (info.model_name[0])
+			ms__loader_refresh_fallback(l, p, &info);
+	}
 	atomic_fetch_add(&l->reloads, 1);
-	if (info.model_name[0])
-		ms__loader_refresh_fallback(l, p, &info);
 	ms_artifact_info_dispose(&info);
 	if (l->on_change)
 		l->on_change(l->change_payload, name, version);
@@ -104,48 +134,84 @@ static ms_status swap_in(ms_loader *l, PGconn **c, ms_err *e,
 	return MS_OK;
 }
 
-/* Compare the database's production pointers with the cached ones (all
- * tracked names, or @p only) and swap what changed. */
-static ms_status recheck(ms_loader *l, PGconn **c, const char *only)
+/* The database's pointers, (name, version) per row for the production
+ * flags, (name, version, alias) for the aliases (of @p only when
+ * given). */
+static ms_status pointers_query(ms_loader *l, PGconn **c, const char *only,
+                                bool aliases, PGresult **res)
 {
-	tracked *t = NULL;
-	size_t n = tracked_snapshot(l, only, &t), i;
-	PGresult *res = NULL;
 	const char *params[1] = { only };
 	ms_err e;
 	ms_status st;
+
+	ms__err_clear(&e);
+	st = ms__exec(*c, &e, res, PGRES_TUPLES_OK, "watch",
+	              aliases ? "SELECT model_name, model_version, alias FROM"
+	                        " model_aliases WHERE ($1::text IS NULL OR"
+	                        " model_name = $1)"
+	                      : "SELECT model_name, model_version FROM"
+	                        " model_artifacts WHERE is_production"
+	                        " AND ($1::text IS NULL OR model_name = $1)",
+	              1, params);
+	if (st != MS_OK) {
+		ms__loader_set_err(l, &e);
+		ms__loader_db_failed(l, c, st, &e);
+	}
+	return st;
+}
+
+/* Compare the pointers @p t[0..n) with the database's rows @p res and
+ * swap what changed.  An alias that is gone is forgotten. */
+static ms_status apply(ms_loader *l, PGconn **c, const tracked *t, size_t n,
+                       const PGresult *res)
+{
+	ms_status st = MS_OK;
+	ms_err e;
+	size_t i;
 	int r;
 
 	ms__err_clear(&e);
-	if (n == 0) {
-		ms__free(t);
-		return MS_OK;
-	}
-	st = ms__exec(*c, &e, &res, PGRES_TUPLES_OK, "watch",
-	              only ? "SELECT model_name, model_version FROM"
-	                     " model_artifacts WHERE is_production"
-	                     " AND model_name = $1"
-	                   : "SELECT model_name, model_version FROM"
-	                     " model_artifacts WHERE is_production",
-	              only ? 1 : 0, only ? params : NULL);
-	if (st != MS_OK) {
-		ms__free(t);
-		ms__loader_set_err(l, &e);
-		ms__loader_db_failed(l, c, st, &e);
-		return st;
-	}
-	for (r = 0; r < PQntuples(res) && st == MS_OK && *c; r++) {
-		const char *name = PQgetvalue(res, r, 0);
-		const char *ver = PQgetvalue(res, r, 1);
-		for (i = 0; i < n; i++) {
-			if (strcmp(t[i].name, name) != 0)
+	for (i = 0; i < n && st == MS_OK && *c; i++) {
+		bool found = false;
+		for (r = 0; r < PQntuples(res); r++) {
+			const char *ver = PQgetvalue(res, r, 1);
+			const char *alias = PQnfields(res) > 2
+			                    ? PQgetvalue(res, r, 2) : "";
+			if (strcmp(t[i].name, PQgetvalue(res, r, 0)) != 0 ||
+			    strcmp(t[i].alias, alias) != 0)
 				continue;
+			found = true;
 			if (strcmp(t[i].version, ver) != 0 || t[i].fallback)
-				st = swap_in(l, c, &e, name, ver);
+				st = swap_in(l, c, &e, t[i].name, t[i].alias, ver);
 			break;
 		}
+		if (!found && t[i].alias[0])
+			ms__cache_alias_drop(&l->cache, t[i].name, t[i].alias);
 	}
-	PQclear(res);
+	return st;
+}
+
+/* Compare the database's production and alias pointers with the cached
+ * ones (all tracked names, or @p only) and swap what changed. */
+static ms_status recheck(ms_loader *l, PGconn **c, const char *only)
+{
+	tracked *t = NULL;
+	size_t nprod, n = tracked_snapshot(l, only, &t, &nprod);
+	PGresult *res = NULL;
+	ms_status st = MS_OK;
+
+	if (nprod > 0) {
+		st = pointers_query(l, c, only, false, &res);
+		if (st == MS_OK)
+			st = apply(l, c, t, nprod, res);
+		PQclear(res);
+	}
+	if (st == MS_OK && n > nprod && *c) {
+		st = pointers_query(l, c, only, true, &res);
+		if (st == MS_OK)
+			st = apply(l, c, t + nprod, n - nprod, res);
+		PQclear(res);
+	}
 	ms__free(t);
 	return st;
 }

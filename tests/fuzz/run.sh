@@ -19,6 +19,7 @@ targets=(
   "fuzz_sidecar sidecar sidecar.dict 4096"
   "fuzz_conn_redact conn_redact conn.dict 512"
   "fuzz_import_line import_line json.dict 8192"
+  "fuzz_args args - 4096"
 )
 set -euo pipefail
 cd "$(dirname "$0")/../.."

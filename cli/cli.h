@@ -127,5 +127,6 @@ int cmd_verify(cli *c, int argc, char **argv);      /* cmd_registry.c */
 int cmd_load(cli *c, int argc, char **argv);        /* cmd_load.c */
 int cmd_predictions(cli *c, int argc, char **argv); /* cmd_predictions.c */
 int cmd_report(cli *c, int argc, char **argv);      /* cmd_report.c */
+int cmd_partitions(cli *c, int argc, char **argv);  /* cmd_partitions.c */
 
 #endif

@@ -31,6 +31,7 @@ static const command commands[] = {
 	{ "verify", cmd_verify, "re-hash stored artifacts" },
 	{ "predictions", cmd_predictions, "import predictions, record actuals" },
 	{ "report", cmd_report, "per-version prediction report (--html)" },
+	{ "partitions", cmd_partitions, "partition the prediction log by day" },
 	{ "doctor", cmd_doctor, "check connection, schema, fallback" },
 	{ NULL, NULL, NULL }
 };

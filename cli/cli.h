@@ -129,5 +129,6 @@ int cmd_predictions(cli *c, int argc, char **argv); /* cmd_predictions.c */
 int cmd_report(cli *c, int argc, char **argv);      /* cmd_report.c */
 int cmd_runs(cli *c, int argc, char **argv);        /* cmd_runs.c */
 int cmd_alias(cli *c, int argc, char **argv);       /* cmd_alias.c */
+int cmd_partitions(cli *c, int argc, char **argv);  /* cmd_partitions.c */
 
 #endif

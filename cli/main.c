@@ -33,6 +33,7 @@ static const command commands[] = {
 	{ "report", cmd_report, "per-version prediction report (--html)" },
 	{ "runs", cmd_runs, "training runs: start, log, finish, list, show" },
 	{ "alias", cmd_alias, "point an alias (champion, canary) at a version" },
+	{ "partitions", cmd_partitions, "partition the prediction log by day" },
 	{ "doctor", cmd_doctor, "check connection, schema, fallback" },
 	{ NULL, NULL, NULL }
 };

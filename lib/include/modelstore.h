@@ -1486,6 +1486,112 @@ MS_EXTERN(ms_status) ms_store_alias_list(ms_buf *out, ms_store *store,
                                          const char *model_name);
 
 /* ------------------------------------------------------------------ */
+/* Partitioning the prediction log                                     */
+/* ------------------------------------------------------------------ */
+
+/*
+ * model_predictions may be partitioned by day of prediction_time
+ * (docs/operations.md, "Partitioning the prediction log"): retention then
+ * drops whole partitions instead of deleting rows.  The seed's INSERTs and
+ * queries, the logger's idempotent retry and the monitoring views work
+ * unchanged on either shape.  These calls need the table owner's rights
+ * (the role that runs `modelstore migrate`).
+ */
+
+/**
+ * Convert model_predictions in place into a table partitioned by day,
+ * without moving a row: the existing table becomes the partition for every
+ * time before a cutoff two days ahead, daily partitions follow up to
+ * @p days_ahead days after today, and a DEFAULT partition takes any time
+ * no partition covers.  Writers go on during the long steps (a validated
+ * constraint, two indexes built concurrently); the final swap holds an
+ * ACCESS EXCLUSIVE lock for milliseconds, waiting at most 2 s for it and
+ * trying 5 times.  Each step is skipped when done already, so an
+ * interrupted conversion is finished by calling this again; on a table
+ * partitioned already it only creates the partitions ahead.  Progress goes
+ * to the log callback (MS_LOG_INFO).
+ *
+ * @param store      an open store, not inside a transaction.
+ * @param days_ahead daily partitions to create after today, 0 to 3660.
+ * @return MS_OK; MS_EINVAL (@p store NULL, @p days_ahead out of range);
+ *         MS_EUNREACHABLE; MS_ESCHEMA (migrate first); MS_ERROR (the
+ *         server refused a step, e.g. permission denied, a row with a
+ *         NULL prediction_time, or the table stayed busy).  The message is
+ *         in ms_store_errmsg().
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_partitions_enable(ms_store *store,
+                                                unsigned days_ahead);
+
+/**
+ * Undo the first step of a conversion that will not be finished (for
+ * example after the process running ms_store_partitions_enable() was
+ * killed): drop the range constraint, which would otherwise refuse every
+ * row logged after its cutoff.  ms_store_partitions_enable() does this
+ * itself when a step fails.  A no-op when nothing was prepared or the
+ * table is partitioned.
+ *
+ * @param store an open store.
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE; MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_partitions_abort(ms_store *store);
+
+/**
+ * Create the daily partitions from the last one up to @p days_ahead days
+ * after today (run it daily, e.g. from the systemd timer in deployment/).
+ * Rows that went to the DEFAULT partition for a day that gets its
+ * partition are moved into it in the same transaction.
+ *
+ * @param created    receives how many partitions were created.
+ * @param store      an open store.
+ * @param days_ahead 0 to 3660.
+ * @return MS_OK; MS_EINVAL (NULL argument, @p days_ahead out of range);
+ *         MS_EUNREACHABLE; MS_ERROR (e.g. the table is not partitioned:
+ *         ms_store_partitions_enable() first).
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_partitions_ensure(unsigned *created,
+                                                ms_store *store,
+                                                unsigned days_ahead);
+
+/**
+ * Retention: drop every daily partition whose rows are all older than
+ * @p older_than_days days before today's midnight, and the converted
+ * legacy partition once its cutoff is that old.  The DEFAULT partition is
+ * never dropped.
+ *
+ * @param out             receives a JSON array of the partition names
+ *                        dropped (or that would be, with @p dry_run), in
+ *                        order.  Dispose with ms_buf_dispose() after MS_OK.
+ * @param store           an open store.
+ * @param older_than_days 1 to 36500.
+ * @param dry_run         non-zero: list, drop nothing.
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE; MS_ERROR (e.g. not
+ *         partitioned).
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_partitions_drop(ms_buf *out, ms_store *store,
+                                              unsigned older_than_days,
+                                              int dry_run);
+
+/**
+ * Describe the table's partitioning as one JSON object:
+ *
+ *     {"partitioned": bool, "cutoff": "YYYY-MM-DDTHH:MM:SS" or null,
+ *      "partitions": [{"name", "bound", "rows_estimate", "bytes"}, ...]}
+ *
+ * with the legacy partition first, the daily ones by day, DEFAULT last.
+ * rows_estimate is the planner's estimate (pg_class.reltuples).
+ *
+ * @param out   receives the document; dispose with ms_buf_dispose().
+ * @param store an open store.
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE; MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_partitions_list(ms_buf *out, ms_store *store);
+
+/* ------------------------------------------------------------------ */
 /* Model handles                                                       */
 /* ------------------------------------------------------------------ */
 

@@ -368,6 +368,15 @@ ms_status ms__err_pg(ms_err *e, PGconn *conn, const PGresult *res,
 			         "another session holds); statement canceled", what,
 			         (ms__conn_target(conn, target, sizeof target),
 			          target), ms__deadline_ms(conn));
+		else if (ss && strcmp(ss, "25006") == 0)
+			/* read_only_sql_transaction: a standby (or a
+			 * read-only session) was given to a writer */
+			snprintf(e->msg, sizeof e->msg, "%s: this command needs "
+			         "the primary: %s is read-only (a standby?); list "
+			         "the primary in the connection string, with "
+			         "target_session_attrs=read-write", what,
+			         (ms__conn_target(conn, target, sizeof target),
+			          target));
 		else
 			snprintf(e->msg, sizeof e->msg, "%s: %s", what, text);
 	}

@@ -58,6 +58,9 @@ struct ms_loader {
 	void *change_payload;
 
 	bool watching;
+	bool watch_polls;                /* watcher thread only: polling
+	                                    (MS_WATCH_POLL, or NOTIFY on a
+	                                    standby) */
 	pthread_t watcher;
 	int wake[2];
 	_Atomic bool stop;

@@ -182,9 +182,17 @@ static void watcher_connect(ms_loader *l, PGconn **c, unsigned *backoff)
 
 	ms__err_clear(&e);
 	st = ms__loader_connect(l, c, &e);
-	if (st == MS_OK && l->watch == MS_WATCH_NOTIFY)
+	l->watch_polls = l->watch == MS_WATCH_POLL;
+	if (st == MS_OK && l->watch == MS_WATCH_NOTIFY) {
 		st = ms__exec(*c, &e, NULL, PGRES_COMMAND_OK, "watch",
 		              "LISTEN modelstore_production", 0, NULL);
+		/* a standby cannot LISTEN (notifications are not
+		 * replicated): poll the production pointers instead */
+		if (st != MS_OK && strcmp(e.sqlstate, "25006") == 0) {
+			l->watch_polls = true;
+			st = MS_OK;
+		}
+	}
 	if (st != MS_OK) {
 		PQfinish(*c);
 		*c = NULL;
@@ -265,7 +273,7 @@ static void *watcher_main(void *arg)
 			wait_wake(l, l->poll_ms < 1000 ? l->poll_ms : 1000);
 			continue;
 		}
-		if (l->watch == MS_WATCH_POLL) {
+		if (l->watch_polls) {
 			wait_wake(l, l->poll_ms);
 			if (!atomic_load(&l->stop))
 				recheck(l, &c, NULL);

@@ -114,7 +114,8 @@ ms_status ms__loader_connect(ms_loader *l, PGconn **c, ms_err *e)
 void ms__loader_db_idle_close(ms_loader *l)
 {
 	uint64_t idle = (uint64_t)l->idle_disconnect_ms * 1000000u;
-	if (idle == 0 || l->conn == NULL || pthread_mutex_trylock(&l->db_mu) != 0)
+	/* l->conn is read only under db_mu (a caller may be connecting) */
+	if (idle == 0 || pthread_mutex_trylock(&l->db_mu) != 0)
 		return;
 	if (l->conn && ms__now_ns() - atomic_load(&l->conn_used_ns) >= idle) {
 		PQfinish(l->conn);

@@ -83,6 +83,8 @@ stop)
   [ -f "$state" ] || exit 0
   # shellcheck disable=SC1090
   . "$state"
+  # a standby (tests/standby_harness.sh) a failed test left running
+  if [ -f "$state.standby" ]; then "$0" stop "$state.standby" || true; fi
   # poolers (tests/pgbouncer_harness.sh) a test left running
   if [ -f "$state.bouncers" ]; then
     while read -r bdir; do

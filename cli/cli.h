@@ -29,7 +29,17 @@ typedef struct cli {
 	bool json;                /* --json */
 	bool quiet;               /* -q */
 	const char *command;      /* the command being run, for messages */
+	int timeout_ms;           /* --timeout: statement deadline in ms, 0
+	                             none, -1 not given (command's default) */
 } cli;
+
+/* --timeout defaults: a loader must fall back fast; other commands may
+ * wait longer for a busy server (docs/cli.md). */
+#define CLI_TIMEOUT_LOAD_MS 5000
+#define CLI_TIMEOUT_DEFAULT_MS 30000
+
+/* The deadline for statements: --timeout, or @p def when not given. */
+int cli_timeout_ms(const cli *c, int def);
 
 /* ---- util.c: errors ---- */
 

@@ -147,6 +147,9 @@ static int open_loader(const cli *c, bool watch, ms_loader **l)
 
 	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
 	o.fallback_dir = c->fallback_dir;
+	o.query_timeout_ms = cli_timeout_ms(c, CLI_TIMEOUT_LOAD_MS);
+	if (o.query_timeout_ms == 0)
+		o.query_timeout_ms = -1; /* --timeout 0: none */
 	if (watch) {
 		if (pipe2(wake_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
 			return cli_fail(c, MS_ERROR, "pipe: %s", strerror(errno));

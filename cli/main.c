@@ -41,7 +41,7 @@ static const command commands[] = {
 static void usage(FILE *f)
 {
 	fputs("usage: modelstore [--db URL] [--json] [--name NAME] "
-	      "[--fallback-dir DIR] <command> [args]\n\n"
+	      "[--fallback-dir DIR] [--timeout S] <command> [args]\n\n"
 	      "Model binaries in PostgreSQL, served with cache and fallback.\n\n"
 	      "Global options:\n"
 	      "  --db URL            database (default: $DATABASE_URL, else libpq's\n"
@@ -49,6 +49,10 @@ static void usage(FILE *f)
 	      "  --json              one JSON document on stdout; errors as JSON\n"
 	      "  --name NAME         model name (default: default)\n"
 	      "  --fallback-dir DIR  fallback directory (default: models)\n"
+	      "  --timeout SECONDS   deadline of each database statement; on\n"
+	      "                      expiry it is canceled (load: served from\n"
+	      "                      the fallback).  Default 5 for load, 30 for\n"
+	      "                      the others; 0: none\n"
 	      "  -q, --quiet         no progress output\n"
 	      "  --version           print the version\n\n"
 	      "Commands:\n", f);
@@ -67,16 +71,19 @@ int main(int argc, char **argv)
 		{ "name", required_argument, NULL, 'n' },
 		{ "fallback-dir", required_argument, NULL, 'f' },
 		{ "quiet", no_argument, NULL, 'q' },
+		{ "timeout", required_argument, NULL, 't' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
 	cli c = { 0 };
+	double secs;
 	int opt;
 
 	c.db = getenv("DATABASE_URL");
 	c.name = MS_DEFAULT_NAME;
 	c.fallback_dir = "models";
+	c.timeout_ms = -1;
 	while ((opt = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': c.db = optarg; break;
@@ -84,6 +91,18 @@ int main(int argc, char **argv)
 		case 'n': c.name = optarg; c.name_given = true; break;
 		case 'f': c.fallback_dir = optarg; break;
 		case 'q': c.quiet = true; break;
+		case 't':
+			if (!cli_parse_double(optarg, &secs) || secs < 0 ||
+			    secs > 86400) {
+				c.command = "modelstore";
+				fprintf(stderr, "modelstore: invalid --timeout value: "
+				        "\"%s\" (seconds, 0 to 86400; 0: none)\n",
+				        optarg);
+				return EXIT_USAGE;
+			}
+			c.timeout_ms = secs > 0 && secs < 0.001 ? 1
+			               : (int)(secs * 1000.0 + 0.5);
+			break;
 		case 'h': usage(stdout); return 0;
 		case 'V': printf("modelstore %s\n", ms_version()); return 0;
 		default: usage(stderr); return EXIT_USAGE;

@@ -26,6 +26,7 @@ int cli_exit_for(ms_status st)
 	case MS_EINVAL: return EXIT_USAGE;
 	case MS_ENOTFOUND: return EXIT_NOTFOUND;
 	case MS_EUNREACHABLE: return EXIT_UNREACHABLE;
+	case MS_ETIMEDOUT: return EXIT_UNREACHABLE; /* stuck is as bad as gone */
 	case MS_EINTEGRITY: return EXIT_INTEGRITY;
 	default: return EXIT_ERROR_;
 	}
@@ -100,6 +101,7 @@ int cli_open_store(const cli *c, ms_store **out, bool check_schema)
 	int code;
 	ms_store_options_init(&o, MS_STORE_OPTIONS_VERSION);
 	o.check_schema = check_schema;
+	o.query_timeout_ms = cli_timeout_ms(c, CLI_TIMEOUT_DEFAULT_MS);
 	st = ms_store_open(out, c->db, &o);
 	if (st == MS_OK)
 		return 0;
@@ -107,6 +109,11 @@ int cli_open_store(const cli *c, ms_store **out, bool check_schema)
 	ms_store_close(*out);
 	*out = NULL;
 	return code;
+}
+
+int cli_timeout_ms(const cli *c, int def)
+{
+	return c->timeout_ms < 0 ? def : c->timeout_ms;
 }
 
 void cli_log(void *payload, ms_log_level level, const char *message)

@@ -138,6 +138,16 @@ stop)
   [ -f "$state" ] || exit 0
   # shellcheck disable=SC1090
   . "$state"
+  # a standby (tests/standby_harness.sh) a failed test left running
+  if [ -f "$state.standby" ]; then "$0" stop "$state.standby" || true; fi
+  # poolers (tests/pgbouncer_harness.sh) a test left running
+  if [ -f "$state.bouncers" ]; then
+    while read -r bdir; do
+      pid=$(cat "$bdir/pgbouncer.pid" 2>/dev/null) && kill "$pid" 2>/dev/null || true
+      case "$bdir" in /tmp/ms-bouncer.*) rm -rf "$bdir" ;; esac
+    done <"$state.bouncers"
+    rm -f "$state.bouncers"
+  fi
   as_owner "$MS_PG_BIN/pg_ctl" -D "$MS_PG_DIR/data" -m immediate stop >/dev/null 2>&1 || true
   case "$MS_PG_DIR" in /tmp/ms-pg.*) rm -rf "$MS_PG_DIR" ;; esac
   rm -f "$state"

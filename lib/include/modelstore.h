@@ -364,17 +364,28 @@ typedef struct ms_store_options {
 	 *  is at most this is kept inline in `model_binary`.  The store keeps
 	 *  one buffer of this size for its pushes. */
 	size_t chunk_size;
+	/* --- version 2 --- */
+	/** Deadline of each statement, in milliseconds (of each row, for a
+	 *  streamed read): when the server has not answered by then (busy,
+	 *  or waiting for a lock another session holds), the statement is
+	 *  canceled and the call fails with MS_ETIMEDOUT (or
+	 *  MS_EUNREACHABLE when the server does not even answer the cancel
+	 *  within a second).  Enforced on the client, so it works through
+	 *  PgBouncer and on standbys.  0 or negative: no deadline (the
+	 *  version 1 behaviour).  Migrations are not bounded. */
+	int query_timeout_ms;
 } ms_store_options;
 
-#define MS_STORE_OPTIONS_VERSION 1
-#define MS_STORE_OPTIONS_INIT { MS_STORE_OPTIONS_VERSION, 0, 1, 0 }
+#define MS_STORE_OPTIONS_VERSION 2
+#define MS_STORE_OPTIONS_INIT { MS_STORE_OPTIONS_VERSION, 0, 1, 0, 0 }
 #define MS_CHUNK_SIZE_DEFAULT ((size_t)1 << 20)
 
 /**
  * Initialise store options to the defaults of a version.
  *
  * @param opts    the struct to fill (borrowed); must not be NULL.
- * @param version MS_STORE_OPTIONS_VERSION.
+ * @param version MS_STORE_OPTIONS_VERSION, or 1 for a struct compiled
+ *                against an older header (only its fields are written).
  * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
  * Thread-safety: safe.
  */
@@ -1786,17 +1797,34 @@ typedef struct ms_loader_options {
 	                                negative: MS_EINVAL */
 	ms_change_fn on_change;    /**< may be NULL; watch modes only */
 	void *change_payload;      /**< passed to on_change */
+	/* --- version 2 --- */
+	int query_timeout_ms;      /**< deadline of each statement (of each
+	                                row, for a streamed fetch), as for
+	                                ms_store_options; 0: 5000;
+	                                negative: none.  When it passes,
+	                                the load is treated as an outage:
+	                                served from the cache or the
+	                                fallback, and the database retried
+	                                in the background (the watcher) or
+	                                after the backoff */
+	int idle_disconnect_ms;    /**< with a watcher: the connection used
+	                                for callers' loads is closed after
+	                                this long unused (it is made again
+	                                on the next miss), so an idle loader
+	                                holds only the watcher's; 0: 10000;
+	                                negative: never */
 } ms_loader_options;
 
-#define MS_LOADER_OPTIONS_VERSION 1
+#define MS_LOADER_OPTIONS_VERSION 2
 #define MS_LOADER_OPTIONS_INIT { MS_LOADER_OPTIONS_VERSION, NULL, 0, 0, \
-	MS_WATCH_OFF, 0, 0, NULL, NULL }
+	MS_WATCH_OFF, 0, 0, NULL, NULL, 0, 0 }
 
 /**
  * Initialise loader options to the defaults of a version.
  *
  * @param opts    the struct to fill (borrowed); must not be NULL.
- * @param version MS_LOADER_OPTIONS_VERSION.
+ * @param version MS_LOADER_OPTIONS_VERSION, or 1 for a struct compiled
+ *                against an older header (only its fields are written).
  * @return MS_OK; MS_EINVAL when @p opts is NULL or @p version is unknown.
  * Thread-safety: safe.
  */

@@ -13,6 +13,7 @@
 #include "conn.h"
 
 #include "alloc.h"
+#include "deadline.h"
 #include "errbuf.h"
 #include "util.h"
 
@@ -405,8 +406,8 @@ ms_status ms__exec(PGconn *conn, ms_err *e, PGresult **out,
                    ExecStatusType expect, const char *what, const char *sql,
                    int nparams, const char *const *params)
 {
-	PGresult *res = PQexecParams(conn, sql, nparams, NULL, params, NULL,
-	                             NULL, 0);
+	PGresult *res = ms__pq_exec_params(conn, sql, nparams, params, NULL,
+	                                   NULL, 0);
 	if (out)
 		*out = NULL;
 	if (res == NULL || PQresultStatus(res) != expect) {
@@ -477,13 +478,34 @@ ms_status ms__err_pg(ms_err *e, PGconn *conn, const PGresult *res,
 		snprintf(e->msg, sizeof e->msg, "%s: database %s unreachable: %s",
 		         what, target, text);
 	} else {
-		if (ss && strcmp(ss, "23505") == 0)
+		if (ss && strcmp(ss, "57014") == 0)
+			st = MS_ETIMEDOUT; /* our deadline's cancel, or the
+			                      server's statement_timeout */
+		else if (ss && strcmp(ss, "55P03") == 0)
+			st = MS_ETIMEDOUT; /* lock_timeout */
+		else if (ss && strcmp(ss, "23505") == 0)
 			st = MS_EEXISTS;
 		else if (ss && strncmp(ss, "22", 2) == 0)
 			st = MS_EINVAL;
 		else if (ss && (strcmp(ss, "42P01") == 0 || strcmp(ss, "42703") == 0))
 			st = MS_ESCHEMA;
-		snprintf(e->msg, sizeof e->msg, "%s: %s", what, text);
+		if (ss && strcmp(ss, "57014") == 0 && ms__deadline_ms(conn) > 0)
+			snprintf(e->msg, sizeof e->msg, "%s: database %s did not "
+			         "answer within %d ms (busy, or waiting for a lock "
+			         "another session holds); statement canceled", what,
+			         (ms__conn_target(conn, target, sizeof target),
+			          target), ms__deadline_ms(conn));
+		else if (ss && strcmp(ss, "25006") == 0)
+			/* read_only_sql_transaction: a standby (or a
+			 * read-only session) was given to a writer */
+			snprintf(e->msg, sizeof e->msg, "%s: this command needs "
+			         "the primary: %s is read-only (a standby?); list "
+			         "the primary in the connection string, with "
+			         "target_session_attrs=read-write", what,
+			         (ms__conn_target(conn, target, sizeof target),
+			          target));
+		else
+			snprintf(e->msg, sizeof e->msg, "%s: %s", what, text);
 	}
 	ms__fold_lines(e->msg);
 	snprintf(e->sqlstate, sizeof e->sqlstate, "%s", ss ? ss : "");

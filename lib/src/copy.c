@@ -338,14 +338,17 @@ static int exec_simple(ms_copy *c, const char *sql, const char *what,
 	return r;
 }
 
-/* The rows through the stage table: create it once per
- * connection, then COPY into it and INSERT ... ON CONFLICT DO NOTHING in
- * one transaction, rolled back on any failure. */
+/* The rows through the stage table: in one transaction, create it when
+ * this server connection lacks it, COPY into it and INSERT ... ON
+ * CONFLICT DO NOTHING, rolled back on any failure.  The CREATE is inside
+ * the transaction, every time: behind PgBouncer in transaction mode the
+ * transaction may run on a server connection other than the one that
+ * created the table earlier (IF NOT EXISTS makes it a no-op otherwise). */
 static int send_staged(ms_copy *c, const ms_spool_rec *recs, size_t n,
                        uint64_t *inserted)
 {
-	int r;
-	if (!c->stage_ready) {
+	int r = exec_simple(c, "BEGIN", "predictions: BEGIN", NULL);
+	if (r == MS__COPY_OK) {
 		r = exec_simple(c, "CREATE TEMP TABLE IF NOT EXISTS "
 		                "ms_predlog_stage (prediction_id uuid, model_name "
 		                "text, model_version varchar(50), input_features "
@@ -353,11 +356,9 @@ static int send_staged(ms_copy *c, const ms_spool_rec *recs, size_t n,
 		                "confidence_score float8, prediction_time timestamp)"
 		                " ON COMMIT DELETE ROWS", "predictions: stage table",
 		                NULL);
-		if (r != MS__COPY_OK)
-			return r == MS__COPY_DATA ? MS__COPY_OTHER : r;
-		c->stage_ready = true;
+		if (r == MS__COPY_DATA)
+			r = MS__COPY_OTHER;
 	}
-	r = exec_simple(c, "BEGIN", "predictions: BEGIN", NULL);
 	if (r == MS__COPY_OK)
 		r = run_copy(c, "COPY ms_predlog_stage (" COLS ") FROM STDIN "
 		             "(FORMAT binary)", recs, n, NULL);

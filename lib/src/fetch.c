@@ -13,6 +13,7 @@
 
 #include "alloc.h"
 #include "conn.h"
+#include "deadline.h"
 #include "errbuf.h"
 #include "hash.h"
 #include "names.h"
@@ -192,7 +193,7 @@ static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	    (st = ms__name_arg(e, "artifact name", artifact)) != MS_OK ||
 	    (st = ms__selector_arg(e, selector)) != MS_OK)
 		return st;
-	res = PQexecParams(conn, RESOLVE_SQL, 3, NULL, params, NULL, NULL, 1);
+	res = ms__pq_exec_params(conn, RESOLVE_SQL, 3, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		st = ms__err_pg(e, conn, res, "resolve");
 		PQclear(res);
@@ -319,7 +320,7 @@ static ms_status stream_rows(PGconn *conn, ms_err *e, stream *s,
 		return ms__err_pg(e, conn, NULL, "fetch");
 	if (!PQsetSingleRowMode(conn))
 		st = ms__err_set(e, MS_ERROR, "fetch: cannot enter single-row mode");
-	while ((res = PQgetResult(conn)) != NULL) {
+	while ((res = ms__pq_get_result(conn)) != NULL) {
 		ExecStatusType rs = PQresultStatus(res);
 		if (rs == PGRES_SINGLE_TUPLE && st == MS_OK) {
 			if (check_seq) {

@@ -350,12 +350,24 @@ static ms_status load_latest(ms_loader *l, ms_err *e, const char *name,
 /* public API                                                          */
 /* ------------------------------------------------------------------ */
 
+/* The bytes of an ms_loader_options of @p version; 0 when unknown. */
+static size_t options_size(unsigned int version)
+{
+	switch (version) {
+	case 1: return MS__SIZE_THROUGH(ms_loader_options, change_payload);
+	case 2: return MS__SIZE_THROUGH(ms_loader_options, idle_disconnect_ms);
+	default: return 0;
+	}
+}
+
 ms_status ms_loader_options_init(ms_loader_options *opts, unsigned int version)
 {
 	ms_loader_options def = MS_LOADER_OPTIONS_INIT;
-	if (opts == NULL || version != MS_LOADER_OPTIONS_VERSION)
+	size_t n = options_size(version);
+	if (opts == NULL || n == 0)
 		return MS_EINVAL;
-	*opts = def;
+	def.version = version;
+	memcpy(opts, &def, n);
 	return MS_OK;
 }
 
@@ -372,7 +384,7 @@ static void loader_init(ms_loader *l)
 /* MS_EINVAL, naming the culprit, for options this version cannot take. */
 static ms_status options_check(ms_err *e, const ms_loader_options *opts)
 {
-	if (opts->version != MS_LOADER_OPTIONS_VERSION)
+	if (options_size(opts->version) == 0)
 		return ms__err_set(e, MS_EINVAL,
 		                   "invalid ms_loader_options version: %u",
 		                   opts->version);
@@ -404,6 +416,16 @@ static ms_status options_apply(ms_loader *l, ms_err *e, const char *conninfo,
 	                                         : MS_CONNECT_TIMEOUT_DEFAULT;
 	l->on_change = opts->on_change;
 	l->change_payload = opts->change_payload;
+	l->query_timeout_ms = MS_LOADER_QUERY_TIMEOUT_DEFAULT;
+	l->idle_disconnect_ms = MS_LOADER_IDLE_DISCONNECT_DEFAULT;
+	if (opts->version >= 2) {
+		if (opts->query_timeout_ms != 0)
+			l->query_timeout_ms = opts->query_timeout_ms > 0
+			                      ? opts->query_timeout_ms : 0;
+		if (opts->idle_disconnect_ms != 0)
+			l->idle_disconnect_ms = opts->idle_disconnect_ms > 0
+			                        ? opts->idle_disconnect_ms : 0;
+	}
 	return MS_OK;
 }
 

@@ -16,6 +16,7 @@
 
 #include "alloc.h"
 #include "conn.h"
+#include "deadline.h"
 #include "errbuf.h"
 #include "fetch.h"
 #include "loader_internal.h"
@@ -101,6 +102,28 @@ void ms__loader_note_reachable(ms_loader *l)
 /* the callers' connection                                             */
 /* ------------------------------------------------------------------ */
 
+ms_status ms__loader_connect(ms_loader *l, PGconn **c, ms_err *e)
+{
+	ms_status st = ms__connect(c, e, l->conninfo, l->connect_timeout);
+	if (st == MS_OK && l->query_timeout_ms > 0 &&
+	    !ms__deadline_set(*c, l->query_timeout_ms))
+		st = ms__err_set(e, MS_ENOMEM, "connect: out of memory");
+	return st;
+}
+
+void ms__loader_db_idle_close(ms_loader *l)
+{
+	uint64_t idle = (uint64_t)l->idle_disconnect_ms * 1000000u;
+	/* l->conn is read only under db_mu (a caller may be connecting) */
+	if (idle == 0 || pthread_mutex_trylock(&l->db_mu) != 0)
+		return;
+	if (l->conn && ms__now_ns() - atomic_load(&l->conn_used_ns) >= idle) {
+		PQfinish(l->conn);
+		l->conn = NULL;
+	}
+	pthread_mutex_unlock(&l->db_mu);
+}
+
 /* Take the callers' connection, connecting when needed.  On MS_OK db_mu
  * is held; otherwise it is not.  During an outage, callers neither retry
  * before the backoff nor queue behind another thread's attempt. */
@@ -124,7 +147,7 @@ static ms_status db_acquire(ms_loader *l, ms_err *e)
 	}
 	if (l->conn == NULL) {
 		PGconn *c = NULL;
-		st = ms__connect(&c, e, l->conninfo, l->connect_timeout);
+		st = ms__loader_connect(l, &c, e);
 		if (st != MS_OK) {
 			PQfinish(c);
 			pthread_mutex_unlock(&l->db_mu);
@@ -152,7 +175,7 @@ static bool db_retry_stale(ms_loader *l, ms_err *e, ms_status st)
 		return false;
 	PQfinish(l->conn);
 	l->conn = NULL;
-	if (ms__connect(&c, e, l->conninfo, l->connect_timeout) != MS_OK) {
+	if (ms__loader_connect(l, &c, e) != MS_OK) {
 		PQfinish(c);
 		return false;
 	}
@@ -163,7 +186,9 @@ static bool db_retry_stale(ms_loader *l, ms_err *e, ms_status st)
 
 void ms__loader_db_failed(ms_loader *l, PGconn **c, ms_status st, ms_err *e)
 {
-	if (st != MS_EUNREACHABLE && (*c == NULL || PQstatus(*c) == CONNECTION_OK))
+	/* a server stuck past the deadline is treated as one that is gone */
+	if (st != MS_EUNREACHABLE && st != MS_ETIMEDOUT &&
+	    (*c == NULL || PQstatus(*c) == CONNECTION_OK))
 		return;
 	if (*c) {
 		PQfinish(*c);
@@ -187,8 +212,10 @@ ms_status ms__loader_db_run(ms_loader *l, ms_err *e, ms_loader_db_op op,
 		st = op(l, e, ctx);
 	if (st != MS_OK)
 		ms__loader_db_failed(l, &l->conn, st, e);
+	atomic_store(&l->conn_used_ns, ms__now_ns());
 	pthread_mutex_unlock(&l->db_mu);
-	return st;
+	/* callers serve the cache or the fallback, as for an outage */
+	return st == MS_ETIMEDOUT ? MS_EUNREACHABLE : st;
 }
 
 ms_status ms__loader_resolve_version(PGconn *c, ms_err *e, const char *name,

@@ -17,6 +17,13 @@
 void ms__loader_db_init(ms_loader *l);
 void ms__loader_db_close(ms_loader *l);
 
+/* Connect for the loader (its conninfo and connect timeout) and put the
+ * query deadline on the connection. */
+ms_status ms__loader_connect(ms_loader *l, PGconn **c, ms_err *e);
+/* Close the callers' connection when unused for idle_disconnect_ms (and
+ * no caller holds it): the watcher calls this between its waits. */
+void ms__loader_db_idle_close(ms_loader *l);
+
 /* The database could not be reached (@p msg says why): the first time,
  * log one line and count an outage; in any case back off before the next
  * caller retries. */

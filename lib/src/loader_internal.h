@@ -17,6 +17,8 @@
 #include <stdint.h>
 
 #define MS__NSHARDS 16
+#define MS_LOADER_QUERY_TIMEOUT_DEFAULT 5000    /* ms */
+#define MS_LOADER_IDLE_DISCONNECT_DEFAULT 10000 /* ms */
 
 struct ms_loader {
 	ms_cache cache;                  /* tables, LRU, flights */
@@ -49,10 +51,16 @@ struct ms_loader {
 	ms_watch_mode watch;
 	unsigned poll_ms;
 	int connect_timeout;
+	int query_timeout_ms;            /* 0: none */
+	int idle_disconnect_ms;          /* 0: never */
+	_Atomic uint64_t conn_used_ns;   /* last use of conn (db_mu) */
 	ms_change_fn on_change;
 	void *change_payload;
 
 	bool watching;
+	bool watch_polls;                /* watcher thread only: polling
+	                                    (MS_WATCH_POLL, or NOTIFY on a
+	                                    standby) */
 	pthread_t watcher;
 	int wake[2];
 	_Atomic bool stop;

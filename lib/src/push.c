@@ -12,6 +12,7 @@
 
 #include "alloc.h"
 #include "conn.h"
+#include "deadline.h"
 #include "errbuf.h"
 #include "hash.h"
 #include "names.h"
@@ -47,9 +48,16 @@ typedef struct push_ctx {
 	uint64_t done, grand_total;
 } push_ctx;
 
-/* One chunk row: a prepared INSERT with the bytes as a binary parameter.
+/* One chunk row: an INSERT with the bytes as a binary parameter, as an
+ * unnamed statement.  It used to be a named prepared statement
+ * ("ms_chunk_insert", prepared once per connection), which breaks behind
+ * PgBouncer in transaction mode: the next transaction may run on a server
+ * connection that lacks it, or that already has it from another client
+ * ("prepared statement already exists").  Parsing this one-line INSERT
+ * again per chunk costs nothing next to sending a chunk (bench/
+ * bench_artifacts: same MB/s within noise, docs/performance.md).
  * Measured here against COPY BINARY of the same rows: 219 vs 116 MB/s
- * for 200 MB (docs/performance.md). */
+ * for 200 MB. */
 static ms_status insert_chunk(ms_store *s, int64_t id, int32_t seq,
                               const unsigned char *data, size_t n)
 {
@@ -59,20 +67,11 @@ static ms_status insert_chunk(ms_store *s, int64_t id, int32_t seq,
 	PGresult *res;
 	ms_status st = MS_OK;
 
-	if (!s->chunk_stmt_ready) {
-		res = PQprepare(s->conn, "ms_chunk_insert",
-		                "INSERT INTO model_artifact_chunks (artifact_id, seq,"
-		                " data) VALUES ($1, $2, $3)", 3, NULL);
-		if (PQresultStatus(res) != PGRES_COMMAND_OK)
-			st = ms__err_pg(&s->err, s->conn, res, "push: prepare");
-		PQclear(res);
-		if (st != MS_OK)
-			return st;
-		s->chunk_stmt_ready = true;
-	}
 	snprintf(ids, sizeof ids, "%lld", (long long)id);
 	snprintf(seqs, sizeof seqs, "%d", seq);
-	res = PQexecPrepared(s->conn, "ms_chunk_insert", 3, p, len, fmt, 0);
+	res = ms__pq_exec_params(s->conn, "INSERT INTO model_artifact_chunks"
+	                         " (artifact_id, seq, data) VALUES ($1, $2, $3)",
+	                         3, p, len, fmt, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		st = ms__err_pg(&s->err, s->conn, res, "push: chunk");
 	PQclear(res);
@@ -160,8 +159,8 @@ static ms_status insert_row_once(ms_store *s, const row_params *rp,
 	PGresult *res;
 	ms_status st;
 
-	res = PQexecParams(s->conn, ROW_INSERT, 16, NULL, rp->p, rp->len,
-	                   rp->fmt, 0);
+	res = ms__pq_exec_params(s->conn, ROW_INSERT, 16, rp->p, rp->len,
+	                         rp->fmt, 0);
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		*id_out = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		PQclear(res);
@@ -197,10 +196,13 @@ static ms_status insert_row(push_ctx *c, const char *artifact, bool primary,
 			rp.p[0] = c->version;
 		rp.p[1] = c->version;
 		if (retry)
-			PQclear(PQexec(s->conn, "SAVEPOINT ms_version"));
+			PQclear(ms__pq_exec_params(s->conn, "SAVEPOINT ms_version",
+			                              0, NULL, NULL, NULL, 0));
 		st = insert_row_once(s, &rp, id_out);
 		if (st == MS_EEXISTS && retry) {
-			PQclear(PQexec(s->conn, "ROLLBACK TO SAVEPOINT ms_version"));
+			PQclear(ms__pq_exec_params(
+				s->conn, "ROLLBACK TO SAVEPOINT ms_version", 0,
+				NULL, NULL, NULL, 0));
 			continue;
 		}
 		if (st == MS_EEXISTS)
@@ -227,11 +229,11 @@ static ms_status update_row_totals(ms_store *s, int64_t id,
 	snprintf(sz, sizeof sz, "%llu", (unsigned long long)size);
 	snprintf(ssz, sizeof ssz, "%llu", (unsigned long long)stored);
 	snprintf(nch, sizeof nch, "%d", chunks);
-	res = PQexecParams(s->conn,
-	                   "UPDATE model_artifacts SET sha256 = $2,"
-	                   " model_size_bytes = $3, stored_size_bytes = $4,"
-	                   " chunk_count = $5 WHERE id = $1",
-	                   5, NULL, prm, lens, fmts, 0);
+	res = ms__pq_exec_params(s->conn,
+	                         "UPDATE model_artifacts SET sha256 = $2,"
+	                         " model_size_bytes = $3, stored_size_bytes = $4,"
+	                         " chunk_count = $5 WHERE id = $1",
+	                         5, prm, lens, fmts, 0);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK)
 		st = ms__err_pg(&s->err, s->conn, res, "push");
 	PQclear(res);

@@ -9,6 +9,7 @@
 
 #include "alloc.h"
 #include "conn.h"
+#include "deadline.h"
 #include "errbuf.h"
 #include "fallback.h"
 #include "fetch.h"
@@ -328,9 +329,9 @@ ms_status ms_store_backfill_hashes(size_t *updated, ms_store *s,
 		ms__unhex32(digest, hex);
 		q[0] = PQgetvalue(res, i, 0);
 		q[1] = (const char *)digest;
-		u = PQexecParams(s->conn, "UPDATE model_artifacts SET sha256 = $2"
-		                 " WHERE id = $1 AND sha256 IS NULL", 2, NULL, q, len,
-		                 fmt, 0);
+		u = ms__pq_exec_params(s->conn, "UPDATE model_artifacts SET"
+		                       " sha256 = $2 WHERE id = $1 AND sha256 IS"
+		                       " NULL", 2, q, len, fmt, 0);
 		if (PQresultStatus(u) != PGRES_COMMAND_OK)
 			st = ms__err_pg(&s->err, s->conn, u, "backfill");
 		else if (strcmp(PQcmdTuples(u), "1") == 0)

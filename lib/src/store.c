@@ -9,22 +9,37 @@
 
 #include "alloc.h"
 #include "conn.h"
+#include "deadline.h"
 #include "errbuf.h"
 #include "names.h"
 #include "schema.h"
+#include "util.h"
 
 #include <stdlib.h>
+#include <string.h>
 
 /* ------------------------------------------------------------------ */
 /* open / close / errors                                               */
 /* ------------------------------------------------------------------ */
 
+/* The bytes of an ms_store_options of @p version; 0 when unknown. */
+static size_t options_size(unsigned int version)
+{
+	switch (version) {
+	case 1: return MS__SIZE_THROUGH(ms_store_options, chunk_size);
+	case 2: return MS__SIZE_THROUGH(ms_store_options, query_timeout_ms);
+	default: return 0;
+	}
+}
+
 ms_status ms_store_options_init(ms_store_options *opts, unsigned int version)
 {
 	ms_store_options def = MS_STORE_OPTIONS_INIT;
-	if (opts == NULL || version != MS_STORE_OPTIONS_VERSION)
+	size_t n = options_size(version);
+	if (opts == NULL || n == 0)
 		return MS_EINVAL;
-	*opts = def;
+	def.version = version;
+	memcpy(opts, &def, n);
 	return MS_OK;
 }
 
@@ -42,7 +57,7 @@ ms_status ms_store_open(ms_store **out, const char *conninfo,
 		return MS_ENOMEM;
 	if (opts == NULL)
 		opts = &def;
-	if (opts->version != MS_STORE_OPTIONS_VERSION)
+	if (options_size(opts->version) == 0)
 		return ms__err_set(&s->err, MS_EINVAL,
 		                   "invalid ms_store_options version: %u",
 		                   opts->version);
@@ -55,6 +70,9 @@ ms_status ms_store_open(ms_store **out, const char *conninfo,
 	ms__conn_target(s->conn, s->target, sizeof s->target);
 	if (st != MS_OK)
 		return st;
+	if (opts->version >= 2 && opts->query_timeout_ms > 0 &&
+	    !ms__deadline_set(s->conn, opts->query_timeout_ms))
+		return ms__err_set(&s->err, MS_ENOMEM, "connect: out of memory");
 	if (opts->check_schema)
 		return ms__schema_check(s->conn, &s->err);
 	return MS_OK;
@@ -141,7 +159,8 @@ void ms__store_rollback(ms_store *s)
 {
 	if (PQstatus(s->conn) == CONNECTION_OK &&
 	    PQtransactionStatus(s->conn) != PQTRANS_IDLE)
-		PQclear(PQexec(s->conn, "ROLLBACK"));
+		PQclear(ms__pq_exec_params(s->conn, "ROLLBACK", 0, NULL, NULL,
+		                           NULL, 0));
 }
 
 ms_status ms__store_begin(ms_store *s, const char *what)

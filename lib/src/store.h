@@ -19,7 +19,6 @@ struct ms_store {
 	char target[256];
 	size_t chunk_size;
 	unsigned char *chunk_buf; /* reused by every push: no fresh pages */
-	bool chunk_stmt_ready;    /* "ms_chunk_insert" prepared */
 	ms_progress_fn progress;  /* ms_store_set_progress: verify, backfill */
 	void *progress_payload;
 };

@@ -247,10 +247,18 @@ static void watcher_connect(ms_loader *l, PGconn **c, unsigned *backoff)
 	ms_err e;
 
 	ms__err_clear(&e);
-	st = ms__connect(c, &e, l->conninfo, l->connect_timeout);
-	if (st == MS_OK && l->watch == MS_WATCH_NOTIFY)
+	st = ms__loader_connect(l, c, &e);
+	l->watch_polls = l->watch == MS_WATCH_POLL;
+	if (st == MS_OK && l->watch == MS_WATCH_NOTIFY) {
 		st = ms__exec(*c, &e, NULL, PGRES_COMMAND_OK, "watch",
 		              "LISTEN modelstore_production", 0, NULL);
+		/* a standby cannot LISTEN (notifications are not
+		 * replicated): poll the production pointers instead */
+		if (st != MS_OK && strcmp(e.sqlstate, "25006") == 0) {
+			l->watch_polls = true;
+			st = MS_OK;
+		}
+	}
 	if (st != MS_OK) {
 		PQfinish(*c);
 		*c = NULL;
@@ -264,10 +272,13 @@ static void watcher_connect(ms_loader *l, PGconn **c, unsigned *backoff)
 		return;
 	}
 	*backoff = MS_RECONNECT_BACKOFF_MIN_MS;
-	ms__loader_note_reachable(l);
 	/* notifications sent while we were away are lost */
 	atomic_store(&l->resync, 0);
 	recheck(l, c, NULL);
+	/* a server that accepts connections but cannot answer (a lock held
+	 * past the deadline) lost *c again in recheck: still an outage */
+	if (*c != NULL)
+		ms__loader_note_reachable(l);
 }
 
 /* Wait (a second at most) for notifications or a wake, and re-check each
@@ -308,6 +319,7 @@ static void *watcher_main(void *arg)
 	unsigned backoff = MS_RECONNECT_BACKOFF_MIN_MS;
 
 	while (!atomic_load(&l->stop)) {
+		ms__loader_db_idle_close(l);
 		if (c == NULL) {
 			watcher_connect(l, &c, &backoff);
 			continue;
@@ -316,7 +328,18 @@ static void *watcher_main(void *arg)
 			recheck(l, &c, NULL);
 			continue;
 		}
-		if (l->watch == MS_WATCH_POLL) {
+		if (atomic_load(&l->outage)) {
+			/* a caller's load failed (a server stuck past the
+			 * deadline) while this connection looked fine: retry
+			 * the database from here until it answers */
+			if (recheck(l, &c, NULL) == MS_OK && c != NULL) {
+				ms__loader_note_reachable(l);
+				continue;
+			}
+			wait_wake(l, l->poll_ms < 1000 ? l->poll_ms : 1000);
+			continue;
+		}
+		if (l->watch_polls) {
 			wait_wake(l, l->poll_ms);
 			if (!atomic_load(&l->stop))
 				recheck(l, &c, NULL);

@@ -1045,6 +1045,111 @@ MS_EXTERN(ms_status) ms_store_report(ms_buf *out, ms_store *store,
                                      const char *since);
 
 /* ------------------------------------------------------------------ */
+/* Inspection: what `modelstore doctor` checks                          */
+/* ------------------------------------------------------------------ */
+
+/** What ms_fallback_inspect() found.  Plain data, no pointers. */
+typedef struct ms_fallback_status {
+	/** MS_OK: a copy that the loader would serve; MS_ENOTFOUND: no
+	 *  copy; MS_EINTEGRITY: a copy the loader refuses (its bytes do not
+	 *  hash to, or are not the size, its sidecar records); MS_EIO: it
+	 *  cannot be read; MS_ENOMEM. */
+	ms_status status;
+	char version[MS_VERSION_MAX + 1]; /**< as the sidecar records it
+	                                       ("unknown" without sidecar) */
+	char sha256[65];   /**< lowercase hex of the bytes as read (MS_OK) */
+	uint64_t size;     /**< bytes of the payload (MS_OK) */
+	int verified;      /**< 1: a sidecar recorded the hash and it matched */
+	char message[1024]; /**< why, when status is not MS_OK (one line) */
+} ms_fallback_status;
+
+/**
+ * Read and verify the fallback copy of a model the way the loader would
+ * during an outage (dir/production[/<name>]/, then dir/), without a
+ * database.  The whole payload is read and hashed.
+ *
+ * @param out        receives the findings (caller's struct); always
+ *                   written.
+ * @param dir        the fallback directory; NULL or "" means "models".
+ * @param model_name the name; NULL means MS_DEFAULT_NAME.
+ * @return out->status.
+ * Thread-safety: safe (reads files only).
+ */
+MS_EXTERN(ms_status) ms_fallback_inspect(ms_fallback_status *out,
+                                         const char *dir,
+                                         const char *model_name);
+
+/**
+ * The model names with a fallback copy under @p dir.
+ *
+ * @param out receives the names, one per line, each ending in "\n" ("" for
+ *            none); dispose with ms_buf_dispose() after MS_OK.
+ * @param dir the fallback directory; NULL or "" means "models".
+ * @return MS_OK; MS_EINVAL (NULL @p out); MS_ENOMEM.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_fallback_names(ms_buf *out, const char *dir);
+
+/** What ms_spool_inspect() found in a prediction logger's spool. */
+typedef struct ms_spool_backlog {
+	uint64_t files;         /**< spool files waiting for a replay */
+	uint64_t files_in_use;  /**< files a live logger holds (not counted
+	                             in files, records) */
+	uint64_t records;       /**< rows in the waiting files */
+	uint64_t bytes;         /**< bytes of all spool files */
+	uint64_t damaged_files; /**< waiting files with a damaged or torn
+	                             part, or of an unknown format */
+	int64_t oldest_mtime;   /**< Unix time of the oldest file's last
+	                             write; 0 when there is none */
+} ms_spool_backlog;
+
+/**
+ * Count what waits in a spool directory (ms_predlog_options.spool_dir):
+ * rows a logger wrote to disk while the database was out, replayed by
+ * the next logger on that directory that reaches the database.  Each
+ * waiting file is locked (LOCK_EX|LOCK_NB) while it is read, as a
+ * replayer does, so a file a live logger holds is counted as in use.
+ *
+ * @param out        receives the counts (caller's struct); zeroed first.
+ * @param dir        the spool directory; NULL or "" means "spool".  A
+ *                   directory that does not exist is an empty backlog.
+ * @param errmsg_out NULL, or receives the message on failure (dispose it
+ *                   with ms_buf_dispose()).
+ * @return MS_OK; MS_EINVAL (NULL @p out); MS_EIO; MS_ENOMEM.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_spool_inspect(ms_spool_backlog *out,
+                                      const char *dir, ms_buf *errmsg_out);
+
+/**
+ * The server's version as PQserverVersion() gives it (150004 for 15.4).
+ *
+ * @param store       the handle.
+ * @param version_num receives the number.
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_server_version(ms_store *store,
+                                             int *version_num);
+
+/**
+ * The privileges the roles of sql/roles.sql (modelstore_reader,
+ * modelstore_writer, modelstore_logger) need for their commands and do
+ * not hold, e.g. after a migration added a table and roles.sql was not
+ * run again.  Roles that do not exist are not checked.
+ *
+ * @param out         receives one line per missing grant, "ROLE
+ *                    PRIVILEGE OBJECT\n" ("" when nothing is missing);
+ *                    dispose with ms_buf_dispose() after MS_OK.
+ * @param roles_found NULL, or receives how many of the three roles exist.
+ * @param store       the handle (schema migrated).
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE; MS_ENOMEM; MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_missing_grants(ms_buf *out, int *roles_found,
+                                             ms_store *store);
+
+/* ------------------------------------------------------------------ */
 /* Model handles                                                       */
 /* ------------------------------------------------------------------ */
 

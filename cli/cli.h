@@ -128,4 +128,9 @@ int cmd_load(cli *c, int argc, char **argv);        /* cmd_load.c */
 int cmd_predictions(cli *c, int argc, char **argv); /* cmd_predictions.c */
 int cmd_report(cli *c, int argc, char **argv);      /* cmd_report.c */
 
+/* `predictions actual --file F` (cmd_actuals.c), dispatched from
+ * cmd_predictions when cmd_actuals_wanted(argc, argv). */
+bool cmd_actuals_wanted(int argc, char **argv);
+int cmd_actuals(cli *c, int argc, char **argv);
+
 #endif

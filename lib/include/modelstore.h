@@ -1000,6 +1000,72 @@ MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
                                             const char *prediction_id,
                                             double actual_value);
 
+/** One actual value for ms_store_record_actuals(). */
+typedef struct ms_actual {
+	const char *prediction_id; /**< the prediction's UUID as text */
+	double value;              /**< the observed value; finite */
+} ms_actual;
+
+/**
+ * What ms_store_record_actuals() did, added up over the calls given the
+ * same struct.  Initialise with MS_ACTUALS_RESULT_INIT; free with
+ * ms_actuals_result_dispose().
+ */
+typedef struct ms_actuals_result {
+	uint64_t rows;      /**< rows taken (committed) */
+	uint64_t matched;   /**< predictions updated: each id once per
+	                         batch (an id repeated within a batch counts
+	                         once, one repeated in a later batch again) */
+	uint64_t unmatched; /**< ids no prediction has, once per batch */
+	ms_buf unmatched_ids; /**< those ids, one per line ("\n" after each),
+	                           in order within a batch; owned by the
+	                           struct */
+} ms_actuals_result;
+
+#define MS_ACTUALS_RESULT_INIT { 0, 0, 0, MS_BUF_INIT }
+
+/**
+ * Free what @p result holds and zero it.
+ *
+ * @param result the struct (the caller's); NULL is ignored.
+ * Thread-safety: safe on distinct structs.
+ */
+MS_EXTERN(void) ms_actuals_result_dispose(ms_actuals_result *result);
+
+/**
+ * Attach many actual values at once: batches of up to 100 000 rows, each
+ * one transaction of one COPY into a temporary table (ms_actuals_in, ON
+ * COMMIT DELETE ROWS) and one UPDATE of model_predictions joined to it.
+ * An id given twice takes its last value.  Ids no prediction has (not
+ * logged, or still queued or spooled by an ms_predlog) are listed in
+ * @p out, not an error.  The role needs what ms_store_record_actual()
+ * needs plus TEMPORARY on the database (PUBLIC has it by default).
+ *
+ * Every row is checked before anything is sent: one bad row writes
+ * nothing.  A failure in a later batch leaves the earlier batches
+ * committed; @p out counts exactly those.
+ *
+ * @param store the handle.
+ * @param rows  @p n rows (borrowed; read during the call only).  NULL
+ *              only when @p n is 0.
+ * @param n     how many.
+ * @param out   the result (the caller's, initialised); counts and ids
+ *              are added to it.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store or @p out NULL, a prediction id that is not a
+ *     UUID, or a value NAN or infinite (the message names the row's
+ *     index);
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: the server refused (e.g. permission denied).
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_record_actuals(ms_store *store,
+                                             const ms_actual *rows,
+                                             size_t n,
+                                             ms_actuals_result *out);
+
 /**
  * Per model name and version, the metrics stored at push time next to
  * what the logged predictions say, and the last 20 promotions, read from

@@ -132,5 +132,9 @@ int cmd_report(cli *c, int argc, char **argv);      /* cmd_report.c */
  * cmd_predictions when cmd_actuals_wanted(argc, argv). */
 bool cmd_actuals_wanted(int argc, char **argv);
 int cmd_actuals(cli *c, int argc, char **argv);
+/* `predictions prune` (cmd_retention.c), and its AGE parser ("90d":
+ * a number and one of s m h d w, up to 100 years). */
+int cmd_predictions_prune(cli *c, int argc, char **argv);
+bool cli_parse_age(const char *s, int64_t *secs);
 
 #endif

@@ -1066,6 +1066,48 @@ MS_EXTERN(ms_status) ms_store_record_actuals(ms_store *store,
                                              size_t n,
                                              ms_actuals_result *out);
 
+/** What ms_store_prune_predictions() found and did. */
+typedef struct ms_prune_result {
+	uint64_t matched;  /**< rows older than the cutoff when it began */
+	uint64_t deleted;  /**< rows deleted (0 with dry_run) */
+	uint64_t batches;  /**< transactions that deleted rows */
+	char cutoff[32];   /**< the cutoff, "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
+} ms_prune_result;
+
+/**
+ * Delete the predictions older than @p older_than_seconds (by
+ * prediction_time, against the server's clock), of one model name or
+ * all, in batches of @p batch_rows: each batch is one short transaction
+ * that deletes (and locks) only its rows, walking the primary key, so
+ * that loggers, actuals and reports go on meanwhile.  Rows a concurrent
+ * transaction holds are skipped (SKIP LOCKED), not waited for.  Stopping
+ * half-way (an error, a lost connection) leaves the batches done deleted
+ * and the rest intact; running again continues.
+ *
+ * @param out        receives the counts and the cutoff (caller's struct).
+ * @param store      the handle.
+ * @param model_name one name, or NULL for every name.
+ * @param older_than_seconds the age, 0 to 100 years.
+ * @param batch_rows rows a transaction, 1 to 1000000; 0 means 10000.
+ * @param dry_run    non-zero: only count (out->matched).
+ * @param progress   NULL, or called after each batch with (deleted,
+ *                   matched) as (done, total), on the calling thread.
+ * @param progress_payload passed to @p progress.
+ * @return MS_OK; MS_EINVAL (NULL @p store or @p out, an invalid name,
+ *         an age or batch size out of range); MS_EUNREACHABLE; MS_ESCHEMA,
+ *         MS_ERROR (e.g. permission denied: DELETE needs the table
+ *         owner or an explicit grant; no role of sql/roles.sql has it).
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_prune_predictions(ms_prune_result *out,
+                                                ms_store *store,
+                                                const char *model_name,
+                                                int64_t older_than_seconds,
+                                                size_t batch_rows,
+                                                int dry_run,
+                                                ms_progress_fn progress,
+                                                void *progress_payload);
+
 /**
  * Per model name and version, the metrics stored at push time next to
  * what the logged predictions say, and the last 20 promotions, read from

@@ -1128,7 +1128,7 @@ MS_EXTERN(ms_status) ms_store_prune_predictions(ms_prune_result *out,
  * Versions are ordered by name, then newest first; promotions newest
  * first.  Keys appear in that order.  Types: is_production a boolean,
  * sizes and counts integers, scores and averages numbers, the rest
- * strings (times as "YYYY-MM-DDTHH:MM:SS", server time); any value may be
+ * strings (times in UTC as "YYYY-MM-DDTHH:MM:SSZ"); any value may be
  * null (a figure with no predictions or no actuals yet, a non-finite
  * number).
  *
@@ -1151,6 +1151,38 @@ MS_EXTERN(ms_status) ms_store_prune_predictions(ms_prune_result *out,
 MS_EXTERN(ms_status) ms_store_report(ms_buf *out, ms_store *store,
                                      const char *model_name,
                                      const char *since);
+
+/**
+ * The time series behind the report's charts, as one JSON document:
+ *
+ *     {"bucket": "day",
+ *      "daily": [{"model_name", "model_version", "day" ("YYYY-MM-DD"),
+ *                 "prediction_count", "predictions_with_actual",
+ *                 "mean_absolute_error", "rmse"}, ...],
+ *      "events": [{"promoted_at" ("...Z", UTC), "model_name", "action"
+ *                  ("promote" or "rollback"), "from_version",
+ *                  "to_version", "day"}, ...]}
+ *
+ * "daily" is the view model_prediction_volume_daily (one row per name,
+ * version and day with predictions), with the RMSE of the day's
+ * predictions that have an actual value; ordered by name, day, version.
+ * Days are the server's calendar days.  "events" are every promotion
+ * and rollback of the window, oldest first.  The aggregation happens in
+ * the server: the document grows with days times versions, not rows.
+ *
+ * @param out        receives the document; dispose with ms_buf_dispose()
+ *                   after MS_OK.
+ * @param store      an open store.
+ * @param model_name one name, or NULL for every name.
+ * @param since      NULL for all time, or the decimal text of a number of
+ *                   days, "0" to "36500": the days from today minus that
+ *                   many on.
+ * @return as ms_store_report().
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_report_series(ms_buf *out, ms_store *store,
+                                            const char *model_name,
+                                            const char *since);
 
 /* ------------------------------------------------------------------ */
 /* Inspection: what `modelstore doctor` checks                          */

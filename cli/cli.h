@@ -110,6 +110,22 @@ void cli_fmt_size(char *buf, size_t n, int64_t v);
 /* A metric for a table: "%.4g", "-" when NAN (absent). */
 void cli_fmt_metric(char *buf, size_t n, double v);
 
+/* ---- forgive.c: forgiving the way git does ---- */
+
+/* The candidate nearest to @word within a few edits (or of which @word
+ * is a prefix), or NULL. */
+const char *cli_suggest(const char *word, const char *const *cands, size_t n);
+
+/* After a command's getopt_long returned '?': the message naming the
+ * offending option, with "did you mean" from that command's option
+ * table, into @buf.  false when it cannot tell. */
+bool cli_bad_option(char *buf, size_t n);
+
+/* Move the global options --db, --name, --fallback-dir (with a value, as
+ * the next word or after "=") and --json found in argv[from..] (up to
+ * "--") into @c, removing them from argv.  0, or EXIT_USAGE (printed). */
+int cli_hoist_globals(cli *c, int *argc, char **argv, int from);
+
 /* ---- the commands: int cmd_x(cli *c, int argc, char **argv) ----
  * argv[0] is the command's name; the return value is the exit code. */
 

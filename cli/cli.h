@@ -112,6 +112,14 @@ void cli_fmt_metric(char *buf, size_t n, double v);
 
 /* ---- forgive.c: forgiving the way git does ---- */
 
+/* Every command's getopt_long is this: getopt quiet (opterr = 0, our
+ * messages only) and its table remembered for cli_bad_option. */
+#include <getopt.h>
+int cli_getopt_long(int argc, char *const argv[], const char *optstring,
+                    const struct option *longopts, int *longindex);
+#define getopt_long(argc, argv, optstring, longopts, longindex) \
+	cli_getopt_long(argc, argv, optstring, longopts, longindex)
+
 /* The candidate nearest to @word within a few edits (or of which @word
  * is a prefix), or NULL. */
 const char *cli_suggest(const char *word, const char *const *cands, size_t n);

@@ -12,7 +12,6 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <getopt.h>
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,10 +156,18 @@ static void column_decimals(int dec[NCELLS], const json_t *versions,
 		for (size_t i = start; VCOL[j].fmt == cell_num && i < end; i++) {
 			const json_t *v = json_object_get(json_array_get(versions, i),
 			                                  VCOL[j].key);
-			if (json_is_number(v) && fabs(json_number_value(v)) > m)
-				m = fabs(json_number_value(v));
+			double d = json_number_value(v);
+			if (json_is_number(v) && (d < 0 ? -d : d) > m)
+				m = d < 0 ? -d : d;
 		}
-		dec[j] = m > 0 ? 3 - (int)floor(log10(m)) : 2;
+		dec[j] = 2;
+		if (m > 0) { /* 3 - floor(log10(m)), without libm */
+			dec[j] = 3;
+			for (; m >= 10; m /= 10)
+				dec[j]--;
+			for (; m < 1; m *= 10)
+				dec[j]++;
+		}
 		if (dec[j] < 0)
 			dec[j] = 0;
 		if (dec[j] > 6)

@@ -4,12 +4,12 @@
  * selector words, and getopt kept quiet so that every error is ours (one
  * line, or one JSON object with --json).
  *
- * getopt_long is wrapped at link time (-Wl,--wrap=getopt_long, see
- * cli/CMakeLists.txt): every command's parser goes through
- * __wrap_getopt_long, which turns getopt's own messages off and records
- * the option table and argv in use, so that cli_usage(c, "unknown
- * option") can name the option and suggest the nearest one without each
- * command passing its table around.
+ * cli.h makes every getopt_long call after it a call of
+ * cli_getopt_long, which turns getopt's own messages off and records the
+ * option table and argv in use, so that cli_usage(c, "unknown option")
+ * can name the option and suggest the nearest one without each command
+ * passing its table around.  (A macro, not the linker's --wrap: the CLI
+ * also builds against the installed library with a plain cc.)
  */
 #define _GNU_SOURCE
 #include <getopt.h>
@@ -77,25 +77,22 @@ const char *cli_suggest(const char *word, const char *const *cands, size_t n)
 /* getopt, kept quiet and remembered                                    */
 /* ------------------------------------------------------------------ */
 
-int __real_getopt_long(int argc, char *const argv[], const char *optstring,
-                       const struct option *longopts, int *longindex);
-int __wrap_getopt_long(int argc, char *const argv[], const char *optstring,
-                       const struct option *longopts, int *longindex);
 
 static const struct option *g_opts;
 static const char *g_optstring;
 static char *const *g_argv;
 static int g_argc;
 
-int __wrap_getopt_long(int argc, char *const argv[], const char *optstring,
-                       const struct option *longopts, int *longindex)
+#undef getopt_long
+int cli_getopt_long(int argc, char *const argv[], const char *optstring,
+                    const struct option *longopts, int *longindex)
 {
 	opterr = 0; /* our messages only: one line, or JSON */
 	g_opts = longopts;
 	g_optstring = optstring;
 	g_argv = argv;
 	g_argc = argc;
-	return __real_getopt_long(argc, argv, optstring, longopts, longindex);
+	return getopt_long(argc, argv, optstring, longopts, longindex);
 }
 
 bool cli_bad_option(char *buf, size_t n)

@@ -11,7 +11,6 @@
  * against the view's rows in the rendered DOM.
  */
 #define _GNU_SOURCE
-#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +79,52 @@ static void day_text(char *buf, size_t n, long day, bool year)
 	strftime(buf, n, year ? "%Y-%m-%d" : "%m-%d", &tm);
 }
 
+/* Without libm (the CLI builds against the installed library alone,
+ * tests/install_consumer.sh): the few functions the axes need. */
+static double r_floor(double x)
+{
+	double t = (double)(long long)x;
+	return t > x ? t - 1 : t;
+}
+
+static double r_ceil(double x)
+{
+	double t = (double)(long long)x;
+	return t < x ? t + 1 : t;
+}
+
+static double r_abs(double x)
+{
+	return x < 0 ? -x : x;
+}
+
+/* floor(log10(x)) for x > 0 */
+static int r_ilog10(double x)
+{
+	int k = 0;
+	if (!(x > 0))
+		return 0;
+	while (x >= 10) {
+		x /= 10;
+		k++;
+	}
+	while (x < 1) {
+		x *= 10;
+		k--;
+	}
+	return k;
+}
+
+static double r_pow10(int k)
+{
+	double r = 1;
+	for (; k > 0; k--)
+		r *= 10;
+	for (; k < 0; k++)
+		r /= 10;
+	return r;
+}
+
 /* A "nice" axis from @lo to @hi in about @ticks steps of 1, 2 or 5
  * times a power of ten; @dec: the decimals every label of it gets. */
 typedef struct axis {
@@ -91,18 +136,18 @@ static void nice_axis(axis *a, double lo, double hi, int ticks)
 {
 	double raw, mag, f;
 	if (!(hi > lo)) {
-		hi = lo + (lo == 0 ? 1 : fabs(lo));
+		hi = lo + (lo == 0 ? 1 : r_abs(lo));
 		if (lo > 0)
 			lo = 0;
 	}
 	hi += (hi - lo) * 0.04; /* headroom: no point on the frame */
 	raw = (hi - lo) / ticks;
-	mag = pow(10, floor(log10(raw)));
+	mag = r_pow10(r_ilog10(raw));
 	f = raw / mag;
 	a->step = (f <= 1 ? 1 : f <= 2 ? 2 : f <= 5 ? 5 : 10) * mag;
-	a->lo = floor(lo / a->step) * a->step;
-	a->hi = ceil(hi / a->step) * a->step;
-	a->dec = a->step >= 1 ? 0 : (int)ceil(-log10(a->step) - 1e-9);
+	a->lo = r_floor(lo / a->step) * a->step;
+	a->hi = r_ceil(hi / a->step) * a->step;
+	a->dec = a->step >= 1 ? 0 : -r_ilog10(a->step * 1.000001);
 }
 
 static double ypos(const axis *a, double v)
@@ -158,7 +203,7 @@ static void y_axis(FILE *f, const axis *a, const char *title)
 		        "stroke=\"#e3e6eb\"/>\n", X0, X1, y, y);
 		fprintf(f, "<text x=\"%.1f\" y=\"%.1f\" text-anchor=\"end\" "
 		        "fill=\"#3c4657\">%.*f</text>\n", X0 - 6, y + 4, a->dec,
-		        fabs(v) < a->step / 1e6 ? 0.0 : v);
+		        r_abs(v) < a->step / 1e6 ? 0.0 : v);
 	}
 	fprintf(f, "<text transform=\"translate(16 %.1f) rotate(-90)\" "
 	        "text-anchor=\"middle\" fill=\"#1d2430\">", (Y0 + Y1) / 2);

@@ -234,9 +234,10 @@ typedef struct ms_artifact_info {
 	char sha256[65];          /**< lowercase hex of the original bytes;
 	                               "" when the row has no hash */
 	char compression[16];     /**< "none" or "zlib" */
-	char created_at[40];      /**< "YYYY-MM-DDTHH:MM:SS": no fraction and
-	                               no zone (the column is a TIMESTAMP
-	                               without time zone) */
+	char created_at[40];      /**< "YYYY-MM-DDTHH:MM:SSZ", UTC, no
+	                               fraction (the column is a TIMESTAMP
+	                               without time zone in the server's
+	                               TimeZone, converted by the server) */
 	int64_t size;             /**< original (uncompressed) byte count;
 	                               -1 when the row records none (a pull
 	                               or export sets it to the bytes read) */

@@ -28,7 +28,10 @@ static void seed(long n)
 
 static void id_of(char out[MS_UUID_STRLEN], long i)
 {
-	snprintf(out, MS_UUID_STRLEN, "00000000-0000-4000-8000-%012ld", i);
+	char buf[64]; /* wide enough for any long: no truncation warning */
+	snprintf(buf, sizeof buf, "00000000-0000-4000-8000-%012ld", i);
+	memcpy(out, buf, MS_UUID_STRLEN - 1);
+	out[MS_UUID_STRLEN - 1] = '\0';
 }
 
 static long count_sql(const char *sql)

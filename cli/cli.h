@@ -120,6 +120,30 @@ void cli_fmt_size(char *buf, size_t n, int64_t v);
 /* A metric for a table: "%.4g", "-" when NAN (absent). */
 void cli_fmt_metric(char *buf, size_t n, double v);
 
+/* ---- forgive.c: forgiving the way git does ---- */
+
+/* Every command's getopt_long is this: getopt quiet (opterr = 0, our
+ * messages only) and its table remembered for cli_bad_option. */
+#include <getopt.h>
+int cli_getopt_long(int argc, char *const argv[], const char *optstring,
+                    const struct option *longopts, int *longindex);
+#define getopt_long(argc, argv, optstring, longopts, longindex) \
+	cli_getopt_long(argc, argv, optstring, longopts, longindex)
+
+/* The candidate nearest to @word within a few edits (or of which @word
+ * is a prefix), or NULL. */
+const char *cli_suggest(const char *word, const char *const *cands, size_t n);
+
+/* After a command's getopt_long returned '?': the message naming the
+ * offending option, with "did you mean" from that command's option
+ * table, into @buf.  false when it cannot tell. */
+bool cli_bad_option(char *buf, size_t n);
+
+/* Move the global options --db, --name, --fallback-dir (with a value, as
+ * the next word or after "=") and --json found in argv[from..] (up to
+ * "--") into @c, removing them from argv.  0, or EXIT_USAGE (printed). */
+int cli_hoist_globals(cli *c, int *argc, char **argv, int from);
+
 /* ---- the commands: int cmd_x(cli *c, int argc, char **argv) ----
  * argv[0] is the command's name; the return value is the exit code. */
 
@@ -140,5 +164,14 @@ int cmd_report(cli *c, int argc, char **argv);      /* cmd_report.c */
 int cmd_runs(cli *c, int argc, char **argv);        /* cmd_runs.c */
 int cmd_alias(cli *c, int argc, char **argv);       /* cmd_alias.c */
 int cmd_partitions(cli *c, int argc, char **argv);  /* cmd_partitions.c */
+
+/* `predictions actual --file F` (cmd_actuals.c), dispatched from
+ * cmd_predictions when cmd_actuals_wanted(argc, argv). */
+bool cmd_actuals_wanted(int argc, char **argv);
+int cmd_actuals(cli *c, int argc, char **argv);
+/* `predictions prune` (cmd_retention.c), and its AGE parser ("90d":
+ * a number and one of s m h d w, up to 100 years). */
+int cmd_predictions_prune(cli *c, int argc, char **argv);
+bool cli_parse_age(const char *s, int64_t *secs);
 
 #endif

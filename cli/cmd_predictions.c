@@ -26,7 +26,9 @@
 static void usage_text(FILE *f)
 {
 	fputs("usage: modelstore predictions import [--spool-dir D] [-q]\n"
-	      "       modelstore predictions actual ID VALUE\n\n"
+	      "       modelstore predictions actual ID VALUE\n"
+	      "       modelstore predictions actual --file F   (predictions actual --help)\n"
+	      "       modelstore predictions prune --older-than AGE [--dry-run]   (prune --help)\n\n"
 	      "import  Read NDJSON predictions on stdin, one object a line, with\n"
 	      "        the keys model_name (default: --name), model_version,\n"
 	      "        input_features (a JSON object), predicted_value,\n"
@@ -719,8 +721,12 @@ int cmd_predictions(cli *c, int argc, char **argv)
 		c->command = "predictions import";
 		return cmd_import(c, argc - 1, argv + 1);
 	}
+	if (strcmp(argv[1], "actual") == 0 && cmd_actuals_wanted(argc - 1, argv + 1))
+		return cmd_actuals(c, argc - 1, argv + 1); /* cmd_actuals.c */
 	if (strcmp(argv[1], "actual") == 0)
 		return cmd_actual(c, argc - 1, argv + 1);
-	return cli_usage(c, "unknown subcommand \"%s\" (import or actual)",
+	if (strcmp(argv[1], "prune") == 0)
+		return cmd_predictions_prune(c, argc - 1, argv + 1); /* cmd_retention.c */
+	return cli_usage(c, "unknown subcommand \"%s\" (import, actual or prune)",
 	                 argv[1]);
 }

@@ -18,12 +18,17 @@
 #include <time.h>
 
 #include "cli.h"
+#include "report_charts.h"
 
 /* The library's document plus what the command adds around it. */
 typedef struct report {
 	json_t *doc;        /* owned: {"versions": [...], "promotions": [...]} */
 	json_t *versions;   /* borrowed from doc */
 	json_t *promotions; /* borrowed from doc */
+	json_t *series;     /* owned: ms_store_report_series' document */
+	json_t *daily;      /* borrowed from series */
+	json_t *events;     /* borrowed from series */
+	const char *name;   /* --name, or NULL for every name */
 	long since;         /* days; -1: all time */
 	const char *target; /* "host:port/db", borrowed from the store */
 	char generated[32]; /* UTC, ISO 8601 */
@@ -46,13 +51,10 @@ static const char *name_at(const json_t *versions, size_t i)
 	return n ? n : "";
 }
 
-/* "2024-03-01T10:00:00" -> "2024-03-01 10:00"; NULL -> "-" */
+/* "2024-03-01T10:00:00Z" (UTC, with its zone) as it is; NULL -> "-" */
 static void fmt_time(char *buf, size_t n, const char *v)
 {
-	if (v == NULL)
-		snprintf(buf, n, "-");
-	else
-		snprintf(buf, n, "%.10s %.5s", v, strlen(v) > 11 ? v + 11 : "");
+	snprintf(buf, n, "%s", v ? v : "-");
 }
 
 /* Copy for a terminal: control characters (escape sequences in a model
@@ -67,40 +69,51 @@ static void fmt_plain(char *buf, size_t n, const char *v)
 	buf[i] = '\0';
 }
 
-/* Cell formatters: one JSON value (not null) to display text. */
-typedef void (*cell_fmt)(char *buf, size_t n, const json_t *v);
+/* Cell formatters: one JSON value (not null) to display text; @dec:
+ * the decimals of the cell's column (numbers only). */
+typedef void (*cell_fmt)(char *buf, size_t n, const json_t *v, int dec);
 
-static void cell_text(char *buf, size_t n, const json_t *v)
+static void cell_text(char *buf, size_t n, const json_t *v, int dec)
 {
+	(void)dec;
 	fmt_plain(buf, n, json_string_value(v));
 }
 
-static void cell_yes(char *buf, size_t n, const json_t *v)
+static void cell_yes(char *buf, size_t n, const json_t *v, int dec)
 {
+	(void)dec;
 	snprintf(buf, n, "%s", json_is_true(v) ? "yes" : "");
 }
 
-static void cell_size(char *buf, size_t n, const json_t *v)
+static void cell_size(char *buf, size_t n, const json_t *v, int dec)
 {
 	long long b = json_integer_value(v);
+	(void)dec;
 	if (b < 0)
 		snprintf(buf, n, "-");
 	else
 		cli_fmt_size(buf, n, b);
 }
 
-static void cell_count(char *buf, size_t n, const json_t *v)
+static void cell_count(char *buf, size_t n, const json_t *v, int dec)
 {
+	(void)dec;
 	snprintf(buf, n, "%lld", (long long)json_integer_value(v));
 }
 
-static void cell_num(char *buf, size_t n, const json_t *v)
+/* Fixed-point with the column's decimals: never "2.1e+04", and the
+ * same precision down a column. */
+static void cell_num(char *buf, size_t n, const json_t *v, int dec)
 {
-	snprintf(buf, n, "%.4g", json_number_value(v));
+	double d = json_number_value(v);
+	snprintf(buf, n, "%.*f", dec, d);
+	if (strspn(buf, "-0.") == strlen(buf) && buf[0] == '-')
+		memmove(buf, buf + 1, strlen(buf)); /* no "-0.000" */
 }
 
-static void cell_time(char *buf, size_t n, const json_t *v)
+static void cell_time(char *buf, size_t n, const json_t *v, int dec)
 {
+	(void)dec;
 	fmt_time(buf, n, json_string_value(v));
 }
 
@@ -133,15 +146,44 @@ typedef struct vrow {
 	char cell[NCELLS][160];
 } vrow;
 
+/* The decimals of each column over the versions [start, end): four
+ * significant digits of the column's largest magnitude, 0 to 6. */
+static void column_decimals(int dec[NCELLS], const json_t *versions,
+                            size_t start, size_t end)
+{
+	for (int j = 0; j < NCELLS; j++) {
+		double m = 0;
+		for (size_t i = start; VCOL[j].fmt == cell_num && i < end; i++) {
+			const json_t *v = json_object_get(json_array_get(versions, i),
+			                                  VCOL[j].key);
+			double d = json_number_value(v);
+			if (json_is_number(v) && (d < 0 ? -d : d) > m)
+				m = d < 0 ? -d : d;
+		}
+		dec[j] = 2;
+		if (m > 0) { /* 3 - floor(log10(m)), without libm */
+			dec[j] = 3;
+			for (; m >= 10; m /= 10)
+				dec[j]--;
+			for (; m < 1; m *= 10)
+				dec[j]++;
+		}
+		if (dec[j] < 0)
+			dec[j] = 0;
+		if (dec[j] > 6)
+			dec[j] = 6;
+	}
+}
+
 /* An absent figure (null) shows as "-"; PROD stays blank. */
-static void version_cells(vrow *out, const json_t *row)
+static void version_cells(vrow *out, const json_t *row, const int dec[NCELLS])
 {
 	for (int j = 0; j < NCELLS; j++) {
 		const json_t *v = json_object_get(row, VCOL[j].key);
 		if ((v == NULL || json_is_null(v)) && j != C_PROD)
 			snprintf(out->cell[j], sizeof out->cell[j], "-");
 		else
-			VCOL[j].fmt(out->cell[j], sizeof out->cell[j], v);
+			VCOL[j].fmt(out->cell[j], sizeof out->cell[j], v, dec[j]);
 	}
 }
 
@@ -180,13 +222,14 @@ static void print_text_table(const json_t *versions, size_t start, size_t end)
 {
 	vrow *rows = calloc(end - start, sizeof *rows);
 	const char *cells[NCELLS];
-	int w[NCELLS];
+	int w[NCELLS], dec[NCELLS];
 	if (rows == NULL)
 		return;
+	column_decimals(dec, versions, start, end);
 	for (int j = 0; j < NCELLS; j++)
 		w[j] = (int)strlen(VCOL[j].head);
 	for (size_t k = 0; k < end - start; k++) {
-		version_cells(&rows[k], json_array_get(versions, start + k));
+		version_cells(&rows[k], json_array_get(versions, start + k), dec);
 		for (int j = 0; j < NCELLS; j++) {
 			int l = (int)strlen(rows[k].cell[j]);
 			if (l > w[j])
@@ -228,7 +271,9 @@ static void print_text_promotions(const json_t *promotions)
 static void print_text(const report *r)
 {
 	size_t n = json_array_size(r->versions), i = 0;
-	printf("modelstore report: %s, predictions %s", r->target,
+	printf("modelstore report: %s, %s%s, generated %s, predictions %s",
+	       r->target, r->name ? "model " : "every model name",
+	       r->name ? r->name : "", r->generated,
 	       r->since < 0 ? "all time" : "over the last ");
 	if (r->since >= 0)
 		printf("%ld day%s", r->since, r->since == 1 ? "" : "s");
@@ -288,7 +333,16 @@ static const char CSS[] =
 	".muted{color:#8a93a3}"
 	"td.wrap{white-space:normal;overflow-wrap:break-word;max-width:16em}"
 	".scroll{overflow-x:auto}"
-	"footer{margin-top:2em;color:#8a93a3;font-size:.85em}";
+	"footer{margin-top:2em;color:#8a93a3;font-size:.85em}"
+	"h3{font-size:1em;margin:1.4em 0 .4em;color:#3c4657}"
+	"figure.chart{margin:0 0 1em}"
+	"svg.chart{display:block;width:100%;height:auto;max-width:1400px}"
+	"figcaption{color:#5b6576;font-size:.85em;margin-top:.2em}"
+	"@media print{body{margin:0;max-width:none;font-size:11px}"
+	".scroll{overflow:visible}section.model{break-before:page}"
+	"section.model:first-of-type{break-before:auto}"
+	"figure.chart{break-inside:avoid}th{background:none}"
+	"tr.prod td{background:none;font-weight:600}}";
 
 static void html_td_class(FILE *f, const char *text, const char *cls)
 {
@@ -320,7 +374,9 @@ static void html_head(FILE *f, const report *r)
 	html_esc(f, r->target);
 	fputs(" &middot; generated ", f);
 	html_esc(f, r->generated);
-	fputs(" UTC &middot; prediction figures ", f);
+	fputs(" &middot; model ", f);
+	html_esc(f, r->name ? r->name : "every name");
+	fputs(" &middot; prediction figures ", f);
 	if (r->since < 0)
 		fputs("over all time", f);
 	else
@@ -329,11 +385,11 @@ static void html_head(FILE *f, const report *r)
 	fputs("</p>\n", f);
 }
 
-static void html_version_row(FILE *f, const json_t *row)
+static void html_version_row(FILE *f, const json_t *row, const int dec[NCELLS])
 {
 	vrow cells;
 	int prod = json_is_true(json_object_get(row, "is_production"));
-	version_cells(&cells, row);
+	version_cells(&cells, row, dec);
 	fputs(prod ? "<tr class=\"prod\">" : "<tr>", f);
 	for (int j = 0; j < NCELLS; j++) {
 		if (j == C_PROD)
@@ -348,13 +404,40 @@ static void html_version_row(FILE *f, const json_t *row)
 	fputs("</tr>\n", f);
 }
 
+/* The charts of one model name, the versions [start, end). */
+static void html_charts(FILE *f, const report *r, size_t start, size_t end)
+{
+	const char *name = name_at(r->versions, start), *prod = NULL;
+	chart_versions cv;
+	for (size_t i = start; i < end; i++)
+		if (json_is_true(json_object_get(json_array_get(r->versions, i),
+		                                 "is_production")))
+			prod = str_of(json_array_get(r->versions, i), "model_version");
+	chart_versions_init(&cv, r->versions, start, end, r->daily, name);
+	fputs("<h3>Predictions</h3>\n", f);
+	if (chart_volume(f, r->daily, r->events, name, &cv) == 0) {
+		fputs("<p class=\"muted\">No predictions logged", f);
+		if (r->since >= 0)
+			fprintf(f, " in the last %ld day%s", r->since,
+			        r->since == 1 ? "" : "s");
+		fputs(".</p>\n", f);
+	} else {
+		fputs("<h3>Observed error</h3>\n", f);
+		chart_error(f, r->daily, r->events, name, &cv);
+		fputs("<h3>Volume and error, production version</h3>\n", f);
+		chart_volume_error(f, r->daily, name, prod, &cv);
+	}
+	fputs("<h3>Model size</h3>\n", f);
+	chart_sizes(f, r->versions, start, end, name, &cv);
+}
+
 /* One table: the versions [start, end) of one model name. */
 static void html_versions_table(FILE *f, const json_t *versions, size_t start,
                                 size_t end)
 {
-	fputs("<h2>", f);
-	html_esc(f, name_at(versions, start));
-	fputs("</h2>\n<div class=\"scroll\"><table>\n<thead><tr>", f);
+	int dec[NCELLS];
+	column_decimals(dec, versions, start, end);
+	fputs("<h3>Versions</h3>\n<div class=\"scroll\"><table>\n<thead><tr>", f);
 	for (int j = 0; j < NCELLS; j++) {
 		fputs(VCOL[j].numeric ? "<th class=\"n\">" : "<th>", f);
 		html_esc(f, VCOL[j].head);
@@ -362,7 +445,7 @@ static void html_versions_table(FILE *f, const json_t *versions, size_t start,
 	}
 	fputs("</tr></thead>\n<tbody>\n", f);
 	for (size_t i = start; i < end; i++)
-		html_version_row(f, json_array_get(versions, i));
+		html_version_row(f, json_array_get(versions, i), dec);
 	fputs("</tbody>\n</table></div>\n", f);
 }
 
@@ -420,7 +503,12 @@ static void write_html(FILE *f, const report *r)
 		fputs("<p>No model versions stored.</p>\n", f);
 	while (i < n) {
 		size_t end = name_group_end(r->versions, i);
+		fputs("<section class=\"model\"><h2>", f);
+		html_esc(f, name_at(r->versions, i));
+		fputs("</h2>\n", f);
+		html_charts(f, r, i, end);
 		html_versions_table(f, r->versions, i, end);
+		fputs("</section>\n", f);
 		i = end;
 	}
 	html_promotions(f, r);
@@ -467,12 +555,17 @@ static const char REPORT_HELP[] =
 	"stored at push time, prediction volume, and once actual values have\n"
 	"been recorded the observed MAE and RMSE; then the recent promotions.\n"
 	"Reads the views of migration 002 (model_version_performance,\n"
-	"model_promotion_history).  Covers every model name.\n"
+	"model_prediction_volume_daily, model_promotion_history).  Covers\n"
+	"every model name, or the global --name's.  Times are UTC (...Z).\n"
 	"\n"
 	"  --since DAYS   prediction figures and promotions of the last DAYS\n"
 	"                 days only (default: all time)\n"
 	"  --html FILE    also write a self-contained HTML page to FILE\n"
-	"                 (atomically: temp file, fsync, rename)\n"
+	"                 (atomically: temp file, fsync, rename) with inline\n"
+	"                 SVG charts per model name: predictions per day and\n"
+	"                 version, observed MAE and RMSE over time with the\n"
+	"                 promotions and rollbacks, volume against error of the\n"
+	"                 production version, model size per version\n"
 	"\n"
 	"Text on stdout; with the global --json one JSON document\n"
 	"{\"generated_at\", \"database\", \"since_days\", \"versions\": [...],\n"
@@ -527,7 +620,8 @@ static int parse_report_args(cli *c, report_args *a, int argc, char **argv)
 }
 
 /* Every model name's figures from the library into @r. */
-static int fetch_report(const cli *c, ms_store *s, long since, report *r)
+static int fetch_report(const cli *c, ms_store *s, long since, report *r,
+                        bool series)
 {
 	char days[32];
 	ms_buf out = MS_BUF_INIT;
@@ -536,7 +630,8 @@ static int fetch_report(const cli *c, ms_store *s, long since, report *r)
 	struct tm tm;
 
 	snprintf(days, sizeof days, "%ld", since);
-	st = ms_store_report(&out, s, NULL, since >= 0 ? days : NULL);
+	r->name = c->name_given ? c->name : NULL;
+	st = ms_store_report(&out, s, r->name, since >= 0 ? days : NULL);
 	if (st != MS_OK) /* a usage-class status from the server is not the
 	                    user's fault */
 		return cli_fail(c, st == MS_EINVAL ? MS_ERROR : st, "%s",
@@ -547,6 +642,19 @@ static int fetch_report(const cli *c, ms_store *s, long since, report *r)
 	r->promotions = json_object_get(r->doc, "promotions");
 	if (!json_is_array(r->versions) || !json_is_array(r->promotions))
 		return cli_fail(c, MS_ENOMEM, "out of memory");
+	if (series) {
+		st = ms_store_report_series(&out, s, r->name,
+		                            since >= 0 ? days : NULL);
+		if (st != MS_OK)
+			return cli_fail(c, st == MS_EINVAL ? MS_ERROR : st, "%s",
+			                ms_store_errmsg(s));
+		r->series = json_loads(out.ptr, 0, NULL);
+		ms_buf_dispose(&out);
+		r->daily = json_object_get(r->series, "daily");
+		r->events = json_object_get(r->series, "events");
+		if (!json_is_array(r->daily) || !json_is_array(r->events))
+			return cli_fail(c, MS_ENOMEM, "out of memory");
+	}
 	r->since = since;
 	r->target = ms_store_target(s);
 	now = time(NULL);
@@ -565,6 +673,8 @@ static void print_report(const cli *c, const report *r, const char *html)
 		json_object_set_new(doc, "database", json_string(r->target));
 		json_object_set_new(doc, "since_days", r->since >= 0
 		                    ? json_integer(r->since) : json_null());
+		json_object_set_new(doc, "model_name", r->name
+		                    ? json_string(r->name) : json_null());
 		json_object_set(doc, "versions", r->versions);
 		json_object_set(doc, "promotions", r->promotions);
 		if (html)
@@ -589,12 +699,13 @@ int cmd_report(cli *c, int argc, char **argv)
 		return rc == CLI_HELP_SHOWN ? 0 : rc;
 	if ((rc = cli_open_store(c, &s, true)) != 0)
 		return rc;
-	rc = fetch_report(c, s, a.since, &r);
+	rc = fetch_report(c, s, a.since, &r, a.html != NULL);
 	if (rc == 0 && a.html)
 		rc = save_html(c, &r, a.html);
 	if (rc == 0)
 		print_report(c, &r, a.html);
 	json_decref(r.doc);
+	json_decref(r.series);
 	ms_store_close(s);
 	return rc;
 }

@@ -78,12 +78,18 @@ int main(int argc, char **argv)
 	};
 	cli c = { 0 };
 	double secs;
-	int opt;
+	int opt, rc;
+	bool show_version = false;
 
 	c.db = getenv("DATABASE_URL");
 	c.name = MS_DEFAULT_NAME;
 	c.fallback_dir = "models";
 	c.timeout_ms = -1;
+	/* errors before the command is known are JSON too when --json is
+	 * anywhere on the line */
+	for (int i = 1; i < argc && strcmp(argv[i], "--") != 0; i++)
+		if (strcmp(argv[i], "--json") == 0)
+			c.json = true;
 	while ((opt = getopt_long(argc, argv, "+qh", longopts, NULL)) != -1) {
 		switch (opt) {
 		case 'd': c.db = optarg; break;
@@ -104,14 +110,27 @@ int main(int argc, char **argv)
 			               : (int)(secs * 1000.0 + 0.5);
 			break;
 		case 'h': usage(stdout); return 0;
-		case 'V': printf("modelstore %s\n", ms_version()); return 0;
-		default: usage(stderr); return EXIT_USAGE;
+		case 'V': show_version = true; break;
+		default: return cli_usage(&c, "unknown option");
 		}
 	}
+	if (show_version && optind >= argc) {
+		if (c.json)
+			cli_print_json(json_pack("{s:s}", "version", ms_version()));
+		else
+			printf("modelstore %s\n", ms_version());
+		return 0;
+	}
 	if (optind >= argc) {
+		if (c.json)
+			return cli_usage(&c, "no command given");
 		usage(stderr);
 		return EXIT_USAGE;
 	}
+	/* `modelstore push model.pkl --json`: global options after the
+	 * command work as before it */
+	if ((rc = cli_hoist_globals(&c, &argc, argv, optind + 1)) != 0)
+		return rc;
 	if (ms_name_check(c.name) != MS_OK) {
 		c.command = argv[optind];
 		return cli_usage(&c, "invalid --name value: \"%.*s\" (use 1-%d of "
@@ -126,7 +145,16 @@ int main(int argc, char **argv)
 			return k->fn(&c, argc - optind, argv + optind);
 		}
 	}
-	fprintf(stderr, "modelstore: unknown command \"%s\" (see `modelstore --help`)\n",
-	        argv[optind]);
-	return EXIT_USAGE;
+	{
+		const char *names[sizeof commands / sizeof *commands];
+		size_t n = 0;
+		const char *sug;
+		for (const command *k = commands; k->name; k++)
+			names[n++] = k->name;
+		sug = cli_suggest(argv[optind], names, n);
+		if (sug)
+			return cli_usage(&c, "unknown command \"%s\" (did you mean "
+			                 "%s?)", argv[optind], sug);
+		return cli_usage(&c, "unknown command \"%s\"", argv[optind]);
+	}
 }

@@ -32,6 +32,37 @@ int cli_exit_for(ms_status st)
 	}
 }
 
+/* Every message one line: libpq's "...\n\tIs the server running...?\n"
+ * becomes "... Is the server running...?". */
+static void fold_lines(char *s)
+{
+	char *w = s;
+	for (char *r = s; *r; r++) {
+		if (*r == '\n' || *r == '\r') {
+			while (r[1] == ' ' || r[1] == '\t' || r[1] == '\n' || r[1] == '\r')
+				r++;
+			if (w > s && w[-1] != ' ' && r[1])
+				*w++ = ' ';
+			continue;
+		}
+		*w++ = *r;
+	}
+	*w = '\0';
+}
+
+/* The last selector cli_check_selector let through: when it was not
+ * found and is a near miss of a selector word, say so. */
+static const char *g_selector;
+
+static void suggest_selector(char *buf, size_t n)
+{
+	static const char *const words[] = { "production", "latest" };
+	const char *s = g_selector ? cli_suggest(g_selector, words, 2) : NULL;
+	size_t l = strlen(buf);
+	if (s && l < n)
+		snprintf(buf + l, n - l, " (did you mean %s?)", s);
+}
+
 static int fail_v(const cli *c, ms_status st, int code, const char *fmt,
                   va_list ap)
 {
@@ -39,6 +70,9 @@ static int fail_v(const cli *c, ms_status st, int code, const char *fmt,
 	const char *msg = buf;
 	size_t cl = c->command ? strlen(c->command) : 0;
 	vsnprintf(buf, sizeof buf, fmt, ap);
+	fold_lines(buf);
+	if (st == MS_ENOTFOUND)
+		suggest_selector(buf, sizeof buf);
 	/* library messages start with the operation; don't say it twice */
 	if (cl && strncmp(buf, c->command, cl) == 0 && buf[cl] == ':' &&
 	    buf[cl + 1] == ' ')
@@ -81,9 +115,13 @@ int cli_fail_buf(const cli *c, ms_status st, ms_buf *msg)
 int cli_usage(const cli *c, const char *fmt, ...)
 {
 	va_list ap;
-	char full[1024];
-	snprintf(full, sizeof full, "%s (see `modelstore %s --help`)", fmt,
-	         c->command ? c->command : "");
+	char full[1024], bad[256];
+	/* a command's parser met an option it does not know: name it, and
+	 * the nearest it does know */
+	if (strcmp(fmt, "unknown option") == 0 && cli_bad_option(bad, sizeof bad))
+		return cli_usage(c, "%s", bad);
+	snprintf(full, sizeof full, "%s (see `modelstore %s%s--help`)", fmt,
+	         c->command ? c->command : "", c->command ? " " : "");
 	va_start(ap, fmt);
 	fail_v(c, MS_EINVAL, EXIT_USAGE, full, ap);
 	va_end(ap);
@@ -241,6 +279,7 @@ bool cli_parse_uint(const char *s, unsigned long long max,
 int cli_check_selector(const cli *c, const char *sel, bool words_ok)
 {
 	bool word = strcmp(sel, "production") == 0 || strcmp(sel, "latest") == 0;
+	g_selector = words_ok ? sel : NULL;
 	if (words_ok && sel[0] == '@') {
 		if (ms_alias_check(sel + 1) == MS_OK)
 			return 0;

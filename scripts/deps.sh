@@ -4,7 +4,7 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libpq-dev libssl-dev zlib1g-dev
       libjansson-dev check libsubunit-dev postgresql postgresql-contrib
-      clang libclang-rt-14-dev openssl pgbouncer)
+      clang libclang-rt-14-dev openssl pgbouncer chromium)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -267,9 +267,10 @@ typedef struct ms_artifact_info {
 	char sha256[65];          /**< lowercase hex of the original bytes;
 	                               "" when the row has no hash */
 	char compression[16];     /**< "none" or "zlib" */
-	char created_at[40];      /**< "YYYY-MM-DDTHH:MM:SS": no fraction and
-	                               no zone (the column is a TIMESTAMP
-	                               without time zone) */
+	char created_at[40];      /**< "YYYY-MM-DDTHH:MM:SSZ", UTC, no
+	                               fraction (the column is a TIMESTAMP
+	                               without time zone in the server's
+	                               TimeZone, converted by the server) */
 	int64_t size;             /**< original (uncompressed) byte count;
 	                               -1 when the row records none (a pull
 	                               or export sets it to the bytes read) */
@@ -1053,6 +1054,114 @@ MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
                                             const char *prediction_id,
                                             double actual_value);
 
+/** One actual value for ms_store_record_actuals(). */
+typedef struct ms_actual {
+	const char *prediction_id; /**< the prediction's UUID as text */
+	double value;              /**< the observed value; finite */
+} ms_actual;
+
+/**
+ * What ms_store_record_actuals() did, added up over the calls given the
+ * same struct.  Initialise with MS_ACTUALS_RESULT_INIT; free with
+ * ms_actuals_result_dispose().
+ */
+typedef struct ms_actuals_result {
+	uint64_t rows;      /**< rows taken (committed) */
+	uint64_t matched;   /**< predictions updated: each id once per
+	                         batch (an id repeated within a batch counts
+	                         once, one repeated in a later batch again) */
+	uint64_t unmatched; /**< ids no prediction has, once per batch */
+	ms_buf unmatched_ids; /**< those ids, one per line ("\n" after each),
+	                           in order within a batch; owned by the
+	                           struct */
+} ms_actuals_result;
+
+#define MS_ACTUALS_RESULT_INIT { 0, 0, 0, MS_BUF_INIT }
+
+/**
+ * Free what @p result holds and zero it.
+ *
+ * @param result the struct (the caller's); NULL is ignored.
+ * Thread-safety: safe on distinct structs.
+ */
+MS_EXTERN(void) ms_actuals_result_dispose(ms_actuals_result *result);
+
+/**
+ * Attach many actual values at once: batches of up to 100 000 rows, each
+ * one transaction of one COPY into a temporary table (ms_actuals_in, ON
+ * COMMIT DELETE ROWS) and one UPDATE of model_predictions joined to it.
+ * An id given twice takes its last value.  Ids no prediction has (not
+ * logged, or still queued or spooled by an ms_predlog) are listed in
+ * @p out, not an error.  The role needs what ms_store_record_actual()
+ * needs plus TEMPORARY on the database (PUBLIC has it by default).
+ *
+ * Every row is checked before anything is sent: one bad row writes
+ * nothing.  A failure in a later batch leaves the earlier batches
+ * committed; @p out counts exactly those.
+ *
+ * @param store the handle.
+ * @param rows  @p n rows (borrowed; read during the call only).  NULL
+ *              only when @p n is 0.
+ * @param n     how many.
+ * @param out   the result (the caller's, initialised); counts and ids
+ *              are added to it.
+ * @return
+ *   - MS_OK;
+ *   - MS_EINVAL: @p store or @p out NULL, a prediction id that is not a
+ *     UUID, or a value NAN or infinite (the message names the row's
+ *     index);
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ENOMEM;
+ *   - MS_ESCHEMA, MS_ERROR: the server refused (e.g. permission denied).
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_record_actuals(ms_store *store,
+                                             const ms_actual *rows,
+                                             size_t n,
+                                             ms_actuals_result *out);
+
+/** What ms_store_prune_predictions() found and did. */
+typedef struct ms_prune_result {
+	uint64_t matched;  /**< rows older than the cutoff when it began */
+	uint64_t deleted;  /**< rows deleted (0 with dry_run) */
+	uint64_t batches;  /**< transactions that deleted rows */
+	char cutoff[32];   /**< the cutoff, "YYYY-MM-DDTHH:MM:SSZ" (UTC) */
+} ms_prune_result;
+
+/**
+ * Delete the predictions older than @p older_than_seconds (by
+ * prediction_time, against the server's clock), of one model name or
+ * all, in batches of @p batch_rows: each batch is one short transaction
+ * that deletes (and locks) only its rows, walking the primary key, so
+ * that loggers, actuals and reports go on meanwhile.  Rows a concurrent
+ * transaction holds are skipped (SKIP LOCKED), not waited for.  Stopping
+ * half-way (an error, a lost connection) leaves the batches done deleted
+ * and the rest intact; running again continues.
+ *
+ * @param out        receives the counts and the cutoff (caller's struct).
+ * @param store      the handle.
+ * @param model_name one name, or NULL for every name.
+ * @param older_than_seconds the age, 0 to 100 years.
+ * @param batch_rows rows a transaction, 1 to 1000000; 0 means 10000.
+ * @param dry_run    non-zero: only count (out->matched).
+ * @param progress   NULL, or called after each batch with (deleted,
+ *                   matched) as (done, total), on the calling thread.
+ * @param progress_payload passed to @p progress.
+ * @return MS_OK; MS_EINVAL (NULL @p store or @p out, an invalid name,
+ *         an age or batch size out of range); MS_EUNREACHABLE; MS_ESCHEMA,
+ *         MS_ERROR (e.g. permission denied: DELETE needs the table
+ *         owner or an explicit grant; no role of sql/roles.sql has it).
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_prune_predictions(ms_prune_result *out,
+                                                ms_store *store,
+                                                const char *model_name,
+                                                int64_t older_than_seconds,
+                                                size_t batch_rows,
+                                                int dry_run,
+                                                ms_progress_fn progress,
+                                                void *progress_payload);
+
 /**
  * Per model name and version, the metrics stored at push time next to
  * what the logged predictions say, and the last 20 promotions, read from
@@ -1073,7 +1182,7 @@ MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
  * Versions are ordered by name, then newest first; promotions newest
  * first.  Keys appear in that order.  Types: is_production a boolean,
  * sizes and counts integers, scores and averages numbers, the rest
- * strings (times as "YYYY-MM-DDTHH:MM:SS", server time); any value may be
+ * strings (times in UTC as "YYYY-MM-DDTHH:MM:SSZ"); any value may be
  * null (a figure with no predictions or no actuals yet, a non-finite
  * number).
  *
@@ -1096,6 +1205,143 @@ MS_EXTERN(ms_status) ms_store_record_actual(ms_store *store,
 MS_EXTERN(ms_status) ms_store_report(ms_buf *out, ms_store *store,
                                      const char *model_name,
                                      const char *since);
+
+/**
+ * The time series behind the report's charts, as one JSON document:
+ *
+ *     {"bucket": "day",
+ *      "daily": [{"model_name", "model_version", "day" ("YYYY-MM-DD"),
+ *                 "prediction_count", "predictions_with_actual",
+ *                 "mean_absolute_error", "rmse"}, ...],
+ *      "events": [{"promoted_at" ("...Z", UTC), "model_name", "action"
+ *                  ("promote" or "rollback"), "from_version",
+ *                  "to_version", "day"}, ...]}
+ *
+ * "daily" is the view model_prediction_volume_daily (one row per name,
+ * version and day with predictions), with the RMSE of the day's
+ * predictions that have an actual value; ordered by name, day, version.
+ * Days are the server's calendar days.  "events" are every promotion
+ * and rollback of the window, oldest first.  The aggregation happens in
+ * the server: the document grows with days times versions, not rows.
+ *
+ * @param out        receives the document; dispose with ms_buf_dispose()
+ *                   after MS_OK.
+ * @param store      an open store.
+ * @param model_name one name, or NULL for every name.
+ * @param since      NULL for all time, or the decimal text of a number of
+ *                   days, "0" to "36500": the days from today minus that
+ *                   many on.
+ * @return as ms_store_report().
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_report_series(ms_buf *out, ms_store *store,
+                                            const char *model_name,
+                                            const char *since);
+
+/* ------------------------------------------------------------------ */
+/* Inspection: what `modelstore doctor` checks                          */
+/* ------------------------------------------------------------------ */
+
+/** What ms_fallback_inspect() found.  Plain data, no pointers. */
+typedef struct ms_fallback_status {
+	/** MS_OK: a copy that the loader would serve; MS_ENOTFOUND: no
+	 *  copy; MS_EINTEGRITY: a copy the loader refuses (its bytes do not
+	 *  hash to, or are not the size, its sidecar records); MS_EIO: it
+	 *  cannot be read; MS_ENOMEM. */
+	ms_status status;
+	char version[MS_VERSION_MAX + 1]; /**< as the sidecar records it
+	                                       ("unknown" without sidecar) */
+	char sha256[65];   /**< lowercase hex of the bytes as read (MS_OK) */
+	uint64_t size;     /**< bytes of the payload (MS_OK) */
+	int verified;      /**< 1: a sidecar recorded the hash and it matched */
+	char message[1024]; /**< why, when status is not MS_OK (one line) */
+} ms_fallback_status;
+
+/**
+ * Read and verify the fallback copy of a model the way the loader would
+ * during an outage (dir/production[/<name>]/, then dir/), without a
+ * database.  The whole payload is read and hashed.
+ *
+ * @param out        receives the findings (caller's struct); always
+ *                   written.
+ * @param dir        the fallback directory; NULL or "" means "models".
+ * @param model_name the name; NULL means MS_DEFAULT_NAME.
+ * @return out->status.
+ * Thread-safety: safe (reads files only).
+ */
+MS_EXTERN(ms_status) ms_fallback_inspect(ms_fallback_status *out,
+                                         const char *dir,
+                                         const char *model_name);
+
+/**
+ * The model names with a fallback copy under @p dir.
+ *
+ * @param out receives the names, one per line, each ending in "\n" ("" for
+ *            none); dispose with ms_buf_dispose() after MS_OK.
+ * @param dir the fallback directory; NULL or "" means "models".
+ * @return MS_OK; MS_EINVAL (NULL @p out); MS_ENOMEM.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_fallback_names(ms_buf *out, const char *dir);
+
+/** What ms_spool_inspect() found in a prediction logger's spool. */
+typedef struct ms_spool_backlog {
+	uint64_t files;         /**< spool files waiting for a replay */
+	uint64_t files_in_use;  /**< files a live logger holds (not counted
+	                             in files, records) */
+	uint64_t records;       /**< rows in the waiting files */
+	uint64_t bytes;         /**< bytes of all spool files */
+	uint64_t damaged_files; /**< waiting files with a damaged or torn
+	                             part, or of an unknown format */
+	int64_t oldest_mtime;   /**< Unix time of the oldest file's last
+	                             write; 0 when there is none */
+} ms_spool_backlog;
+
+/**
+ * Count what waits in a spool directory (ms_predlog_options.spool_dir):
+ * rows a logger wrote to disk while the database was out, replayed by
+ * the next logger on that directory that reaches the database.  Each
+ * waiting file is locked (LOCK_EX|LOCK_NB) while it is read, as a
+ * replayer does, so a file a live logger holds is counted as in use.
+ *
+ * @param out        receives the counts (caller's struct); zeroed first.
+ * @param dir        the spool directory; NULL or "" means "spool".  A
+ *                   directory that does not exist is an empty backlog.
+ * @param errmsg_out NULL, or receives the message on failure (dispose it
+ *                   with ms_buf_dispose()).
+ * @return MS_OK; MS_EINVAL (NULL @p out); MS_EIO; MS_ENOMEM.
+ * Thread-safety: safe.
+ */
+MS_EXTERN(ms_status) ms_spool_inspect(ms_spool_backlog *out,
+                                      const char *dir, ms_buf *errmsg_out);
+
+/**
+ * The server's version as PQserverVersion() gives it (150004 for 15.4).
+ *
+ * @param store       the handle.
+ * @param version_num receives the number.
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_server_version(ms_store *store,
+                                             int *version_num);
+
+/**
+ * The privileges the roles of sql/roles.sql (modelstore_reader,
+ * modelstore_writer, modelstore_logger) need for their commands and do
+ * not hold, e.g. after a migration added a table and roles.sql was not
+ * run again.  Roles that do not exist are not checked.
+ *
+ * @param out         receives one line per missing grant, "ROLE
+ *                    PRIVILEGE OBJECT\n" ("" when nothing is missing);
+ *                    dispose with ms_buf_dispose() after MS_OK.
+ * @param roles_found NULL, or receives how many of the three roles exist.
+ * @param store       the handle (schema migrated).
+ * @return MS_OK; MS_EINVAL; MS_EUNREACHABLE; MS_ENOMEM; MS_ERROR.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_missing_grants(ms_buf *out, int *roles_found,
+                                             ms_store *store);
 
 /* ------------------------------------------------------------------ */
 /* Runs and metric history                                             */

@@ -32,7 +32,8 @@ ms_status ms__artifact_resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	"a.id::text, a.model_name, a.model_version::text, a.artifact, "     \
 	"a.run_id::text, a.model_type::text, "                              \
 	"coalesce(encode(a.sha256, 'hex'), ''), a.compression, "            \
-	"to_char(a.created_at, 'YYYY-MM-DD\"T\"HH24:MI:SS'), "              \
+	"to_char(a.created_at::timestamptz AT TIME ZONE 'UTC',"              \
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'), "              \
 	"coalesce(a.model_size_bytes, -1)::text, "                          \
 	"coalesce(a.stored_size_bytes, a.model_size_bytes, -1)::text, "    \
 	"a.chunk_count::text, a.is_production::text, "                      \

@@ -50,7 +50,12 @@ static const column VERSION_COLS[] = {
 };
 #define NVCOLS ((int)(sizeof VERSION_COLS / sizeof *VERSION_COLS))
 
-#define TS(col) "to_char(" col ", 'YYYY-MM-DD\"T\"HH24:MI:SS')"
+/* A time as UTC with its zone, "2026-11-23T07:38:30Z".  The seed's
+ * TIMESTAMP columns hold the writer's clock in the server's TimeZone:
+ * ::timestamptz reads them in the session's, which is the server's
+ * unless the client set PGTZ. */
+#define TS(col) "to_char((" col ")::timestamptz AT TIME ZONE 'UTC'," \
+	" 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"')"
 
 /* Registry columns of the view; the prediction columns follow. */
 #define REGISTRY_SELECT                                                 \
@@ -119,6 +124,67 @@ static const char PROMOS_SQL[] =
 	"  AND ($2::text IS NULL OR model_name = $2::text)"
 	" ORDER BY id DESC LIMIT 20";
 
+/* ------------------------------------------------------------------ */
+/* time series for the charts                                          */
+/* ------------------------------------------------------------------ */
+
+static const column DAILY_COLS[] = {
+	{ "model_name", K_STR },
+	{ "model_version", K_STR },
+	{ "day", K_STR },
+	{ "prediction_count", K_INT },
+	{ "predictions_with_actual", K_INT },
+	{ "mean_absolute_error", K_FLT },
+	{ "rmse", K_FLT },
+};
+#define NDCOLS ((int)(sizeof DAILY_COLS / sizeof *DAILY_COLS))
+
+/* Per name, version and day: volume and MAE from the view
+ * model_prediction_volume_daily, RMSE (which the view does not carry)
+ * from the same rows with an actual value.  The filters are on the
+ * view's grouping columns, so they are applied below its aggregate.  $1:
+ * days or NULL (the window is whole days: from current_date - $1 on),
+ * $2: name or NULL. */
+static const char DAILY_SQL[] =
+	"SELECT v.model_name, v.model_version::text, to_char(v.day, 'YYYY-MM-DD'),"
+	" v.prediction_count::text, v.predictions_with_actual::text,"
+	" v.mean_absolute_error::text, r.rmse::text"
+	" FROM model_prediction_volume_daily v"
+	" LEFT JOIN (SELECT mp.model_name, mp.model_version,"
+	"             mp.prediction_time::date AS day,"
+	"             sqrt(avg((mp.predicted_value - mp.actual_value)"
+	"                      * (mp.predicted_value - mp.actual_value))) AS rmse"
+	"        FROM model_predictions mp"
+	"       WHERE mp.actual_value IS NOT NULL"
+	"         AND ($1::int IS NULL OR mp.prediction_time::date"
+	"              >= current_date - $1::int)"
+	"         AND ($2::text IS NULL OR mp.model_name = $2::text)"
+	"       GROUP BY 1, 2, 3) r"
+	"   ON r.model_name = v.model_name AND r.model_version = v.model_version"
+	"  AND r.day = v.day"
+	" WHERE ($1::int IS NULL OR v.day >= current_date - $1::int)"
+	"   AND ($2::text IS NULL OR v.model_name = $2::text)"
+	" ORDER BY v.model_name, v.day, v.model_version";
+
+static const column EVENT_COLS[] = {
+	{ "promoted_at", K_STR },
+	{ "model_name", K_STR },
+	{ "action", K_STR },
+	{ "from_version", K_STR },
+	{ "to_version", K_STR },
+};
+#define NECOLS ((int)(sizeof EVENT_COLS / sizeof *EVENT_COLS))
+
+/* Every promotion and rollback of the window, oldest first, with the
+ * day it falls on (server time, as the daily view's days). */
+static const char EVENTS_SQL[] =
+	"SELECT " TS("promoted_at") ", model_name, action, from_version::text,"
+	" to_version::text, to_char(promoted_at::timestamp, 'YYYY-MM-DD')"
+	" FROM model_promotion_history"
+	" WHERE ($1::int IS NULL OR promoted_at::date >= current_date - $1::int)"
+	"  AND ($2::text IS NULL OR model_name = $2::text)"
+	" ORDER BY id";
+
 /* A value of JSON type @kind for one cell; SQL NULL (and a non-finite
  * number, or text that is not UTF-8) becomes null.  NULL only when out of
  * memory. */
@@ -159,6 +225,19 @@ static json_t *rows_json(const PGresult *r, const column *cols, int ncols)
 			arr = NULL;
 		}
 	}
+	return arr;
+}
+
+/* The events, each with its "day" (the extra last column). */
+static json_t *events_json(const PGresult *r)
+{
+	json_t *arr = rows_json(r, EVENT_COLS, NECOLS);
+	for (int i = 0; arr && i < PQntuples(r); i++)
+		if (json_object_set_new(json_array_get(arr, (size_t)i), "day",
+		                        cell_json(r, i, NECOLS, K_STR)) != 0) {
+			json_decref(arr);
+			arr = NULL;
+		}
 	return arr;
 }
 
@@ -225,5 +304,49 @@ ms_status ms_store_report(ms_buf *out, ms_store *store,
 		st = report_doc(out, e, vr, pr);
 	PQclear(vr);
 	PQclear(pr);
+	return st;
+}
+
+ms_status ms_store_report_series(ms_buf *out, ms_store *store,
+                                 const char *model_name, const char *since)
+{
+	const char *params[2] = { since, model_name };
+	PGresult *dr = NULL, *er = NULL;
+	ms_err *e;
+	ms_status st;
+	json_t *doc = NULL;
+	char *text = NULL;
+
+	MS__STORE_REQUIRE_CONN(store);
+	e = &store->err;
+	if (out == NULL)
+		return ms__err_set(e, MS_EINVAL, "report: no output buffer");
+	if (model_name && (st = ms__name_arg(e, "model name", model_name)) != MS_OK)
+		return st;
+	if (!since_ok(since))
+		return ms__err_set(e, MS_EINVAL, "invalid since value: \"%.16s\" "
+		                   "(days, 0 to %d)", since, REPORT_SINCE_MAX);
+	st = ms__exec(store->conn, e, &dr, PGRES_TUPLES_OK, "report", DAILY_SQL,
+	              2, params);
+	if (st == MS_OK)
+		st = ms__exec(store->conn, e, &er, PGRES_TUPLES_OK, "report",
+		              EVENTS_SQL, 2, params);
+	if (st == MS_OK) {
+		st = MS_ENOMEM;
+		doc = json_object();
+		if (doc &&
+		    json_object_set_new(doc, "bucket", json_string("day")) == 0 &&
+		    json_object_set_new(doc, "daily",
+		                        rows_json(dr, DAILY_COLS, NDCOLS)) == 0 &&
+		    json_object_set_new(doc, "events", events_json(er)) == 0 &&
+		    (text = json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER)))
+			st = ms__buf_set(out, text, strlen(text));
+		if (st != MS_OK)
+			ms__err_set(e, MS_ENOMEM, "report: out of memory");
+	}
+	free(text); /* jansson's */
+	json_decref(doc);
+	PQclear(dr);
+	PQclear(er);
 	return st;
 }

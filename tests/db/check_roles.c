@@ -99,6 +99,31 @@ START_TEST(logger_records_actuals_through_the_library)
 }
 END_TEST
 
+/* Bulk actuals need a temporary table: modelstore_logger has TEMPORARY
+ * through PUBLIC, and nothing more than the single-id form otherwise. */
+START_TEST(logger_records_actuals_in_bulk)
+{
+	char *url = url_as("ms_r_logger");
+	char *out = NULL, *err = NULL;
+	const char *in = PRED_ID ",4.5\n";
+	const char *argv[] = { mt_cli(), "--db", url, "predictions", "actual",
+		"--file", "-", NULL };
+	int rc = mt_run(argv, NULL, in, strlen(in), &out, &err);
+	ck_assert_msg(rc == 0, "exit %d: %s", rc, err);
+	ck_assert_msg(strstr(out, "1 prediction matched") != NULL, "%s", out);
+	free(out);
+	free(err);
+	free(url);
+	{
+		char *v = mt_sql(g_db, "SELECT actual_value::text FROM "
+		                 "model_predictions WHERE prediction_id = '"
+		                 PRED_ID "'");
+		ck_assert_str_eq(v, "4.5");
+		free(v);
+	}
+}
+END_TEST
+
 START_TEST(reader_push_is_permission_denied)
 {
 	char *url = url_as("ms_r_reader");
@@ -140,6 +165,7 @@ Suite *db_roles_suite(void)
 	TCase *tc = tcase_create("Core");
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_add_test(tc, logger_records_actuals_through_the_library);
+	tcase_add_test(tc, logger_records_actuals_in_bulk);
 	tcase_add_test(tc, reader_push_is_permission_denied);
 	tcase_add_test(tc, doctor_without_rights_says_permission_denied);
 	suite_add_tcase(s, tc);

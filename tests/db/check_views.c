@@ -455,6 +455,39 @@ START_TEST(store_report_document)
 }
 END_TEST
 
+/* The text report: fixed-point numbers with one precision per column
+ * (an average price of 21 000 was "2.1e+04"), times with their zone,
+ * --name filters. */
+START_TEST(report_text_numbers_and_zones)
+{
+	char *out = NULL, *err = NULL;
+	push("p1", "Linear", 0.5, 1);
+	push("p2", "Linear", 0.25, 0);
+	free(q("INSERT INTO model_predictions (model_version, input_features,"
+	       " predicted_value, actual_value, prediction_time) VALUES"
+	       " ('p1', '{}', 21000, 20000, '2024-03-01 10:00'),"
+	       " ('p2', '{}', 0.5, 0.25, '2024-03-01 11:00')"));
+	free(q("INSERT INTO model_predictions (model_name, model_version,"
+	       " input_features, predicted_value) VALUES ('other', 'o1', '{}', 1)"));
+	ck_assert_int_eq(run_cli(&out, &err, "report", NULL, NULL, NULL), 0);
+	ck_assert_msg(strstr(out, "e+") == NULL && strstr(out, "e-") == NULL, "%s", out);
+	/* AVG PRED: 21000 and 0.5 in one column, both without decimals */
+	ck_assert_msg(strstr(out, " 21000  ") != NULL, "%s", out);
+	/* ACCURACY 0.5 and 0.25: four decimals each */
+	ck_assert_msg(strstr(out, "0.5000") != NULL && strstr(out, "0.2500") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "2024-03-01T10:00:00Z") != NULL, "no zone: %s", out);
+	ck_assert_msg(strstr(out, "generated 20") != NULL, "%s", out);
+	free(out); free(err);
+	{
+		const char *argv[] = { mt_cli(), "--db", g_url, "--name", "other", "report", NULL };
+		ck_assert_int_eq(mt_run(argv, NULL, NULL, 0, &out, &err), 0);
+		ck_assert_msg(strstr(out, "model other") != NULL, "%s", out);
+		ck_assert_msg(strstr(out, "p1") == NULL, "--name does not filter: %s", out);
+		free(out); free(err);
+	}
+}
+END_TEST
+
 START_TEST(report_usage_and_unreachable)
 {
 	char *out = NULL, *err = NULL;
@@ -493,6 +526,7 @@ Suite *db_views_suite(void)
 	tcase_add_test(tc, roles_apply_twice_and_restrict);
 	tcase_add_test(tc, report_json_and_html);
 	tcase_add_test(tc, report_usage_and_unreachable);
+	tcase_add_test(tc, report_text_numbers_and_zones);
 	tcase_add_test(tc, store_report_document);
 	suite_add_tcase(s, tc);
 	return s;

@@ -3,7 +3,8 @@
 # only when something is missing.  Needs root (or sudo) when it installs.
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libpq-dev libssl-dev zlib1g-dev
-      libjansson-dev check libsubunit-dev postgresql postgresql-contrib)
+      libjansson-dev check libsubunit-dev postgresql postgresql-contrib
+      python3-dev python3-sklearn)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

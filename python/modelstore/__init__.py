@@ -342,8 +342,10 @@ class Store:
 
     def verify(self, name: Optional[str] = None) -> Dict[str, Any]:
         """Re-hash every artifact (of ``name``, or all) and compare with
-        the recorded SHA-256.  Returns ``{"checked", "bad", "results"}``;
-        a mismatch is reported there (status "MISMATCH"), not raised."""
+        the recorded SHA-256.  Returns ``{"checked", "mismatched",
+        "artifacts"}`` as ``modelstore verify --json`` does (each artifact
+        with "status": "ok", "unverified" or "MISMATCH", "sha256",
+        "actual_sha256", "message"); a mismatch is reported, not raised."""
         return self._s.verify(name)
 
     def export(self, selector: str = "production", *,

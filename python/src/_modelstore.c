@@ -314,6 +314,8 @@ static PyObject *Store_push(StoreObject *self, PyObject *args)
 	                      &metrics, &params, &production, &reason,
 	                      &compress))
 		return NULL;
+	/* None is "absent"; any float, NAN included, goes to the library,
+	 * which refuses a non-finite one. */
 	if (opt_double(acc_o, &acc) < 0 || opt_double(rmse_o, &rmse) < 0 ||
 	    opt_double(r2_o, &r2) < 0)
 		return NULL;
@@ -359,9 +361,9 @@ static PyObject *Store_push(StoreObject *self, PyObject *args)
 	o.model_version = version;
 	o.run_id = run_id;
 	o.model_type = type;
-	o.accuracy = isnan(acc) ? NULL : &acc;
-	o.rmse = isnan(rmse) ? NULL : &rmse;
-	o.r2 = isnan(r2) ? NULL : &r2;
+	o.accuracy = acc_o == Py_None ? NULL : &acc;
+	o.rmse = rmse_o == Py_None ? NULL : &rmse;
+	o.r2 = r2_o == Py_None ? NULL : &r2;
 	o.metrics_json = metrics;
 	o.params_json = params;
 	o.production = production;
@@ -733,7 +735,8 @@ static PyObject *Store_verify(StoreObject *self, PyObject *args)
 	}
 	if (list != NULL)
 		res = Py_BuildValue("{s:n,s:n,s:N}", "checked", (Py_ssize_t)checked,
-		                    "bad", (Py_ssize_t)bad, "results", list);
+		                    "mismatched", (Py_ssize_t)bad, "artifacts",
+		                    list);
 out:
 	PyMem_RawFree(a.v);
 	return res;

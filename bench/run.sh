@@ -31,6 +31,10 @@ for b in "$build"/bench/bench_*; do
   echo "== $(basename "$b")"
   "$b"
 done
+if [ -f "$build/python/modelstore/__init__.py" ]; then
+  echo "== bench_python (the Python package beside C and the CLI)"
+  /usr/bin/python3 bench/bench_python.py --build "$build" --runs "${MS_BENCH_RUNS:-3}"
+fi
 if [ "${MS_BENCH_BIG:-0}" = 1 ]; then
   echo "== 2 GB push/pull through the CLI, peak resident memory"
   f=$(mktemp /tmp/ms-big.XXXXXX)

@@ -264,12 +264,15 @@ static PyObject *Store_close(StoreObject *self, PyObject *unused)
 
 static PyObject *Store_target(StoreObject *self, PyObject *unused)
 {
-	PyObject *r;
+	char t[512] = "";
 	(void)unused;
-	PyThread_acquire_lock(self->lock, WAIT_LOCK); /* never held long */
-	r = str_of(self->s ? ms_store_target(self->s) : "");
+	Py_BEGIN_ALLOW_THREADS /* the lock may be held by a long push */
+	PyThread_acquire_lock(self->lock, WAIT_LOCK);
+	if (self->s)
+		snprintf(t, sizeof t, "%s", ms_store_target(self->s));
 	PyThread_release_lock(self->lock);
-	return r;
+	Py_END_ALLOW_THREADS
+	return str_of(t);
 }
 
 /* One artifact source held for the duration of a push. */
@@ -1266,9 +1269,10 @@ static PyObject *Loader_stats(LoaderObject *self, PyObject *unused)
 {
 	ms_loader_stats s = MS_LOADER_STATS_INIT;
 	(void)unused;
-	pthread_rwlock_rdlock(&self->rw);
-	ms_loader_stats_get(&s, self->l);
-	pthread_rwlock_unlock(&self->rw);
+	if (pthread_rwlock_tryrdlock(&self->rw) == 0) { /* else: closing */
+		ms_loader_stats_get(&s, self->l);
+		pthread_rwlock_unlock(&self->rw);
+	}
 	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
 	                     "hits", s.hits, "misses", s.misses, "db_loads",
 	                     s.db_loads, "fallback_loads", s.fallback_loads,
@@ -1283,10 +1287,11 @@ static PyObject *Loader_last_error(LoaderObject *self, PyObject *unused)
 	ms_buf err = MS_BUF_INIT;
 	PyObject *r;
 	(void)unused;
-	pthread_rwlock_rdlock(&self->rw);
-	if (self->l)
-		ms_loader_last_error(&err, self->l);
-	pthread_rwlock_unlock(&self->rw);
+	if (pthread_rwlock_tryrdlock(&self->rw) == 0) { /* else: closing */
+		if (self->l)
+			ms_loader_last_error(&err, self->l);
+		pthread_rwlock_unlock(&self->rw);
+	}
 	r = str_of(err.ptr);
 	ms_buf_dispose(&err);
 	return r;
@@ -1447,7 +1452,10 @@ static PyObject *Predlog_log(PredlogObject *self, PyObject *const *args,
 	    opt_double(args[4], &p.actual_value) < 0 ||
 	    fast_str(args[5], &p.model_name, "name") < 0)
 		return NULL;
-	pthread_rwlock_rdlock(&self->rw);
+	/* With the GIL held, never wait for a close() in progress (it holds
+	 * the write lock while the writer drains): that logger is closed. */
+	if (pthread_rwlock_tryrdlock(&self->rw) != 0)
+		return raise_closed("PredictionLogger");
 	if (self->p == NULL) {
 		pthread_rwlock_unlock(&self->rw);
 		return raise_closed("PredictionLogger");
@@ -1512,9 +1520,10 @@ static PyObject *Predlog_stats(PredlogObject *self, PyObject *unused)
 {
 	ms_predlog_stats s = MS_PREDLOG_STATS_INIT;
 	(void)unused;
-	pthread_rwlock_rdlock(&self->rw);
-	ms_predlog_stats_get(&s, self->p);
-	pthread_rwlock_unlock(&self->rw);
+	if (pthread_rwlock_tryrdlock(&self->rw) == 0) { /* else: closing */
+		ms_predlog_stats_get(&s, self->p);
+		pthread_rwlock_unlock(&self->rw);
+	}
 	return Py_BuildValue("{s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K,s:K}",
 	                     "accepted", s.accepted, "written", s.written,
 	                     "spooled", s.spooled, "replayed", s.replayed,
@@ -1528,10 +1537,11 @@ static PyObject *Predlog_last_error(PredlogObject *self, PyObject *unused)
 	ms_buf err = MS_BUF_INIT;
 	PyObject *r;
 	(void)unused;
-	pthread_rwlock_rdlock(&self->rw);
-	if (self->p)
-		ms_predlog_last_error(&err, self->p);
-	pthread_rwlock_unlock(&self->rw);
+	if (pthread_rwlock_tryrdlock(&self->rw) == 0) { /* else: closing */
+		if (self->p)
+			ms_predlog_last_error(&err, self->p);
+		pthread_rwlock_unlock(&self->rw);
+	}
 	r = str_of(err.ptr);
 	ms_buf_dispose(&err);
 	return r;

@@ -23,6 +23,8 @@ except ImportError:  # pragma: no cover - python3-numpy comes with sklearn
     np = None
 
 CLI = os.environ.get("MS_CLI")
+# Child processes never get a sanitizer runtime preloaded for python.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
 
 
 def setUpModule():
@@ -34,12 +36,12 @@ def psql(sql):
     return subprocess.run(
         [os.path.join(os.environ["MS_PG_BIN"], "psql"), "-XAtq",
          "-v", "ON_ERROR_STOP=1", "-c", sql, os.environ["DATABASE_URL"]],
-        check=True, capture_output=True, text=True).stdout
+        check=True, capture_output=True, text=True, env=CHILD_ENV).stdout
 
 
 def cli_json(*args):
     out = subprocess.run([CLI, "--json", *args], check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env=CHILD_ENV).stdout
     return json.loads(out)
 
 

@@ -17,6 +17,7 @@ perf_counter_ns() pair (its cost is printed).
 """
 import argparse
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -61,6 +62,13 @@ def main():
     n = 20000 if a.quick else 200000
     ms.migrate()
     work = tempfile.mkdtemp(prefix="ms-bench-py.")
+    try:
+        run(a, ms, _c, cli, n, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(a, ms, _c, cli, n, work):
     tpc = timed_calls(lambda: None, 100000)
     print(f"python {sys.version.split()[0]}, libmodelstore "
           f"{ms.LIBRARY_VERSION}; perf_counter_ns pair + empty lambda: "
@@ -127,7 +135,8 @@ def main():
                 data, name="bench_py_bytes", version=v))
             out = os.path.join(work, "out.bin")
             clock("cli pull", lambda: subprocess.run(
-                [cli, "--name", "bench_py_cli", "-q", "pull", v, "-o", out],
+                [cli, "--name", "bench_py_cli", "-q", "pull", v, "-o", out,
+                 "--force"],
                 check=True, env=env, stdout=subprocess.DEVNULL))
             clock("py pull(path)", lambda: s.pull(v, name="bench_py_path",
                                                   path=out))
@@ -151,7 +160,6 @@ def main():
           f"log<5us {'met' if lm < 5 else 'MISSED'}, "
           f"push>=0.9 CLI {'met' if ok_push else 'MISSED'}, "
           f"pull>=0.9 CLI {'met' if ok_pull else 'MISSED'}")
-    subprocess.run(["rm", "-rf", work], check=False)
 
 
 if __name__ == "__main__":

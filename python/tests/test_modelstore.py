@@ -365,6 +365,19 @@ class LoaderTest(unittest.TestCase):
         with self.assertRaises(ms.InvalidArgument):
             l.get("serve", "no/such")
 
+    def test_preload_last_error_and_target(self):
+        self.s.push(b"p", name="preload", version="v1", production=True)
+        self.assertIn(os.environ["PGPORT"], self.s.target)
+        l = self.loader()
+        self.assertGreaterEqual(l.preload(), 1)
+        self.assertEqual(l.get("preload").source, "cache")
+        with self.assertRaises(ms.NotFound):
+            l.get("preload", "v2")
+        self.assertIsInstance(l.last_error(), str)
+        l.close()
+        with self.assertRaises(ms.Error):
+            l.get("preload")
+
     def test_fallback_when_database_is_down(self):
         self.s.push(b"fallback bytes", name="fb", version="v1",
                     production=True)

@@ -25,6 +25,7 @@
 #include <pthread.h>
 #include <stdint.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <time.h>
 
 #include "modelstore.h"
@@ -416,6 +417,23 @@ static PyObject *Store_show(StoreObject *self, PyObject *args)
 	return res;
 }
 
+/* Ask for transparent huge pages on the page-aligned interior of a large
+ * fresh buffer (as the loader does for models): a 200 MB pull then takes
+ * ~100 page faults instead of ~51 000.  Best effort. */
+static void advise_hugepages(void *buf, size_t len)
+{
+#ifdef MADV_HUGEPAGE
+	const uintptr_t huge = (uintptr_t)2 << 20;
+	uintptr_t a = ((uintptr_t)buf + huge - 1) & ~(huge - 1);
+	uintptr_t e = ((uintptr_t)buf + len) & ~(huge - 1);
+	if (len >= (8u << 20) && e > a)
+		(void)madvise((void *)a, e - a, MADV_HUGEPAGE);
+#else
+	(void)buf;
+	(void)len;
+#endif
+}
+
 /* Pull into memory: a bytes object of the size show() reports, filled in
  * place; a growing buffer when the row records no size. */
 typedef struct {
@@ -480,6 +498,7 @@ static PyObject *Store_pull(StoreObject *self, PyObject *args)
 		k.buf = PyBytes_AS_STRING(bytes);
 		k.cap = (size_t)info.size;
 		k.fixed = 1;
+		advise_hugepages(k.buf, k.cap);
 	}
 	WITH_STORE(self, closed, {
 		st = ms_store_pull(&info, self->s, name, sel, artifact,

@@ -4,7 +4,8 @@
 # plain-libpq ceiling, interleaved, and print one table of ratios.
 #   bench/run.sh [build-dir]
 #   MS_BENCH_RUNS=N  rounds per figure (default 5)
-#   MS_BENCH_BIG=1   adds the 2 GB artifact runs and the CLI round trip
+#   MS_BENCH_BIG=1   adds the 2 GB artifact runs, the CLI round trip and
+#                    bench_partition (10 million rows, about 15 minutes)
 # A ratio above 1.0 means the ceiling must be re-checked before it is
 # believed; the machine's load averages are printed before and after,
 # since a shared machine moves every absolute figure.
@@ -40,6 +41,18 @@ fi
   "$build/bench/bench_predlog" --rounds "$runs"
   echo "== bench_loader"
   "$build/bench/bench_loader"
+  echo "== bench_actuals --rows 200000 --runs $runs"
+  "$build/bench/bench_actuals" --rows 200000 --runs "$runs"
+  echo "== bench_fanout --loaders 20"
+  "$build/bench/bench_fanout" --loaders 20
+  if [ "${MS_BENCH_BIG:-0}" = 1 ]; then
+    echo "== bench_partition (10 million rows)"
+    "$build/bench/bench_partition"
+  fi
+  if [ -f "$build/python/modelstore/__init__.py" ]; then
+    echo "== bench_python (the Python package beside C and the CLI)"
+    /usr/bin/python3 bench/bench_python.py --build "$build" --runs "$runs"
+  fi
   if [ "${MS_BENCH_BIG:-0}" = 1 ]; then
     echo "== 2 GB push/pull through the CLI, peak resident memory"
     f=$(mktemp /tmp/ms-big.XXXXXX)

@@ -4,7 +4,8 @@
 set -euo pipefail
 pkgs=(build-essential cmake pkg-config libpq-dev libssl-dev zlib1g-dev
       libjansson-dev check libsubunit-dev postgresql postgresql-contrib
-      clang libclang-rt-14-dev openssl pgbouncer chromium)
+      clang libclang-rt-14-dev openssl pgbouncer chromium
+      python3-dev python3-sklearn)
 missing=()
 for p in "${pkgs[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || missing+=("$p")

@@ -472,7 +472,7 @@ START_TEST(export_of_wrong_size_seed_row_loads)
 	char *url = mt_migrated_db("fb_seed_size"), *dir = mt_tmpdir(), *r;
 	char msg[512], version[64];
 	int verified = 0;
-	push(url, "default", "seed1", 3000, 21, 1);
+	mt_push(url, "default", "seed1", 3000, 21, 1);
 	r = mt_sql(url, "UPDATE model_artifacts SET model_size_bytes = 2500,"
 	           " sha256 = NULL WHERE model_version = 'seed1'");
 	ck_assert_ptr_nonnull(r);

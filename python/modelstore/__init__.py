@@ -6,19 +6,21 @@ header, so every struct they share is checked by the compiler.  This
 module adds keyword arguments, docstrings, type hints, context managers
 and one exception class per library status.
 
-Three handles, as in C:
+Three handles, as in C (a :class:`Run` works through its Store's):
 
-* :class:`Store` -- the registry: push, pull, list, show, promote,
-  rollback, prune, verify, record actual values, report.  One connection;
-  calls from several threads are serialised by a lock.
+* :class:`Store` -- the registry: push, pull, list (sorted and filtered
+  by metrics), show, promote, rollback, prune, verify, record actual
+  values, report, training runs (:meth:`Store.start_run` gives a
+  :class:`Run`).  One connection; calls from several threads are
+  serialised by a lock.
 * :class:`Loader` -- cached, zero-copy models for inference, with a
   filesystem fallback and hot reload on promotion.  Thread-safe.
 * :class:`PredictionLogger` -- asynchronous prediction logging (queue,
   writer thread, spool on disk when the database is down).  Thread-safe.
 
 Every call that may wait on the network or the disk (connect, push, pull,
-list, a loader's load, flush, close, record_actuals, ...) releases the
-GIL.  ``url=None`` means ``$DATABASE_URL``, then libpq's environment
+list, a run's calls, a loader's load, flush, close, record_actuals, ...)
+releases the GIL.  ``url=None`` means ``$DATABASE_URL``, then libpq's environment
 (PGHOST, PGPORT, ...).  Exception messages come from the library and
 never contain a password.
 """
@@ -26,14 +28,13 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from typing import (Any, Dict, Iterable, List, Mapping, Optional, Tuple,
                     Union)
 
 from . import _modelstore as _c
 
 __all__ = [
-    "Store", "Loader", "Model", "PredictionLogger", "migrate",
+    "Store", "Run", "Loader", "Model", "PredictionLogger", "migrate",
     "Error", "InvalidArgument", "NotFound", "AlreadyExists", "Unreachable",
     "IntegrityError", "LocalIOError", "OutOfMemory", "Timeout",
     "SchemaError", "Full", "LIBRARY_VERSION",
@@ -136,16 +137,6 @@ def migrate(url: Optional[str] = None) -> int:
 # ---------------------------------------------------------------------
 
 _SEED_COLUMNS = ("accuracy", "rmse", "r2")
-# list(where=...): KEY OP NUMBER, clauses joined by "and" or ",".
-_CLAUSE = re.compile(
-    r"\s*([A-Za-z_][A-Za-z0-9_.\-]*)\s*(>=|<=|!=|==|=|>|<)\s*"
-    r"([-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?)\s*$")
-_OPS = {
-    ">=": lambda a, b: a >= b, "<=": lambda a, b: a <= b,
-    ">": lambda a, b: a > b, "<": lambda a, b: a < b,
-    "=": lambda a, b: a == b, "==": lambda a, b: a == b,
-    "!=": lambda a, b: a != b,
-}
 
 
 def _json_object(what: str, obj: Optional[Mapping[str, Any]]) -> Optional[str]:
@@ -171,32 +162,6 @@ def _source(what: str, value: Source) -> Union[str, bytes, bytearray,
     except TypeError:
         raise TypeError(f"{what} must be a path or a bytes-like object, "
                         f"not {type(value).__name__}") from None
-
-
-def _metric_of(row: Mapping[str, Any], key: str) -> Optional[float]:
-    """A row's value for a list(sort=, where=) key: a metric, a seed
-    column (accuracy/rmse/r2) or a numeric field of the row."""
-    v = row.get("metrics", {}).get(key)
-    if v is None and key in _SEED_COLUMNS:
-        v = row.get(key + "_score")
-    if v is None:
-        v = row.get(key)
-    if isinstance(v, bool) or not isinstance(v, (int, float)):
-        return None
-    return float(v)
-
-
-def _parse_where(where: str) -> List[Tuple[str, Any, float]]:
-    clauses = []
-    for part in re.split(r"\s+and\s+|,", where.strip(), flags=re.I):
-        m = _CLAUSE.match(part)
-        if not m:
-            raise InvalidArgument(
-                f"where: cannot parse \"{part.strip()}\" (expected KEY OP "
-                f"NUMBER, OP one of >= <= > < = != , joined by 'and')",
-                _c.EINVAL)
-        clauses.append((m.group(1), _OPS[m.group(2)], float(m.group(3))))
-    return clauses
 
 
 class Store:
@@ -299,28 +264,25 @@ class Store:
         """The primary artifact of each version, as dicts with the keys of
         ``modelstore list --json``; by name, then newest first.
 
-        ``sort``: a metric (or accuracy/rmse/r2, or a numeric field);
-        rows without it come last.  ``where``: clauses ``KEY OP NUMBER``
-        (OP one of ``>= <= > < = !=``) joined by ``and``, e.g.
-        ``"accuracy>=0.9 and rmse<3"``; rows without the key are left out.
-        ``limit``: at most this many rows (after filtering and sorting).
+        Sorted and filtered by the library, in one query
+        (``ms_store_list_versions``), exactly as ``modelstore list
+        --sort/--where``.  A version's value of a metric is its latest
+        point in ``model_metrics`` (pushed with a run, or appended by
+        ``modelstore runs log --version``), else the number in its
+        metrics, else (accuracy, rmse, r2) the score column.
+
+        ``sort``: a metric name; versions without it come last; ``desc``:
+        highest first.  ``where``: conditions ``METRIC OP NUMBER`` (OP one
+        of ``>= <= > < = !=``) joined by ``and``, e.g.
+        ``"accuracy>=0.9 and rmse<3"``; a version without the metric fails
+        the condition.  Parsed by the library, never spliced into SQL; a
+        bad one raises :class:`InvalidArgument` naming the offset and the
+        token.  ``limit``: at most this many rows (after filtering and
+        sorting).
         """
         if limit is not None and limit < 0:
             raise InvalidArgument("limit must not be negative", _c.EINVAL)
-        if sort is None and where is None:
-            return self._s.list(name, limit or 0)
-        # TODO(rebind): ms_store_list with sort/where once the library has
-        # them (issue 10, section 1); filtered here over the full list.
-        clauses = _parse_where(where) if where is not None else []
-        rows = [r for r in self._s.list(name, 0)
-                if all((v := _metric_of(r, k)) is not None and op(v, x)
-                       for k, op, x in clauses)]
-        if sort is not None:
-            have = [r for r in rows if _metric_of(r, sort) is not None]
-            missing = [r for r in rows if _metric_of(r, sort) is None]
-            have.sort(key=lambda r: _metric_of(r, sort), reverse=desc)
-            rows = have + missing
-        return rows[:limit] if limit else rows
+        return self._s.list(name, sort, bool(desc), where, limit or 0)
 
     def promote(self, version: str, *, name: str = "default",
                 reason: Optional[str] = None) -> None:
@@ -358,27 +320,114 @@ class Store:
         self._s.record_actual(prediction_id, value)
 
     def record_actuals(self, pairs: Iterable[Tuple[str, float]], *,
-                       batch_size: int = 5000) -> int:
-        """Attach observed values to many predictions; returns the count.
+                       batch_size: int = 5000) -> Dict[str, Any]:
+        """Attach observed values to many predictions, one round trip per
+        batch of ``batch_size`` pairs (``ms_store_record_actuals``: one
+        COPY and one UPDATE, without the GIL).
 
-        ``pairs``: (prediction id, value).  Each batch runs without the
-        GIL.  Not atomic: on a failure the exception names the item, and
-        the ones before it stay recorded.
+        ``pairs``: (prediction id, value).  Returns, added up over the
+        batches, what ``modelstore --json actuals`` prints: ``{"rows":
+        pairs taken, "matched": predictions updated, "unmatched": ids no
+        prediction has, "unmatched_ids": [those ids]}``.  An unknown id is
+        reported there, not raised (its prediction may still be queued or
+        spooled by a logger).  An id given twice in a batch takes its last
+        value.
+
+        Each batch is all or nothing and checked before it is sent: a bad
+        id or a non-finite value raises :class:`InvalidArgument` naming
+        the item, and that batch writes nothing.  Batches before it stay
+        recorded (the message says how many rows).
         """
-        # TODO(rebind): one round trip per batch once the library has a
-        # bulk ms_store_record_actuals (issue 10); today a loop in C.
-        total = 0
+        if batch_size < 1:
+            raise InvalidArgument("batch_size must be at least 1", _c.EINVAL)
+        total: Dict[str, Any] = {"rows": 0, "matched": 0, "unmatched": 0,
+                                 "unmatched_ids": []}
         ids: List[str] = []
         vals: List[float] = []
+        start = 0
+
+        def send() -> None:
+            try:
+                r = self._s.record_actuals(ids, vals)
+            except Error as e:
+                if start == 0:
+                    raise
+                # The library counts rows within the batch.
+                raise type(e)(f"in the batch starting at item {start} "
+                              f"({total['rows']} rows recorded before it):"
+                              f" {e.message}", e.status) from None
+            for k in ("rows", "matched", "unmatched"):
+                total[k] += r[k]
+            total["unmatched_ids"].extend(r["unmatched_ids"])
+
         for pid, value in pairs:
             ids.append(pid)
             vals.append(float(value))
             if len(ids) >= batch_size:
-                total += self._s.record_actuals(ids, vals)
+                send()
+                start += len(ids)
                 ids, vals = [], []
         if ids:
-            total += self._s.record_actuals(ids, vals)
+            send()
         return total
+
+    # -- training runs --
+    def start_run(self, *, name: str = "default",
+                  run_id: Optional[str] = None,
+                  params: Optional[Mapping[str, Any]] = None,
+                  tags: Optional[Mapping[str, Any]] = None,
+                  dataset_size: Optional[int] = None) -> "Run":
+        """Start a training run (a ``model_runs`` row, status "running")
+        and return it as a :class:`Run`, which is also a context manager::
+
+            with store.start_run(name="churn", params={"depth": 6}) as run:
+                for epoch in range(10):
+                    run.log_metric("loss", loss, step=epoch)
+                run.push("model.pkl", production=True)
+            # finished; "failed" when the block raised, "killed" on Ctrl-C
+
+        ``run_id``: None generates a UUIDv7; an existing id raises
+        :class:`AlreadyExists`.  ``params`` and ``tags``: mappings of JSON
+        values, types kept (100 stays an int, [64, 32] a list).
+        ``dataset_size``: rows trained on.  The run uses this store's
+        connection: the store must stay open while the run is used.
+        """
+        if dataset_size is None:
+            size = -1
+        elif isinstance(dataset_size, bool) or not isinstance(dataset_size,
+                                                              int):
+            raise TypeError("dataset_size must be an int, not "
+                            f"{type(dataset_size).__name__}")
+        elif dataset_size < 0:
+            raise InvalidArgument("dataset_size must not be negative",
+                                  _c.EINVAL)
+        else:
+            size = dataset_size
+        params_json = _json_object("params", params)
+        rid = self._s.run_start(name, run_id, params_json,
+                                _json_object("tags", tags), size)
+        return Run(self, rid, name,
+                   json.loads(params_json) if params_json else {})
+
+    def runs(self, name: Optional[str] = None, *,
+             limit: Optional[int] = None) -> List[Dict[str, Any]]:
+        """The runs of ``name`` (None: every name), newest first, as
+        ``modelstore --json runs list``: dicts with "run_id",
+        "model_name", "status", "started_at", "ended_at",
+        "duration_seconds", "dataset_size", "params", "tags", "metrics"
+        (the last value of each) and "versions" (pushed with the run)."""
+        if limit is not None and limit < 0:
+            raise InvalidArgument("limit must not be negative", _c.EINVAL)
+        return self._s.run_list(name, limit or 0)
+
+    def run(self, run_id: str, *,
+            metric: Optional[str] = None) -> Dict[str, Any]:
+        """One run, as ``modelstore --json runs show``: the keys of
+        :meth:`runs`, with each member of "metrics" a dict ``{"last",
+        "count", "history": [{"step", "value", "recorded_at"}, ...]}``
+        (history by step, points without a step last).  ``metric``: only
+        that one.  Raises :class:`NotFound` for an unknown id."""
+        return self._s.run_show(run_id, metric)
 
     def report(self, name: Optional[str] = None, *,
                since_days: Optional[int] = None) -> Dict[str, Any]:
@@ -386,6 +435,121 @@ class Store:
         "promotions": [...]} (see ``ms_store_report`` in the header)."""
         return self._s.report(name, None if since_days is None
                               else str(int(since_days)))
+
+
+# ---------------------------------------------------------------------
+# Run
+# ---------------------------------------------------------------------
+
+#: A point for :meth:`Run.log_metrics`: (key, value) or (key, value, step).
+MetricPoint = Union[Tuple[str, float], Tuple[str, float, Optional[int]]]
+
+
+class Run:
+    """A training run started by :meth:`Store.start_run`.
+
+    ``run.id`` is its id, ``run.name`` its model name, ``run.status``
+    what this object last set ("running" until :meth:`finish`).  Every
+    call goes through the store's connection with the GIL released, one
+    at a time (the store's lock): a run may be used from several threads.
+
+    As a context manager, leaving the block finishes the run: normally
+    "finished", by an exception "failed", by KeyboardInterrupt "killed"
+    (the exception still propagates; a run already finished by hand is
+    left as it is).
+    """
+
+    def __init__(self, store: Store, run_id: str, name: str,
+                 params: Dict[str, Any]) -> None:
+        self._store = store
+        self._s = store._s
+        self.id = run_id
+        self.name = name
+        self.params = params
+        self.status = "running"
+
+    def log_metric(self, key: str, value: float,
+                   step: Optional[int] = None) -> None:
+        """Log one value (``step``: 0 or more, or None)."""
+        self._s.run_log_metric(self.id, key, value, step)
+
+    def log_metrics(self, metrics: Union[Mapping[str, float],
+                                         Iterable[MetricPoint]],
+                    step: Optional[int] = None) -> int:
+        """Log many values in ONE round trip (``ms_run_log_metrics``: one
+        statement, all or nothing); returns how many points.
+
+        ``metrics``: a mapping ``{key: value}`` (all at ``step``), or an
+        iterable of ``(key, value)`` / ``(key, value, step)``; a point's
+        own step wins over ``step``.  Thousands of points per call are
+        the intended use.  A bad point raises :class:`InvalidArgument`
+        (or TypeError) naming it, and nothing is written.
+        """
+        if isinstance(metrics, Mapping):
+            points = [(k, v, step) for k, v in metrics.items()]
+        else:
+            points = []
+            for p in metrics:
+                if len(p) == 2:
+                    points.append((p[0], p[1], step))
+                elif len(p) == 3:
+                    points.append((p[0], p[1], step if p[2] is None
+                                   else p[2]))
+                else:
+                    raise TypeError(f"point {len(points)}: expected (key, "
+                                    f"value) or (key, value, step), got "
+                                    f"{len(p)} items")
+        return self._s.run_log_metrics(self.id, points)
+
+    def push(self, path_or_bytes: Source, *, version: Optional[str] = None,
+             model_type: Optional[str] = None,
+             metrics: Optional[Mapping[str, float]] = None,
+             params: Optional[Mapping[str, Any]] = None,
+             production: bool = False, reason: Optional[str] = None,
+             compress: Union[bool, int] = False,
+             extra: Optional[Mapping[str, Source]] = None) -> str:
+        """:meth:`Store.push` under the run's name and id: the version
+        belongs to the run (it appears in the run's "versions").
+        ``params`` default to the run's params, stored with the
+        artifact.  Returns the version."""
+        return self._store.push(
+            path_or_bytes, name=self.name, version=version, run_id=self.id,
+            model_type=model_type, metrics=metrics,
+            params=self.params if params is None else params,
+            production=production, reason=reason, compress=compress,
+            extra=extra)
+
+    def finish(self, status: str = "finished") -> None:
+        """End the run: "finished", "failed" or "killed".  A run that has
+        already ended raises :class:`InvalidArgument` naming its status."""
+        self._s.run_finish(self.id, status)
+        self.status = status
+
+    def info(self) -> Dict[str, Any]:
+        """:meth:`Store.run` of this run (status, metric history, ...)."""
+        return self._store.run(self.id)
+
+    def __enter__(self) -> "Run":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if self.status != "running":
+            return
+        if exc_type is None:
+            self.finish("finished")
+            return
+        status = ("killed" if issubclass(exc_type, KeyboardInterrupt)
+                  else "failed")
+        try:
+            self.finish(status)
+        except Error as e:
+            # The block's own exception matters more: it propagates.
+            if exc is not None and hasattr(exc, "add_note"):
+                exc.add_note(f"modelstore: run {self.id} could not be "
+                             f"marked {status}: {e}")
+
+    def __repr__(self) -> str:
+        return f"<modelstore.Run {self.id} {self.name} {self.status}>"
 
 
 # ---------------------------------------------------------------------

@@ -556,23 +556,33 @@ static PyObject *Store_pull_file(StoreObject *self, PyObject *args)
 	return res;
 }
 
+/* list(name, sort, desc, where, limit): ms_store_list_versions, which
+ * parses @where itself (never spliced into SQL) and names the offset and
+ * token of a bad one. */
 static PyObject *Store_list(StoreObject *self, PyObject *args)
 {
-	const char *name;
+	const char *name, *sort, *where;
+	int desc, closed;
 	Py_ssize_t limit;
+	ms_list_options o = MS_LIST_OPTIONS_INIT;
 	ms_artifact_list *list = NULL;
 	ms_status st = MS_OK;
-	int closed;
 	char err[ERRMSG_MAX];
 	PyObject *res;
 	size_t n;
 
-	if (!PyArg_ParseTuple(args, "zn:list", &name, &limit))
+	if (!PyArg_ParseTuple(args, "zzpzn:list", &name, &sort, &desc, &where,
+	                      &limit))
 		return NULL;
 	if (limit < 0)
 		return raise_status(MS_EINVAL, "limit must not be negative");
+	o.model_name = name;
+	o.sort = sort;
+	o.descending = desc;
+	o.where = where;
+	o.limit = (size_t)limit;
 	WITH_STORE(self, closed, {
-		st = ms_store_list(&list, self->s, name, (size_t)limit);
+		st = ms_store_list_versions(&list, self->s, &o);
 		copy_err(err, self->s, st);
 	});
 	if (closed)
@@ -785,21 +795,37 @@ static PyObject *Store_record_actual(StoreObject *self, PyObject *args)
 	Py_RETURN_NONE;
 }
 
+/* The "\n"-terminated ids of an ms_actuals_result as a list of str. */
+static PyObject *id_lines(const char *p)
+{
+	PyObject *list = PyList_New(0);
+	const char *nl;
+	while (list != NULL && p != NULL && (nl = strchr(p, '\n')) != NULL) {
+		PyObject *s = PyUnicode_DecodeUTF8(p, nl - p, "replace");
+		if (s == NULL || PyList_Append(list, s) < 0)
+			Py_CLEAR(list);
+		Py_XDECREF(s);
+		p = nl + 1;
+	}
+	return list;
+}
+
 /*
- * record_actuals(ids, values): two lists of equal length (str, float).
- * TODO(rebind): one ms_store_record_actual() per pair, all without the
- * GIL, until the library has a bulk call; stops at the first failure,
- * whose message names the index.  Returns how many were recorded.
+ * record_actuals(ids, values): two lists of equal length (str, float),
+ * one ms_store_record_actuals() call (one COPY and one UPDATE per
+ * 100 000 rows), without the GIL.  Returns {"rows", "matched",
+ * "unmatched", "unmatched_ids"} as `modelstore --json actuals`; ids no
+ * prediction has are reported there, not raised.
  */
 static PyObject *Store_record_actuals(StoreObject *self, PyObject *args)
 {
-	PyObject *ids, *vals;
-	const char **cid = NULL;
-	double *cv = NULL;
-	Py_ssize_t n, done = 0;
+	PyObject *ids, *vals, *unmatched;
+	ms_actual *rows = NULL;
+	ms_actuals_result r = MS_ACTUALS_RESULT_INIT;
+	Py_ssize_t n;
 	ms_status st = MS_OK;
 	int closed;
-	char err[ERRMSG_MAX], msg[ERRMSG_MAX + 128];
+	char err[ERRMSG_MAX];
 	PyObject *res = NULL;
 
 	if (!PyArg_ParseTuple(args, "O!O!:record_actuals", &PyList_Type, &ids,
@@ -808,42 +834,44 @@ static PyObject *Store_record_actuals(StoreObject *self, PyObject *args)
 	n = PyList_GET_SIZE(ids);
 	if (PyList_GET_SIZE(vals) != n)
 		return raise_status(MS_EINVAL, "ids and values differ in length");
-	cid = PyMem_Calloc(n ? (size_t)n : 1, sizeof *cid);
-	cv = PyMem_Calloc(n ? (size_t)n : 1, sizeof *cv);
-	if (cid == NULL || cv == NULL) {
-		PyErr_NoMemory();
-		goto out;
-	}
+	rows = PyMem_Calloc(n ? (size_t)n : 1, sizeof *rows);
+	if (rows == NULL)
+		return PyErr_NoMemory();
 	/* The lists are ours (built by the Python layer) and are not
 	 * changed while the GIL is released, so the UTF-8 pointers hold. */
 	for (Py_ssize_t i = 0; i < n; i++) {
-		cid[i] = PyUnicode_AsUTF8(PyList_GET_ITEM(ids, i));
-		if (cid[i] == NULL)
+		PyObject *id = PyList_GET_ITEM(ids, i);
+		if (!PyUnicode_Check(id)) {
+			PyErr_Format(PyExc_TypeError, "item %zd: the prediction "
+			             "id must be str, not %.50s", i,
+			             Py_TYPE(id)->tp_name);
 			goto out;
-		cv[i] = PyFloat_AsDouble(PyList_GET_ITEM(vals, i));
-		if (cv[i] == -1.0 && PyErr_Occurred())
+		}
+		rows[i].prediction_id = PyUnicode_AsUTF8(id);
+		if (rows[i].prediction_id == NULL)
+			goto out;
+		rows[i].value = PyFloat_AsDouble(PyList_GET_ITEM(vals, i));
+		if (rows[i].value == -1.0 && PyErr_Occurred())
 			goto out;
 	}
 	WITH_STORE(self, closed, {
-		for (; done < n; done++) {
-			st = ms_store_record_actual(self->s, cid[done], cv[done]);
-			if (st != MS_OK)
-				break;
-		}
+		st = ms_store_record_actuals(self->s, rows, (size_t)n, &r);
 		copy_err(err, self->s, st);
 	});
 	if (closed) {
 		raise_closed("Store");
 	} else if (st != MS_OK) {
-		snprintf(msg, sizeof msg, "item %zd (%zd recorded before it): %s",
-		         done, done, err);
-		raise_status(st, msg);
-	} else {
-		res = PyLong_FromSsize_t(done);
+		raise_status(st, err);
+	} else if ((unmatched = id_lines(r.unmatched_ids.ptr)) != NULL) {
+		res = Py_BuildValue("{s:K,s:K,s:K,s:N}", "rows",
+		                    (unsigned long long)r.rows, "matched",
+		                    (unsigned long long)r.matched, "unmatched",
+		                    (unsigned long long)r.unmatched,
+		                    "unmatched_ids", unmatched);
 	}
 out:
-	PyMem_Free(cid);
-	PyMem_Free(cv);
+	ms_actuals_result_dispose(&r);
+	PyMem_Free(rows);
 	return res;
 }
 
@@ -900,6 +928,261 @@ static PyObject *Store_export(StoreObject *self, PyObject *args)
 	return res;
 }
 
+/* ------------------------------------------------------------------ */
+/* Runs (ms_run_*), on the store's connection and lock                 */
+/* ------------------------------------------------------------------ */
+
+/* A step: None is MS_STEP_NONE; else an int, 0 or more.  -1 with an
+ * exception set on failure (@i names the point, -1: no index). */
+static int step_of(PyObject *o, int64_t *out, Py_ssize_t i)
+{
+	long long v;
+	if (o == NULL || o == Py_None) {
+		*out = MS_STEP_NONE;
+		return 0;
+	}
+	if (!PyLong_Check(o)) {
+		if (i < 0)
+			PyErr_Format(PyExc_TypeError, "step must be an int or "
+			             "None, not %.50s", Py_TYPE(o)->tp_name);
+		else
+			PyErr_Format(PyExc_TypeError, "point %zd: step must be "
+			             "an int or None, not %.50s", i,
+			             Py_TYPE(o)->tp_name);
+		return -1;
+	}
+	v = PyLong_AsLongLong(o);
+	if (v == -1 && PyErr_Occurred())
+		return -1;
+	if (v < 0) {
+		char msg[96];
+		if (i < 0)
+			snprintf(msg, sizeof msg, "step %lld: must be 0 or more",
+			         v);
+		else
+			snprintf(msg, sizeof msg, "point %zd: step %lld: must "
+			         "be 0 or more", i, v);
+		raise_status(MS_EINVAL, msg);
+		return -1;
+	}
+	*out = (int64_t)v;
+	return 0;
+}
+
+/* run_start(name, run_id, params_json, tags_json, dataset_size) -> id;
+ * dataset_size negative: unknown. */
+static PyObject *Store_run_start(StoreObject *self, PyObject *args)
+{
+	ms_run_options o = MS_RUN_OPTIONS_INIT;
+	long long size;
+	ms_buf id = MS_BUF_INIT;
+	ms_status st = MS_OK;
+	int closed;
+	char err[ERRMSG_MAX];
+	PyObject *res = NULL;
+
+	if (!PyArg_ParseTuple(args, "zzzzL:run_start", &o.model_name,
+	                      &o.run_id, &o.params_json, &o.tags_json, &size))
+		return NULL;
+	o.dataset_size = (int64_t)size;
+	WITH_STORE(self, closed, {
+		st = ms_run_start(&id, self->s, &o);
+		copy_err(err, self->s, st);
+	});
+	if (closed)
+		raise_closed("Store");
+	else if (st != MS_OK)
+		raise_status(st, err);
+	else
+		res = str_of(id.ptr);
+	ms_buf_dispose(&id);
+	return res;
+}
+
+/* run_log_metric(run_id, metric, value, step or None) */
+static PyObject *Store_run_log_metric(StoreObject *self, PyObject *args)
+{
+	const char *id, *metric;
+	double value;
+	PyObject *step_o;
+	int64_t step;
+	ms_status st = MS_OK;
+	int closed;
+	char err[ERRMSG_MAX];
+
+	if (!PyArg_ParseTuple(args, "ssdO:run_log_metric", &id, &metric,
+	                      &value, &step_o))
+		return NULL;
+	if (step_of(step_o, &step, -1) < 0)
+		return NULL;
+	WITH_STORE(self, closed, {
+		st = ms_run_log_metric(self->s, id, metric, value, step);
+		copy_err(err, self->s, st);
+	});
+	if (closed)
+		return raise_closed("Store");
+	if (st != MS_OK)
+		return raise_status(st, err);
+	Py_RETURN_NONE;
+}
+
+/*
+ * run_log_metrics(run_id, points) -> count: points is a list of
+ * (metric, value, step or None) tuples, sent as ONE ms_run_log_metrics
+ * call (one statement, all or nothing) without the GIL.
+ */
+static PyObject *Store_run_log_metrics(StoreObject *self, PyObject *args)
+{
+	const char *id;
+	PyObject *points;
+	ms_metric_point *p = NULL;
+	Py_ssize_t n;
+	ms_status st = MS_OK;
+	int closed;
+	char err[ERRMSG_MAX];
+	PyObject *res = NULL;
+
+	if (!PyArg_ParseTuple(args, "sO!:run_log_metrics", &id, &PyList_Type,
+	                      &points))
+		return NULL;
+	n = PyList_GET_SIZE(points);
+	p = PyMem_Calloc(n ? (size_t)n : 1, sizeof *p);
+	if (p == NULL)
+		return PyErr_NoMemory();
+	/* The list and its tuples are built by the Python layer and never
+	 * handed out, so nothing changes them while the GIL is released:
+	 * the UTF-8 pointers (owned by the str objects) hold. */
+	for (Py_ssize_t i = 0; i < n; i++) {
+		PyObject *t = PyList_GET_ITEM(points, i), *m;
+		if (!PyTuple_Check(t) || PyTuple_GET_SIZE(t) != 3) {
+			PyErr_Format(PyExc_TypeError, "point %zd: expected "
+			             "(metric, value, step)", i);
+			goto out;
+		}
+		m = PyTuple_GET_ITEM(t, 0);
+		if (!PyUnicode_Check(m)) {
+			PyErr_Format(PyExc_TypeError, "point %zd: the metric "
+			             "name must be str, not %.50s", i,
+			             Py_TYPE(m)->tp_name);
+			goto out;
+		}
+		p[i].metric = PyUnicode_AsUTF8(m);
+		if (p[i].metric == NULL)
+			goto out;
+		p[i].value = PyFloat_AsDouble(PyTuple_GET_ITEM(t, 1));
+		if (p[i].value == -1.0 && PyErr_Occurred()) {
+			if (PyErr_ExceptionMatches(PyExc_TypeError)) {
+				PyErr_Clear();
+				PyErr_Format(PyExc_TypeError, "point %zd (%s): the "
+				             "value must be a number", i,
+				             p[i].metric);
+			}
+			goto out;
+		}
+		if (step_of(PyTuple_GET_ITEM(t, 2), &p[i].step, i) < 0)
+			goto out;
+		p[i].time_ms = 0;
+	}
+	WITH_STORE(self, closed, {
+		st = ms_run_log_metrics(self->s, id, p, (size_t)n);
+		copy_err(err, self->s, st);
+	});
+	if (closed)
+		raise_closed("Store");
+	else if (st != MS_OK)
+		raise_status(st, err);
+	else
+		res = PyLong_FromSsize_t(n);
+out:
+	PyMem_Free(p);
+	return res;
+}
+
+/* run_finish(run_id, "finished" | "failed" | "killed") */
+static PyObject *Store_run_finish(StoreObject *self, PyObject *args)
+{
+	const char *id, *status;
+	ms_run_status rs;
+	ms_status st = MS_OK;
+	int closed;
+	char err[ERRMSG_MAX];
+
+	if (!PyArg_ParseTuple(args, "ss:run_finish", &id, &status))
+		return NULL;
+	if (ms_run_status_parse(&rs, status) != MS_OK ||
+	    rs == MS_RUN_RUNNING) {
+		snprintf(err, sizeof err, "run status \"%.40s\": expected "
+		         "finished, failed or killed", status);
+		return raise_status(MS_EINVAL, err);
+	}
+	WITH_STORE(self, closed, {
+		st = ms_run_finish(self->s, id, rs);
+		copy_err(err, self->s, st);
+	});
+	if (closed)
+		return raise_closed("Store");
+	if (st != MS_OK)
+		return raise_status(st, err);
+	Py_RETURN_NONE;
+}
+
+/* run_list(name, limit) -> the ms_run_list array, parsed */
+static PyObject *Store_run_list(StoreObject *self, PyObject *args)
+{
+	const char *name;
+	Py_ssize_t limit;
+	ms_buf out = MS_BUF_INIT;
+	ms_status st = MS_OK;
+	int closed;
+	char err[ERRMSG_MAX];
+	PyObject *res = NULL;
+
+	if (!PyArg_ParseTuple(args, "zn:run_list", &name, &limit))
+		return NULL;
+	if (limit < 0)
+		return raise_status(MS_EINVAL, "limit must not be negative");
+	WITH_STORE(self, closed, {
+		st = ms_run_list(&out, self->s, name, (size_t)limit);
+		copy_err(err, self->s, st);
+	});
+	if (closed)
+		raise_closed("Store");
+	else if (st != MS_OK)
+		raise_status(st, err);
+	else
+		res = PyObject_CallFunction(json_loads, "s",
+		                            out.ptr ? out.ptr : "[]");
+	ms_buf_dispose(&out);
+	return res;
+}
+
+/* run_show(run_id, metric or None) -> the ms_run_show object, parsed */
+static PyObject *Store_run_show(StoreObject *self, PyObject *args)
+{
+	const char *id, *metric;
+	ms_buf out = MS_BUF_INIT;
+	ms_status st = MS_OK;
+	int closed;
+	char err[ERRMSG_MAX];
+	PyObject *res = NULL;
+
+	if (!PyArg_ParseTuple(args, "sz:run_show", &id, &metric))
+		return NULL;
+	WITH_STORE(self, closed, {
+		st = ms_run_show(&out, self->s, id, metric);
+		copy_err(err, self->s, st);
+	});
+	if (closed)
+		raise_closed("Store");
+	else if (st != MS_OK)
+		raise_status(st, err);
+	else
+		res = PyObject_CallFunction(json_loads, "s",
+		                            out.ptr ? out.ptr : "{}");
+	ms_buf_dispose(&out);
+	return res;
+}
+
 static PyMethodDef Store_methods[] = {
 	{ "close", (PyCFunction)Store_close, METH_NOARGS,
 	  "Close the connection (idempotent)." },
@@ -920,6 +1203,14 @@ static PyMethodDef Store_methods[] = {
 	  NULL },
 	{ "report", (PyCFunction)Store_report, METH_VARARGS, NULL },
 	{ "export", (PyCFunction)Store_export, METH_VARARGS, NULL },
+	{ "run_start", (PyCFunction)Store_run_start, METH_VARARGS, NULL },
+	{ "run_log_metric", (PyCFunction)Store_run_log_metric, METH_VARARGS,
+	  NULL },
+	{ "run_log_metrics", (PyCFunction)Store_run_log_metrics, METH_VARARGS,
+	  NULL },
+	{ "run_finish", (PyCFunction)Store_run_finish, METH_VARARGS, NULL },
+	{ "run_list", (PyCFunction)Store_run_list, METH_VARARGS, NULL },
+	{ "run_show", (PyCFunction)Store_run_show, METH_VARARGS, NULL },
 	{ NULL, NULL, 0, NULL }
 };
 

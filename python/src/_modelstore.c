@@ -392,27 +392,43 @@ out:
 	return res;
 }
 
+/* show(selector, name, artifact): the artifact's metadata plus
+ * "metric_history" (ms_store_version_metrics of the version shown, not of
+ * the selector, which may have moved since), as `modelstore --json show`. */
 static PyObject *Store_show(StoreObject *self, PyObject *args)
 {
 	const char *name, *sel, *artifact;
 	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+	ms_buf hist = MS_BUF_INIT;
 	ms_status st = MS_OK;
 	int closed;
 	char err[ERRMSG_MAX];
-	PyObject *res = NULL;
+	PyObject *res = NULL, *doc = NULL, *metrics;
 
 	if (!PyArg_ParseTuple(args, "zzz:show", &sel, &name, &artifact))
 		return NULL;
 	WITH_STORE(self, closed, {
 		st = ms_store_show(&info, self->s, name, sel, artifact);
+		if (st == MS_OK)
+			st = ms_store_version_metrics(&hist, self->s, name,
+			                              info.model_version);
 		copy_err(err, self->s, st);
 	});
-	if (closed)
+	if (closed) {
 		raise_closed("Store");
-	else if (st != MS_OK)
+	} else if (st != MS_OK) {
 		raise_status(st, err);
-	else
-		res = info_dict(&info);
+	} else if ((doc = parse_json(hist.ptr)) != NULL &&
+	           (res = info_dict(&info)) != NULL) {
+		metrics = PyDict_Check(doc) ? PyDict_GetItemString(doc, "metrics")
+		                            : NULL;
+		if (metrics == NULL)
+			metrics = Py_None;
+		if (PyDict_SetItemString(res, "metric_history", metrics) < 0)
+			Py_CLEAR(res);
+	}
+	Py_XDECREF(doc);
+	ms_buf_dispose(&hist);
 	ms_artifact_info_dispose(&info);
 	return res;
 }

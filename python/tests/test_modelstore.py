@@ -149,6 +149,8 @@ class StoreTest(unittest.TestCase):
         self.assertEqual(len(self.s.list("keys", limit=1)), 1)
 
     def test_list_sort_where_limit(self):
+        """Sorted and filtered by the library: the expected order, with
+        versions lacking the sort metric last and left out by where."""
         for i, (acc, f1) in enumerate([(0.7, 0.1), (0.95, 0.3), (0.9, 0.9)]):
             self.s.push(b"x", name="sorted", version=f"v{i}",
                         metrics={"accuracy": acc, "f1": f1})
@@ -159,14 +161,73 @@ class StoreTest(unittest.TestCase):
         rows = self.s.list("sorted", sort="f1", desc=True)
         self.assertEqual([r["model_version"] for r in rows],
                          ["v2", "v1", "v0", "nometric"])
+        rows = self.s.list("sorted", sort="f1")
+        self.assertEqual([r["model_version"] for r in rows],
+                         ["v0", "v1", "v2", "nometric"])
         rows = self.s.list("sorted", sort="accuracy", where="f1 < 0.5",
                            limit=1)
         self.assertEqual([r["model_version"] for r in rows], ["v0"])
-        rows = self.s.list("sorted", where="accuracy > 0.8 and f1 >= 0.5")
-        self.assertEqual([r["model_version"] for r in rows], ["v2"])
+        rows = self.s.list("sorted", sort="accuracy", desc=True,
+                           where="accuracy > 0.8 AND f1 >= 0.2")
+        self.assertEqual([r["model_version"] for r in rows], ["v1", "v2"])
+        rows = self.s.list("sorted", where="accuracy != 0.9 and f1 = 0.1")
+        self.assertEqual([r["model_version"] for r in rows], ["v0"])
+
+    @unittest.skipUnless(CLI, "MS_CLI not set")
+    def test_list_sort_where_equals_the_cli(self):
+        for i, (acc, rmse) in enumerate([(0.8, 3.0), (0.92, 2.0),
+                                         (0.97, 4.0), (0.91, 1.0)]):
+            self.s.push(b"y", name="cliwhere", version=f"v{i}",
+                        metrics={"accuracy": acc, "rmse": rmse})
+        mine = self.s.list("cliwhere", sort="rmse", desc=True,
+                           where="accuracy >= 0.9 and rmse < 3.5")
+        self.assertEqual([r["model_version"] for r in mine], ["v1", "v3"])
+        self.assertEqual(mine, cli_json(
+            "--name", "cliwhere", "list", "--sort", "rmse", "--desc",
+            "--where", "accuracy >= 0.9 and rmse < 3.5"))
+
+    @unittest.skipUnless(CLI, "MS_CLI not set")
+    def test_list_uses_the_latest_metric_point_of_a_version(self):
+        """A value appended to a version after its push (model_metrics,
+        `runs log --version`) is the one list() sorts and filters on."""
+        for v, acc in (("a", 0.9), ("b", 0.8), ("c", 0.85)):
+            self.s.push(b"m", name="latestpt", version=v,
+                        metrics={"accuracy": acc})
+        self.assertEqual([r["model_version"] for r in
+                          self.s.list("latestpt", sort="accuracy")],
+                         ["b", "c", "a"])
+        subprocess.run([CLI, "--name", "latestpt", "runs", "log",
+                        "--version", "a", "accuracy=0.5"], check=True,
+                       capture_output=True, env=CHILD_ENV)
+        self.assertEqual([r["model_version"] for r in
+                          self.s.list("latestpt", sort="accuracy")],
+                         ["a", "b", "c"])
+        self.assertEqual([r["model_version"] for r in self.s.list(
+            "latestpt", where="accuracy < 0.6")], ["a"])
+        hist = self.s.show("a", name="latestpt")["metric_history"]
+        self.assertEqual((hist["accuracy"]["last"],
+                          hist["accuracy"]["count"]), (0.5, 2))
+
+    def test_list_bad_where_raises_invalid_argument_naming_it(self):
+        self.s.push(b"x", name="badwhere", version="v1",
+                    metrics={"accuracy": 0.9})
+        cases = [("accuracy => 0.9", '"=>"'),
+                 ("accuracy >= 0.9; DROP TABLE x", '"0.9;"'),
+                 ("accuracy >= high", '"high"'),
+                 ("accuracy >= 0.9 or rmse < 1", '"or'),
+                 ("1abc > 2", "offset 0")]
+        for where, token in cases:
+            with self.subTest(where=where):
+                with self.assertRaises(ms.InvalidArgument) as cm:
+                    self.s.list("badwhere", where=where)
+                msg = str(cm.exception)
+                self.assertIn("where expression", msg)
+                self.assertIn(token, msg)
         with self.assertRaises(ms.InvalidArgument) as cm:
-            self.s.list("sorted", where="accuracy >= 0.9; DROP TABLE x")
-        self.assertIn("cannot parse", str(cm.exception))
+            self.s.list("badwhere", sort="no such metric!")
+        self.assertEqual(cm.exception.status, 2)
+        self.assertEqual(
+            [r["model_version"] for r in self.s.list("badwhere")], ["v1"])
 
     def test_promote_rollback_and_prune(self):
         for v in ("v1", "v2", "v3"):
@@ -290,9 +351,15 @@ class BadInputTest(unittest.TestCase):
             self.s.record_actual(str(uuid.uuid4()), 1.0)
         with self.assertRaises(ms.InvalidArgument):
             self.s.record_actual(str(uuid.uuid4()), float("nan"))
-        with self.assertRaises(ms.NotFound) as cm:
-            self.s.record_actuals([(str(uuid.uuid4()), 1.0)])
-        self.assertIn("item 0", str(cm.exception))
+        with self.assertRaises(ms.InvalidArgument) as cm:
+            self.s.record_actuals([(str(uuid.uuid4()), 1.0),
+                                   ("not-a-uuid", 2.0)])
+        self.assertIn("row 1", str(cm.exception))
+        with self.assertRaises(ms.InvalidArgument) as cm:
+            self.s.record_actuals([(str(uuid.uuid4()), float("inf"))])
+        self.assertIn("row 0", str(cm.exception))
+        with self.assertRaises(ms.InvalidArgument):
+            self.s.record_actuals([], batch_size=0)
         self.assertUnchanged()
 
 
@@ -469,10 +536,11 @@ class PredictionTest(unittest.TestCase):
         self.assertEqual(len(set(ids)), 301)
         for i in ids:
             uuid.UUID(i)
-        n = self.s.record_actuals(((pid, i + 2.0)
+        r = self.s.record_actuals(((pid, i + 2.0)
                                    for i, pid in enumerate(ids[:300])),
                                   batch_size=128)
-        self.assertEqual(n, 300)
+        self.assertEqual(r, {"rows": 300, "matched": 300, "unmatched": 0,
+                             "unmatched_ids": []})
         self.s.record_actual(ids[0], 2.0)
         rep = self.s.report(self.n)
         row = rep["versions"][0]
@@ -480,6 +548,52 @@ class PredictionTest(unittest.TestCase):
                           row["predictions_with_actual"]), (301, 301))
         self.assertAlmostEqual(row["mean_absolute_error"], 2.0 * 300 / 301
                                + 1.0 / 301)
+
+    def logged(self, n):
+        with ms.PredictionLogger(spool_dir=self.tmp.name) as p:
+            ids = [p.log("v1", {"x": i}, float(i), name=self.n)
+                   for i in range(n)]
+            p.flush(timeout=30)
+            self.assertEqual(p.stats()["written"], n)
+        return ids
+
+    def with_actual(self):
+        return int(psql("SELECT count(*) FROM model_predictions WHERE "
+                        f"model_name = '{self.n}' AND actual_value IS NOT "
+                        "NULL"))
+
+    def test_record_actuals_reports_unmatched_ids(self):
+        ids = self.logged(10)
+        ghosts = [str(uuid.uuid4()) for _ in range(3)]
+        pairs = [(ids[0], 1.0), (ghosts[0], 2.0)] + \
+            [(pid, 10.0 + i) for i, pid in enumerate(ids[1:])] + \
+            [(ghosts[1], 3.0), (ghosts[2], 4.0), (ids[0], 5.0)]
+        r = self.s.record_actuals(pairs, batch_size=4)
+        # 14 rows in 4 batches; ids[0] is matched in its first and last
+        # batch (once per batch, as the C API counts).
+        self.assertEqual((r["rows"], r["matched"], r["unmatched"]),
+                         (14, 11, 3))
+        self.assertEqual(r["unmatched_ids"], ghosts)
+        self.assertEqual(self.with_actual(), 10)
+        got = psql("SELECT actual_value FROM model_predictions WHERE "
+                   f"prediction_id = '{ids[0]}'").strip()
+        self.assertEqual(float(got), 5.0)  # the last value wins
+
+    def test_record_actuals_batch_is_all_or_nothing(self):
+        """A bad row stops its batch before anything of it is written (one
+        bulk call per batch, not one update per pair); the batches before
+        it stay, and the message says where."""
+        ids = self.logged(6)
+        pairs = [(pid, 1.0) for pid in ids[:3]] + \
+            [(ids[3], 1.0), (ids[4], 1.0), ("not-a-uuid", 1.0),
+             (ids[5], 1.0)]
+        with self.assertRaises(ms.InvalidArgument) as cm:
+            self.s.record_actuals(pairs, batch_size=3)
+        msg = str(cm.exception)
+        self.assertIn("batch starting at item 3", msg)
+        self.assertIn("3 rows recorded before it", msg)
+        self.assertIn("row 2", msg)
+        self.assertEqual(self.with_actual(), 3)
 
     def test_bad_predictions_are_refused(self):
         with ms.PredictionLogger(spool_dir=self.tmp.name) as p:
@@ -518,6 +632,167 @@ class PredictionTest(unittest.TestCase):
         assert_gil_released(self, flush)
         with self.assertRaises(ms.Full):
             p.close()
+
+
+class RunTest(unittest.TestCase):
+    """Training runs through Store.start_run (ms_run_*)."""
+
+    PARAMS = {"n_estimators": 100, "layers": [64, 32], "alpha": 0.5,
+              "solver": "lbfgs", "warm": True, "seed": None}
+
+    def setUp(self):
+        self.s = ms.Store()
+        self.addCleanup(self.s.close)
+        self.n = "run-" + self._testMethodName[5:30]
+
+    def test_start_run_round_trip(self):
+        with self.s.start_run(name=self.n, params=self.PARAMS,
+                              tags={"team": "risk", "gpu": 2},
+                              dataset_size=442) as run:
+            self.assertEqual(run.status, "running")
+            self.assertEqual(self.s.run(run.id)["status"], "running")
+            for step in (2, 0, 1):  # logged out of order
+                run.log_metric("loss", 1.0 / (step + 1), step=step)
+            self.assertEqual(run.log_metrics({"acc": 0.9, "f1": 0.8},
+                                             step=3), 2)
+            run.log_metric("loss", 0.05)  # no step: last in the history
+            version = run.push(b"trained", version="v1", model_type="MLP",
+                               metrics={"accuracy": 0.91})
+        self.assertEqual(run.status, "finished")
+        uuid.UUID(run.id)  # generated: a UUID
+        got = self.s.run(run.id)
+        self.assertEqual(got["status"], "finished")
+        self.assertIsNotNone(got["ended_at"])
+        self.assertEqual(got["params"], self.PARAMS)
+        self.assertIsInstance(got["params"]["n_estimators"], int)
+        self.assertIsInstance(got["params"]["layers"], list)
+        self.assertIs(got["params"]["warm"], True)
+        self.assertEqual(got["tags"], {"team": "risk", "gpu": 2})
+        self.assertEqual(got["dataset_size"], 442)
+        self.assertEqual(got["versions"], [version])
+        loss = got["metrics"]["loss"]
+        self.assertEqual(loss["count"], 4)
+        self.assertEqual([(h["step"], h["value"]) for h in loss["history"]],
+                         [(0, 1.0), (1, 0.5), (2, 1.0 / 3), (None, 0.05)])
+        self.assertEqual(got["metrics"]["acc"]["history"][0]["step"], 3)
+        # The version belongs to the run and carries its params.
+        info = self.s.show("v1", name=self.n)
+        self.assertEqual(info["run_id"], run.id)
+        self.assertEqual(info["params"], self.PARAMS)
+        listed = self.s.runs(self.n)
+        self.assertEqual([r["run_id"] for r in listed], [run.id])
+        self.assertEqual(listed[0]["metrics"]["acc"], 0.9)
+        self.assertIn(run.id, [r["run_id"] for r in self.s.runs()])
+        only = self.s.run(run.id, metric="acc")["metrics"]
+        self.assertEqual(list(only), ["acc"])
+
+    def test_given_run_id_and_runs_limit(self):
+        with self.s.start_run(name=self.n, run_id="exp-42") as run:
+            self.assertEqual(run.id, "exp-42")
+        with self.s.start_run(name=self.n):
+            pass
+        self.assertEqual(len(self.s.runs(self.n)), 2)
+        self.assertEqual(len(self.s.runs(self.n, limit=1)), 1)
+        with self.assertRaises(ms.AlreadyExists):
+            self.s.start_run(name=self.n, run_id="exp-42")
+
+    def test_exception_marks_the_run_failed(self):
+        with self.assertRaises(ZeroDivisionError):
+            with self.s.start_run(name=self.n) as run:
+                run.log_metric("loss", 0.7, step=0)
+                1 / 0
+        self.assertEqual(run.status, "failed")
+        got = self.s.run(run.id)
+        self.assertEqual(got["status"], "failed")
+        self.assertEqual(got["metrics"]["loss"]["last"], 0.7)
+        with self.assertRaises(ms.InvalidArgument) as cm:
+            run.log_metric("loss", 0.1)  # no longer running
+        self.assertIn("failed", str(cm.exception))
+
+    def test_keyboard_interrupt_marks_the_run_killed(self):
+        with self.assertRaises(KeyboardInterrupt):
+            with self.s.start_run(name=self.n) as run:
+                raise KeyboardInterrupt
+        self.assertEqual(self.s.run(run.id)["status"], "killed")
+
+    def test_finished_by_hand_is_left_as_it_is(self):
+        with self.s.start_run(name=self.n) as run:
+            run.finish("killed")
+        self.assertEqual(self.s.run(run.id)["status"], "killed")
+        with self.assertRaises(ms.InvalidArgument) as cm:
+            run.finish()
+        self.assertIn("killed", str(cm.exception))
+
+    def test_log_metrics_10000_points_in_one_batch(self):
+        pts = [("val/loss", 1.0 / (i + 1), i) for i in range(10000)]
+        with self.s.start_run(name=self.n) as run:
+            self.assertEqual(run.log_metrics(pts), 10000)
+            # All or nothing: one bad point at the very end writes none of
+            # the 10 000 before it (a point-by-point loop would).
+            bad = [("acc", 0.5, i) for i in range(9999)] + \
+                [("acc", float("nan"), 9999)]
+            with self.assertRaises(ms.InvalidArgument) as cm:
+                run.log_metrics(bad)
+            self.assertIn("9999", str(cm.exception))
+            # (key, value) pairs take the call's step.
+            run.log_metrics([("lr", 0.1), ("lr", 0.01, 7)], step=5)
+        got = self.s.run(run.id)["metrics"]
+        self.assertNotIn("acc", got)
+        h = got["val/loss"]["history"]
+        self.assertEqual(got["val/loss"]["count"], 10000)
+        self.assertEqual([x["step"] for x in h], list(range(10000)))
+        self.assertEqual(h[9999]["value"], 1.0 / 10000)
+        self.assertEqual([(x["step"], x["value"])
+                          for x in got["lr"]["history"]],
+                         [(5, 0.1), (7, 0.01)])
+
+    def test_bad_run_input(self):
+        with self.assertRaises(ms.InvalidArgument):
+            self.s.start_run(name="bad name!")
+        with self.assertRaises(ms.InvalidArgument):
+            self.s.start_run(name=self.n, params=["not", "a", "mapping"])
+        with self.assertRaises(ms.InvalidArgument):
+            self.s.start_run(name=self.n, params={"x": float("nan")})
+        with self.assertRaises(ms.InvalidArgument):
+            self.s.start_run(name=self.n, dataset_size=-1)
+        with self.assertRaises(ms.NotFound):
+            self.s.run("no-such-run")
+        with self.s.start_run(name=self.n) as run:
+            for args, exc in ((("loss", float("inf")), ms.InvalidArgument),
+                              (("bad metric!", 1.0), ms.InvalidArgument),
+                              (("loss", 1.0, -1), ms.InvalidArgument),
+                              (("loss", "high"), TypeError),
+                              (("loss", 1.0, 1.5), TypeError)):
+                with self.subTest(args=args):
+                    with self.assertRaises(exc):
+                        run.log_metric(*args)
+            with self.assertRaises(TypeError):
+                run.log_metrics([("loss",)])
+            with self.assertRaises(ms.InvalidArgument):
+                run.log_metrics({"loss": 1.0}, step=-3)
+            for status in ("running", "done"):
+                with self.assertRaises(ms.InvalidArgument):
+                    run.finish(status)
+        self.assertEqual(self.s.run(run.id)["metrics"], {})
+        self.assertEqual(self.s.run(run.id)["status"], "finished")
+        self.assertEqual(len(self.s.runs(self.n)), 1)
+
+    def test_run_calls_release_the_gil(self):
+        """A large batch lets another thread run while it travels."""
+        pts = [("m", float(i), i) for i in range(200000)]
+        with self.s.start_run(name=self.n) as run:
+            assert_gil_released(self, lambda: run.log_metrics(pts))
+        self.assertEqual(self.s.run(run.id)["metrics"]["m"]["count"],
+                         200000)
+
+    def test_closed_store_refuses_run_calls(self):
+        run = self.s.start_run(name=self.n)
+        self.s.close()
+        with self.assertRaises(ms.Error) as cm:
+            run.log_metric("loss", 1.0)
+        self.assertIn("closed", str(cm.exception))
+        with self.assertRaises(ms.Error):
+            self.s.runs()
 
 
 class ErrorsTest(unittest.TestCase):

@@ -6,15 +6,17 @@
 ``all`` (the default) runs the whole story, with serving in a second
 process, as it happens in production:
 
-1. train: fit a StandardScaler + Ridge regression on scikit-learn's
-   bundled diabetes dataset (no download), 5-fold cross-validation logged
-   per fold, push the pickled model with the scaler as a second artifact,
-   promote it;
+1. train: a training run (``Store.start_run``) fits a StandardScaler +
+   Ridge regression on scikit-learn's bundled diabetes dataset (no
+   download), logs 5-fold cross-validation metrics by step, pushes the
+   pickled model with the scaler as a second artifact into the run and
+   promotes it; the run is "failed" if anything in it raises;
 2. serve (a subprocess): a Loader hands out the production model
    zero-copy (``pickle.loads(memoryview(model))``), predictions on held-out
    rows are logged with a PredictionLogger, their ids written to a file;
-3. the actual values arrive in bulk (``Store.record_actuals``) and
-   ``modelstore report`` shows the version's observed error.
+3. the actual values arrive in bulk (``Store.record_actuals``: one COPY
+   per batch) and ``modelstore report`` shows the version's observed
+   error.
 
 Needs DATABASE_URL (or PG* variables) and, for step 3, the CLI: $MS_CLI,
 else ``modelstore`` on PATH.  Uses /usr/bin/python3 with python3-sklearn.
@@ -46,57 +48,42 @@ def dataset():
         random_state=PARAMS["random_state"])
 
 
-class RunLog:
-    """Where a training run is recorded: THE place to switch to runs.
-
-    Today params and metrics travel with the push (``Store.push(params=,
-    metrics=)``) and per-fold metrics are kept as "fold<k>_<metric>".
-    When ``Store.start_run`` exists (issue 10, section 1), this becomes::
-
-        with store.start_run(name=name, params=PARAMS) as run:
-            run.log_metric("rmse", rmse, step=fold) ...
-            run.push(model_bytes, extra=..., production=True)
-    """
-
-    def __init__(self, store, name, params):
-        self.store, self.name, self.params = store, name, dict(params)
-        self.metrics = {}
-
-    def log_metric(self, key, value, step=None):
-        k = key if step is None else f"fold{step}_{key}"
-        self.metrics[k] = float(value)
-
-    def push(self, model_bytes, **kw):
-        return self.store.push(model_bytes, name=self.name,
-                               params=self.params, metrics=self.metrics, **kw)
-
-
 def train(name):
     _, (x_train, _x_test, y_train, _y_test) = dataset()
     with modelstore.Store() as store:
-        run = RunLog(store, name, PARAMS)
-        folds = KFold(n_splits=PARAMS["folds"], shuffle=True,
-                      random_state=PARAMS["random_state"])
-        for k, (tr, va) in enumerate(folds.split(x_train)):
-            scaler = StandardScaler().fit(x_train[tr])
-            m = Ridge(alpha=PARAMS["alpha"]).fit(
-                scaler.transform(x_train[tr]), y_train[tr])
-            pred = m.predict(scaler.transform(x_train[va]))
-            run.log_metric("rmse", mean_squared_error(y_train[va], pred)
-                           ** 0.5, step=k)
-            run.log_metric("r2", r2_score(y_train[va], pred), step=k)
-        scaler = StandardScaler().fit(x_train)
-        model = Ridge(alpha=PARAMS["alpha"]).fit(scaler.transform(x_train),
-                                                 y_train)
-        pred = model.predict(scaler.transform(x_train))
-        run.log_metric("rmse", mean_squared_error(y_train, pred) ** 0.5)
-        run.log_metric("r2", r2_score(y_train, pred))
-        run.log_metric("mae", mean_absolute_error(y_train, pred))
-        version = run.push(pickle.dumps(model), model_type="Ridge",
-                           extra={"scaler": pickle.dumps(scaler)})
-        store.promote(version, name=name, reason="trained by "
-                      "train_and_serve.py")
+        with store.start_run(name=name, params=PARAMS,
+                             tags={"script": "train_and_serve.py"},
+                             dataset_size=len(x_train)) as run:
+            folds = KFold(n_splits=PARAMS["folds"], shuffle=True,
+                          random_state=PARAMS["random_state"])
+            for k, (tr, va) in enumerate(folds.split(x_train)):
+                scaler = StandardScaler().fit(x_train[tr])
+                m = Ridge(alpha=PARAMS["alpha"]).fit(
+                    scaler.transform(x_train[tr]), y_train[tr])
+                pred = m.predict(scaler.transform(x_train[va]))
+                run.log_metrics({
+                    "cv_rmse": mean_squared_error(y_train[va], pred) ** 0.5,
+                    "cv_r2": r2_score(y_train[va], pred)}, step=k)
+            scaler = StandardScaler().fit(x_train)
+            model = Ridge(alpha=PARAMS["alpha"]).fit(
+                scaler.transform(x_train), y_train)
+            pred = model.predict(scaler.transform(x_train))
+            # rmse and r2 also fill the version's score columns.
+            version = run.push(
+                pickle.dumps(model), model_type="Ridge",
+                metrics={"rmse": mean_squared_error(y_train, pred) ** 0.5,
+                         "r2": r2_score(y_train, pred),
+                         "mae": mean_absolute_error(y_train, pred)},
+                extra={"scaler": pickle.dumps(scaler)}, production=True,
+                reason="trained by train_and_serve.py")
         info = store.show(name=name)
+        got = store.run(run.id)
+        cv = got["metrics"]["cv_rmse"]
+        assert got["status"] == "finished" and got["versions"] == [version]
+        assert cv["count"] == PARAMS["folds"], cv
+        assert (info["run_id"], info["model_version"]) == (run.id, version)
+        print(f"train: run {run.id} {got['status']}: cv rmse by fold "
+              + " ".join(f"{h['value']:.1f}" for h in cv["history"]))
         print(f"train: pushed {name} {version} ({info['model_size_bytes']} "
               f"bytes, r2 {info['r2_score']:.3f}, rmse "
               f"{info['rmse_score']:.1f}) and promoted it")
@@ -134,11 +121,13 @@ def actuals_and_report(name, workdir, version):
     with open(os.path.join(workdir, "predictions.json")) as f:
         ids = json.load(f)
     with modelstore.Store() as store:
-        n = store.record_actuals(zip(ids, map(float, y_test)))
+        got = store.record_actuals(zip(ids, map(float, y_test)))
         model = pickle.loads(store.pull(version, name=name))
         scaler = pickle.loads(store.pull(version, name=name,
                                          artifact="scaler"))
-        print(f"actuals: {n} recorded in bulk")
+        # An id no prediction has is reported, not raised: here, none.
+        assert got["matched"] == len(ids) and got["unmatched"] == 0, got
+        print(f"actuals: {got['matched']} predictions matched in bulk")
         row = next(r for r in store.report(name)["versions"]
                    if r["model_version"] == version)
     cli = os.environ.get("MS_CLI") or shutil.which("modelstore")

@@ -948,16 +948,18 @@ static PyObject *Store_export(StoreObject *self, PyObject *args)
 /* Runs (ms_run_*), on the store's connection and lock                 */
 /* ------------------------------------------------------------------ */
 
-/* A step: None is MS_STEP_NONE; else an int, 0 or more.  -1 with an
- * exception set on failure (@i names the point, -1: no index). */
+/* A step: None is MS_STEP_NONE; else an integer (int, or anything with
+ * __index__ such as numpy.int64), 0 or more.  -1 with an exception set
+ * on failure (@i names the point, -1: no index). */
 static int step_of(PyObject *o, int64_t *out, Py_ssize_t i)
 {
+	PyObject *n;
 	long long v;
 	if (o == NULL || o == Py_None) {
 		*out = MS_STEP_NONE;
 		return 0;
 	}
-	if (!PyLong_Check(o)) {
+	if (!PyIndex_Check(o)) {
 		if (i < 0)
 			PyErr_Format(PyExc_TypeError, "step must be an int or "
 			             "None, not %.50s", Py_TYPE(o)->tp_name);
@@ -967,7 +969,11 @@ static int step_of(PyObject *o, int64_t *out, Py_ssize_t i)
 			             Py_TYPE(o)->tp_name);
 		return -1;
 	}
-	v = PyLong_AsLongLong(o);
+	n = PyNumber_Index(o);
+	if (n == NULL)
+		return -1;
+	v = PyLong_AsLongLong(n);
+	Py_DECREF(n);
 	if (v == -1 && PyErr_Occurred())
 		return -1;
 	if (v < 0) {

@@ -736,6 +736,8 @@ class RunTest(unittest.TestCase):
             self.assertIn("9999", str(cm.exception))
             # (key, value) pairs take the call's step.
             run.log_metrics([("lr", 0.1), ("lr", 0.01, 7)], step=5)
+            if np is not None:  # numpy scalars, as training loops have
+                run.log_metrics([("np", np.float32(0.25), np.int64(2))])
         got = self.s.run(run.id)["metrics"]
         self.assertNotIn("acc", got)
         h = got["val/loss"]["history"]
@@ -745,6 +747,9 @@ class RunTest(unittest.TestCase):
         self.assertEqual([(x["step"], x["value"])
                           for x in got["lr"]["history"]],
                          [(5, 0.1), (7, 0.01)])
+        if np is not None:
+            self.assertEqual([(x["step"], x["value"])
+                              for x in got["np"]["history"]], [(2, 0.25)])
 
     def test_bad_run_input(self):
         with self.assertRaises(ms.InvalidArgument):

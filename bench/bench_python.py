@@ -10,6 +10,8 @@
    ms_predlog_log timed in C on the same logger;
 3. push and pull of 200 MB (random bytes) through Python against the CLI
    (`modelstore push`, `modelstore pull -o`), median of --runs.
+4. a training run: Run.log_metrics of 10 000 points (one batch, one
+   round trip) against Run.log_metric one point per call.
 
 Targets (issue 10): get < 5 us median, log < 5 us median, push and pull
 at least 0.9 of the CLI's throughput.  Each Python timing includes one
@@ -105,6 +107,22 @@ def run(a, ms, _c, cli, n, work):
         p.flush(timeout=120)
         lm = line("PredictionLogger.log (dict)", py, c)
         line("PredictionLogger.log (JSON text)", pyt, c)
+
+    # 4. (before the big transfers) a run: one batch against single calls
+    with ms.Store() as s:
+        with s.start_run(name="bench_py_run") as r:
+            pts = [("loss", 1.0 / (i + 1), i) for i in range(10000)]
+            t0 = time.perf_counter()
+            r.log_metrics(pts)
+            tb = time.perf_counter() - t0
+            k = 200 if a.quick else 1000
+            t0 = time.perf_counter()
+            for i in range(k):
+                r.log_metric("single", 0.5, step=i)
+            ts = (time.perf_counter() - t0) / k
+        print(f"  Run.log_metrics, 10 000 points in one batch: "
+              f"{tb * 1000:.1f} ms ({tb / 10000 * 1e6:.2f} us/point); "
+              f"Run.log_metric: {ts * 1e6:.1f} us/call")
 
     # 3. 200 MB push and pull
     size = a.mb << 20

@@ -12,6 +12,11 @@
  *   - An ms_store is one-thread-at-a-time, so each Store object carries a
  *     lock taken (with the GIL released) around every library call; the
  *     store's borrowed error message is copied before the lock is let go.
+ *     Runs (ms_run_*) are Store methods taking the run id: a Python Run
+ *     goes through its Store, under the same lock.
+ *   - Arguments are converted to C (strings, points, actuals) with the
+ *     GIL held, from objects the Python layer built for the call and
+ *     never shares, so their buffers hold while the GIL is released.
  *   - ms_loader_get and ms_predlog_log are thread-safe, but their _close
  *     is not: a read-write lock lets any number of calls run together and
  *     makes close() wait for them.

@@ -15,13 +15,6 @@
 
 #include "common.h"
 
-static ms_store *open_store(const char *url)
-{
-	ms_store *s = NULL;
-	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
-	return s;
-}
-
 static void push(ms_store *s, const char *version, const char *bytes,
                  int production)
 {
@@ -54,7 +47,7 @@ static void shown_version(ms_store *s, const char *sel, const char *want)
 START_TEST(set_move_remove_with_history)
 {
 	char *url = mt_migrated_db("alias_basic");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
 	ms_buf b = MS_BUF_INIT;
 	json_t *j;
@@ -112,7 +105,7 @@ END_TEST
 START_TEST(bad_aliases_leave_database_unchanged)
 {
 	char *url = mt_migrated_db("alias_bad");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	char *r;
 
 	push(s, "v1", "one", 1);
@@ -170,7 +163,7 @@ static ms_status sink(void *p, const void *d, size_t n)
 START_TEST(selectors_accept_aliases)
 {
 	char *url = mt_migrated_db("alias_sel");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	char got[64] = "", *out = NULL, *err = NULL;
 	ms_buf del = MS_BUF_INIT;
 
@@ -251,13 +244,6 @@ START_TEST(selectors_accept_aliases)
 }
 END_TEST
 
-static double now_s(void)
-{
-	struct timespec ts;
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-}
-
 /* The watcher is connected: its session's last statement is its LISTEN
  * or one of its re-check queries (lib/src/watcher.c). */
 static void wait_watcher_ready(const char *url)
@@ -267,15 +253,15 @@ static void wait_watcher_ready(const char *url)
 		"current_database() AND state = 'idle' AND (query = "
 		"'LISTEN modelstore_production' OR query LIKE "
 		"'SELECT model_name, model_version%')";
-	double t0 = now_s();
+	double t0 = mt_now();
 	for (;;) {
 		char *n = mt_sql(url, sql);
 		bool ready = n && strcmp(n, "0") != 0;
 		free(n);
 		if (ready)
 			return;
-		ck_assert_msg(now_s() - t0 < 10, "the watcher never connected");
-		usleep(10000);
+		ck_assert_msg(mt_now() - t0 < 10, "the watcher never connected");
+		mt_poll_pause(10);
 	}
 }
 
@@ -283,7 +269,7 @@ static void wait_watcher_ready(const char *url)
  * says the alias is gone); fails after 10 s. */
 static void wait_alias(ms_loader *l, const char *want)
 {
-	double t0 = now_s();
+	double t0 = mt_now();
 	for (;;) {
 		ms_model *m = NULL;
 		ms_status st = ms_loader_get(&m, l, NULL, "@champion");
@@ -293,16 +279,16 @@ static void wait_alias(ms_loader *l, const char *want)
 		ms_model_release(m);
 		if (done)
 			return;
-		ck_assert_msg(now_s() - t0 < 10, "alias never moved to %s",
+		ck_assert_msg(mt_now() - t0 < 10, "alias never moved to %s",
 		              want ? want : "(removed)");
-		usleep(5000);
+		mt_poll_pause(5);
 	}
 }
 
 static void follow_case(const char *db, ms_watch_mode mode)
 {
 	char *url = mt_migrated_db(db);
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_loader_options o = MS_LOADER_OPTIONS_INIT;
 	ms_loader_stats st = MS_LOADER_STATS_INIT;
 	ms_loader *l = NULL;
@@ -364,7 +350,7 @@ END_TEST
 START_TEST(loader_alias_unwatched)
 {
 	char *url = mt_migrated_db("alias_off");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_loader *l = NULL;
 	ms_model *m = NULL;
 

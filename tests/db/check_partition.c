@@ -22,13 +22,6 @@
 	" actual_value, confidence_score, prediction_time, prediction_id), ','" \
 	" ORDER BY id), '')) FROM model_predictions"
 
-static ms_store *open_store(const char *url)
-{
-	ms_store *s = NULL;
-	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
-	return s;
-}
-
 static void sql_ok(const char *url, const char *sql)
 {
 	char *r = mt_sql(url, sql);
@@ -85,7 +78,7 @@ START_TEST(enable_keeps_every_row_and_view)
 	                         "model_prediction_volume_daily");
 	ck_assert_ptr_nonnull(before);
 
-	s = open_store(url);
+	s = mt_open_store(url);
 	ck_assert_int_eq(ms_store_partitions_enable(s, 3), MS_OK);
 	ms_store_close(s);
 
@@ -121,7 +114,7 @@ END_TEST
 START_TEST(seed_statements_work_partitioned)
 {
 	char *url = mt_migrated_db("part_seed");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ck_assert_int_eq(ms_store_partitions_enable(s, 2), MS_OK);
 	ms_store_close(s);
 
@@ -153,7 +146,7 @@ START_TEST(replayed_rows_conflict_across_partitions)
 	char *url = mt_migrated_db("part_dup");
 	ms_store *s;
 	seed_rows(url, 100);
-	s = open_store(url);
+	s = mt_open_store(url);
 	ck_assert_int_eq(ms_store_partitions_enable(s, 30), MS_OK);
 	ms_store_close(s);
 	/* rows in the legacy partition, a daily one and DEFAULT */
@@ -244,7 +237,7 @@ START_TEST(logging_goes_on_during_enable)
 	                     "prediction_id IS NOT NULL AND actual_value = -1")
 	       < 1000)
 		;
-	s = open_store(url);
+	s = mt_open_store(url);
 	ck_assert_int_eq(ms_store_partitions_enable(s, 2), MS_OK);
 	ms_store_close(s);
 	/* and until it has written after the swap */
@@ -277,7 +270,7 @@ END_TEST
 START_TEST(ensure_moves_rows_out_of_default)
 {
 	char *url = mt_migrated_db("part_ensure");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	unsigned made = 0;
 
 	ck_assert_int_eq(ms_store_partitions_enable(s, 2), MS_OK);
@@ -306,7 +299,7 @@ END_TEST
 START_TEST(drop_removes_whole_old_partitions)
 {
 	char *url = mt_migrated_db("part_drop");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_buf names = MS_BUF_INIT;
 
 	seed_rows(url, 48);
@@ -348,7 +341,7 @@ END_TEST
 START_TEST(failed_enable_leaves_no_constraint)
 {
 	char *url = mt_migrated_db("part_null");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	char *before;
 
 	seed_rows(url, 10);
@@ -385,7 +378,7 @@ END_TEST
 START_TEST(enable_resumes_and_abort_undoes)
 {
 	char *url = mt_migrated_db("part_resume");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 
 	seed_rows(url, 10);
 	sql_ok(url, "SELECT modelstore_partition_prepare(date_trunc('day', "

@@ -14,13 +14,6 @@
 #include "alloc.h"
 #include "common.h"
 
-static ms_store *open_store(const char *url)
-{
-	ms_store *s = NULL;
-	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_OK);
-	return s;
-}
-
 static void push_version(ms_store *s, const char *version, const char *run,
                          const double *acc, const char *metrics)
 {
@@ -59,7 +52,7 @@ static json_t *run_doc(ms_store *s, const char *run, const char *metric)
 START_TEST(run_life_cycle)
 {
 	char *url = mt_migrated_db("runs_life");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_run_options o = MS_RUN_OPTIONS_INIT;
 	ms_buf id = MS_BUF_INIT;
 	json_t *doc, *loss;
@@ -133,7 +126,7 @@ END_TEST
 START_TEST(batch_of_thousands_in_one_statement)
 {
 	char *url = mt_migrated_db("runs_batch");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_run_options o = MS_RUN_OPTIONS_INIT;
 	ms_metric_point *pts = calloc(5000, sizeof *pts);
 
@@ -167,7 +160,7 @@ END_TEST
 START_TEST(bad_input_leaves_database_unchanged)
 {
 	char *url = mt_migrated_db("runs_bad");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_run_options o = MS_RUN_OPTIONS_INIT;
 	ms_metric_point pts[3] = { { "loss", 1, 0, 0 }, { "loss", NAN, 1, 0 },
 	                           { "loss", 2, 2, 0 } };
@@ -239,7 +232,7 @@ END_TEST
 START_TEST(batch_allocation_failures_write_nothing)
 {
 	char *url = mt_migrated_db("runs_oom");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_run_options o = MS_RUN_OPTIONS_INIT;
 	ms_metric_point pts[200];
 	char want[32];
@@ -292,7 +285,7 @@ static const char *versions_of(ms_store *s, const ms_list_options *o,
 START_TEST(versions_sorted_and_filtered_by_metric)
 {
 	char *url = mt_migrated_db("runs_sort");
-	ms_store *s = open_store(url);
+	ms_store *s = mt_open_store(url);
 	ms_list_options o = MS_LIST_OPTIONS_INIT;
 	ms_artifact_list *l = (ms_artifact_list *)1;
 	double a1 = 0.8, a2 = 0.95, a3 = 0.9;
@@ -434,7 +427,7 @@ START_TEST(migrate_from_version_2_in_place)
 		ck_assert_int_eq(applied, lib_v - 2);
 	}
 	ms_store_close(s);
-	s = open_store(url); /* schema check passes */
+	s = mt_open_store(url); /* schema check passes */
 
 	sql_eq(url, "SELECT count(*) FROM model_artifacts", "2");
 	sql_eq(url, "SELECT status || ' ' || params::text || ' ' || tags::text"

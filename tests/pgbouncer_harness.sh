@@ -34,6 +34,20 @@ as_owner() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# owns_listener PID PORT: PID holds a TCP socket in LISTEN state on PORT
+# (IPv4 or IPv6), read from /proc alone (no ss/netstat needed).
+owns_listener() {
+  local pid=$1 hex inodes ino
+  hex=$(printf '%04X' "$2")
+  inodes=$(awk -v p=":$hex" '$4 == "0A" && substr($2, length($2) - 4) == p { print $10 }' \
+    /proc/net/tcp /proc/net/tcp6 2>/dev/null)
+  [ -n "$inodes" ] || return 1
+  for ino in $inodes; do
+    find "/proc/$pid/fd" -lname "socket:\[$ino\]" 2>/dev/null | grep -q . && return 0
+  done
+  return 1
+}
+
 run_bouncer() {
   # daemonized: it must not keep the caller's pipes open (any inherited
   # descriptor, not only 0-2: a test runner waits for their EOF)
@@ -44,13 +58,15 @@ run_bouncer() {
     done
     as_owner "$bin" -d -q "$BOUNCER_DIR/pgbouncer.ini" </dev/null >/dev/null 2>&1
   )
-  # ready when it accepts connections and is still alive (a pgbouncer
-  # that could not bind exits, and someone else may own the port)
+  # ready when the pid in pgbouncer.pid owns a socket listening on the
+  # port: an open port alone may belong to someone else (a pgbouncer that
+  # could not bind exits), and a pid alone may not have bound yet
+  local pid
   for _ in $(seq 1 100); do
-    if ! port_free "$BOUNCER_PORT"; then
-      sleep 0.2
-      kill -0 "$(cat "$BOUNCER_DIR/pgbouncer.pid" 2>/dev/null)" 2>/dev/null && return 0
-      return 1
+    pid=$(cat "$BOUNCER_DIR/pgbouncer.pid" 2>/dev/null) || pid=
+    if [ -n "$pid" ]; then
+      owns_listener "$pid" "$BOUNCER_PORT" && return 0
+      kill -0 "$pid" 2>/dev/null || return 1
     fi
     sleep 0.1
   done

@@ -161,6 +161,18 @@ static bool scan_uescape(scan *c, unsigned *cp)
 	return true;
 }
 
+/* 1 for the bytes a string holds as they are: printable ASCII but for
+ * '"' and '\\' (one load a byte in the loop that crosses most of a
+ * line, instead of four comparisons). */
+static const unsigned char plain[256] = {
+	[0x20] = 1, 1, 0 /* '"' */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* '\\' */, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /* The string at c->p (its opening quote).  With @p key, its unescaped
  * text is appended to @p l's key store. */
 static bool scan_string(scan *c, il_line *l, bool key)
@@ -169,8 +181,7 @@ static bool scan_string(scan *c, il_line *l, bool key)
 	for (;;) {
 		const unsigned char *run = c->p;
 		size_t k;
-		while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 &&
-		       *c->p != '"' && *c->p != '\\')
+		while (c->p < c->end && plain[*c->p])
 			c->p++;
 		if (key && c->p > run && !keys_put(l, run, (size_t)(c->p - run)))
 			return fail(c, "out of memory");
@@ -376,6 +387,10 @@ static int cmp_keys(const void *a, const void *b)
 	return x->key_at < y->key_at ? -1 : x->key_at > y->key_at;
 }
 
+/* Up to this many members, repeated keys are found by comparing every
+ * pair (no allocation per line); more are sorted. */
+#define IL_FEW_KEYS 16
+
 /* The keys' pointers, once the key store stopped moving; then the first
  * repeated key, if any. */
 static bool finish(scan *c, il_line *l)
@@ -386,6 +401,21 @@ static bool finish(scan *c, il_line *l)
 		l->m[i].key = l->keys + (size_t)(uintptr_t)l->m[i].key;
 	if (l->n < 2)
 		return true;
+	if (l->n <= IL_FEW_KEYS) {
+		/* the common line (a handful of keys): pairwise, no allocation;
+		 * the first member that repeats an earlier key, as below */
+		for (size_t j = 1; j < l->n && dup == NULL; j++)
+			for (size_t i = 0; i < j && dup == NULL; i++)
+				if (l->m[i].key_len == l->m[j].key_len &&
+				    memcmp(l->m[i].key, l->m[j].key,
+				           l->m[j].key_len) == 0)
+					dup = &l->m[j];
+		if (dup) {
+			c->at = c->s + dup->key_at;
+			return fail(c, "duplicate key");
+		}
+		return true;
+	}
 	idx = malloc(l->n * sizeof *idx);
 	if (idx == NULL)
 		return fail(c, "out of memory");

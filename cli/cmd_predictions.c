@@ -129,80 +129,15 @@ static int hexval(unsigned char ch)
 	return -1;
 }
 
-/* Four hex digits (the scanner checked them). */
-static unsigned hex4(const char *p)
-{
-	unsigned v = 0;
-	for (int i = 0; i < 4; i++)
-		v = v << 4 | (unsigned)hexval((unsigned char)p[i]);
-	return v;
-}
-
 /* The value of member @p m as a C string, decoded in place inside the
- * line @p line (which holds @p m): escapes resolved, NUL-terminated
- * where the text ends.  Nothing is allocated: the decoded text is never
- * longer than the escaped one (\uXXXX is 6 bytes for at most 3, a
- * surrogate pair 12 for 4), and the scanner has checked the escapes,
- * the UTF-8 and the surrogate pairs.  NULL when @p m is not a string,
- * or when it holds \u0000 (*nul then true): a C string cannot carry it. */
+ * line (il_string): NULL when it is not a string or holds \u0000. */
 static const char *member_string(char *line, const il_member *m, bool *nul)
 {
-	char *s, *q, *end;
-	const char *p;
+	size_t len;
 	*nul = false;
 	if (m == NULL || m->kind != IL_STRING)
 		return NULL;
-	s = line + (m->val - line) + 1;     /* after the opening quote */
-	end = line + (m->val - line) + m->val_len - 1; /* the closing one */
-	q = memchr(s, '\\', (size_t)(end - s));
-	if (q == NULL) {
-		*end = '\0';
-		return s;
-	}
-	p = q;
-	while (p < end) {
-		unsigned cp;
-		if (*p != '\\') {
-			*q++ = *p++;
-			continue;
-		}
-		switch (p[1]) {
-		case 'b': *q++ = '\b'; p += 2; continue;
-		case 'f': *q++ = '\f'; p += 2; continue;
-		case 'n': *q++ = '\n'; p += 2; continue;
-		case 'r': *q++ = '\r'; p += 2; continue;
-		case 't': *q++ = '\t'; p += 2; continue;
-		case 'u': break;
-		default: *q++ = p[1]; p += 2; continue; /* " \ / */
-		}
-		cp = hex4(p + 2);
-		p += 6;
-		if (cp >= 0xD800 && cp <= 0xDBFF) { /* its low half follows */
-			cp = 0x10000 + ((cp - 0xD800) << 10) + (hex4(p + 2) - 0xDC00);
-			p += 6;
-		}
-		if (cp == 0) {
-			*nul = true;
-			return NULL;
-		}
-		if (cp < 0x80) {
-			*q++ = (char)cp;
-		} else if (cp < 0x800) {
-			*q++ = (char)(0xC0 | cp >> 6);
-			*q++ = (char)(0x80 | (cp & 0x3F));
-		} else if (cp < 0x10000) {
-			*q++ = (char)(0xE0 | cp >> 12);
-			*q++ = (char)(0x80 | (cp >> 6 & 0x3F));
-			*q++ = (char)(0x80 | (cp & 0x3F));
-		} else {
-			*q++ = (char)(0xF0 | cp >> 18);
-			*q++ = (char)(0x80 | (cp >> 12 & 0x3F));
-			*q++ = (char)(0x80 | (cp >> 6 & 0x3F));
-			*q++ = (char)(0x80 | (cp & 0x3F));
-		}
-	}
-	*q = '\0';
-	return s;
+	return il_string(line, m, &len, nul);
 }
 
 /* The number of member @p m as a double: the line's digits read with

@@ -107,31 +107,36 @@ static bool keys_put(il_line *l, const void *b, size_t n)
 	return true;
 }
 
+/* Code point @p cp (at most U+10FFFF) as UTF-8 at @p b; its length. */
+static size_t utf8_put(unsigned char *b, unsigned cp)
+{
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		b[0] = (unsigned char)(0xC0 | cp >> 6);
+		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xE0 | cp >> 12);
+		b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	b[0] = (unsigned char)(0xF0 | cp >> 18);
+	b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+	b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+	b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
 /* Code point @p cp as UTF-8 into @p l's key store. */
 static bool keys_put_cp(il_line *l, unsigned cp)
 {
 	unsigned char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xC0 | cp >> 6);
-		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xE0 | cp >> 12);
-		b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		b[0] = (unsigned char)(0xF0 | cp >> 18);
-		b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-		b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	return keys_put(l, b, n);
+	return keys_put(l, b, utf8_put(b, cp));
 }
 
 /* A \u escape at c->p (pointing at the 'u'), with its low surrogate if
@@ -542,6 +547,58 @@ bool il_scan(il_line *l, const char *s, size_t n, size_t *where,
 	*where = n;
 	*why = NULL;
 	return true;
+}
+
+char *il_string(char *line, const il_member *m, size_t *len, bool *nul)
+{
+	char *s, *q, *end;
+	const char *p;
+	*nul = false;
+	*len = 0;
+	if (m == NULL || m->kind != IL_STRING)
+		return NULL;
+	s = line + (m->val - line) + 1;                 /* after the quote */
+	end = line + (m->val - line) + m->val_len - 1; /* the closing one */
+	q = memchr(s, '\\', (size_t)(end - s));
+	if (q == NULL) {
+		*end = '\0';
+		*len = (size_t)(end - s);
+		return s;
+	}
+	p = q;
+	while (p < end) {
+		unsigned cp, lo;
+		if (*p != '\\') {
+			*q++ = *p++;
+			continue;
+		}
+		switch (p[1]) {
+		case 'b': *q++ = '\b'; p += 2; continue;
+		case 'f': *q++ = '\f'; p += 2; continue;
+		case 'n': *q++ = '\n'; p += 2; continue;
+		case 'r': *q++ = '\r'; p += 2; continue;
+		case 't': *q++ = '\t'; p += 2; continue;
+		case 'u': break;
+		default: *q++ = p[1]; p += 2; continue; /* quote, backslash, slash */
+		}
+		/* checked by il_scan: four hex digits, and a high surrogate
+		 * followed by \u and a low one */
+		hex4((const unsigned char *)p + 2, &cp);
+		p += 6;
+		if (cp >= 0xD800 && cp <= 0xDBFF) {
+			hex4((const unsigned char *)p + 2, &lo);
+			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+			p += 6;
+		}
+		if (cp == 0) {
+			*nul = true;
+			return NULL;
+		}
+		q += utf8_put((unsigned char *)q, cp);
+	}
+	*q = '\0';
+	*len = (size_t)(q - s);
+	return s;
 }
 
 const il_member *il_get(const il_line *l, const char *key)

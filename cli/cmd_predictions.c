@@ -192,8 +192,8 @@ static void pick_fields(const il_line *l, const il_member *f[F_N])
 			}
 }
 
-/* Turn one NDJSON line (@p len bytes at @p line, writable, with one
- * byte to spare after it) into a prediction; on failure a reason.
+/* Turn one NDJSON line (@p len bytes at @p line, writable: only bytes
+ * inside the line change) into a prediction; on failure a reason.
  * Nothing is allocated: the strings of @p p point into the line,
  * decoded and NUL-terminated in place.  The input_features object is
  * passed on as the raw bytes of the line, unchanged: the logger checks
@@ -461,8 +461,9 @@ static void import_line(const cli *c, ms_predlog *pl, import_state *st,
 #define READ_BLOCK ((size_t)1 << 20)
 
 /* Lines of a file descriptor, read in large blocks rather than through
- * stdio's 4 KiB buffer, and handed out in place: writable (parse_line
- * decodes strings inside the line) with one byte to spare after each. */
+ * stdio's 4 KiB buffer, and handed out in place, writable (parse_line
+ * decodes strings inside the line).  One byte of the buffer is always
+ * kept free after the data, so a line can be NUL-terminated. */
 typedef struct line_reader {
 	int fd;
 	char *buf;
@@ -499,7 +500,7 @@ static bool next_line(line_reader *r, char **line, size_t *len)
 			*len = have;
 			r->start = r->end;
 			r->scanned = 0;
-			return true; /* its spare byte: below, one kept free */
+			return true;
 		}
 		/* a partial line: to the front, then room for a block more */
 		if (r->start > 0) {

@@ -39,6 +39,8 @@ fi
   "$build/bench/bench_artifacts" --sizes "$sizes" --runs "$runs"
   echo "== bench_predlog --rounds $runs"
   "$build/bench/bench_predlog" --rounds "$runs"
+  echo "== bench_import --rounds $runs (predictions import vs psql \\copy)"
+  "$build/bench/bench_import" --rounds "$runs"
   echo "== bench_loader"
   "$build/bench/bench_loader"
   echo "== bench_actuals --rows 200000 --runs $runs"

@@ -22,6 +22,16 @@
  * refuses: 24 bytes each, so at most 96 MiB.  A refused row past them is
  * named by its prediction id instead. */
 #define MAX_TRACKED_IDS ((size_t)1 << 22)
+/* The logger's batch and queue for a bulk import (docs/cli.md): twice
+ * the default batch, so half the COPY transactions (each a commit and a
+ * round trip during which the server waits for the next batch), and a
+ * queue of three batches - the reader outruns the database, so a longer
+ * queue only holds more rows in memory (and costs page faults) without
+ * sending them sooner.  A wait for room lasts about one batch's delivery
+ * (10 000 rows: 70 ms idle, 250 ms on a machine loaded 2x), well inside
+ * the logger's 500 ms before it would spill to the spool. */
+#define IMPORT_BATCH_ROWS 10000
+#define IMPORT_QUEUE_ROWS (3 * IMPORT_BATCH_ROWS)
 
 static void usage_text(FILE *f)
 {
@@ -77,6 +87,7 @@ typedef struct import_state {
 	unsigned long rejected, accepted, lines, log_rejected;
 	unsigned long lost;  /* lines log() could not keep (spool full) */
 	il_line scan; /* the line scanner's members, reused */
+	bool read_failed; /* stdin could not be read to its end */
 } import_state;
 
 enum { REJ_LINE, REJ_LOST, REJ_SERVER };
@@ -108,126 +119,141 @@ static void add_rejection(import_state *st, unsigned long line,
 		st->nrej++;
 }
 
-/* The value of member @p m as a string (jansson decodes the escapes);
- * NULL when it is not one.  The caller json_decref()s *doc. */
-static const char *member_string(const il_member *m, json_t **doc)
+static int hexval(unsigned char ch)
 {
-	json_error_t err;
-	*doc = NULL;
+	if (ch >= '0' && ch <= '9')
+		return ch - '0';
+	ch |= 0x20;
+	if (ch >= 'a' && ch <= 'f')
+		return ch - 'a' + 10;
+	return -1;
+}
+
+/* The value of member @p m as a C string, decoded in place inside the
+ * line (il_string): NULL when it is not a string or holds \u0000. */
+static const char *member_string(char *line, const il_member *m, bool *nul)
+{
+	size_t len;
+	*nul = false;
 	if (m == NULL || m->kind != IL_STRING)
 		return NULL;
-	*doc = json_loadb(m->val, m->val_len, JSON_DECODE_ANY, &err);
-	return json_is_string(*doc) ? json_string_value(*doc) : NULL;
+	return il_string(line, m, &len, nul);
 }
 
 /* The number of member @p m as a double: the line's digits read with
- * strtod (the scanner checked the JSON grammar).  false when the value
- * is not a number or does not fit a double. */
+ * strtod where they are (the scanner checked the JSON grammar, so the
+ * number ends where its span ends: a JSON number is never followed by
+ * a character strtod would take).  false when the value is not a number
+ * or does not fit a double. */
 static bool member_number(const il_member *m, double *out)
 {
-	char buf[64], *copy = buf, *end;
-	bool ok;
+	char *end;
 	if (m == NULL || m->kind != IL_NUMBER)
 		return false;
-	if (m->val_len >= sizeof buf && (copy = malloc(m->val_len + 1)) == NULL)
-		return false;
-	memcpy(copy, m->val, m->val_len);
-	copy[m->val_len] = '\0';
-	*out = strtod(copy, &end);
-	ok = *end == '\0' && isfinite(*out);
-	if (copy != buf)
-		free(copy);
-	return ok;
+	*out = strtod(m->val, &end);
+	return end == m->val + m->val_len && isfinite(*out);
 }
 
 /* Optional number: absent or null -> NAN; anything else must be a
  * number that fits a double. */
-static bool opt_number(const il_line *l, const char *key, double *out)
+static bool opt_number(const il_member *m, double *out)
 {
-	const il_member *m = il_get(l, key);
 	*out = NAN;
 	if (m == NULL || m->kind == IL_NULL)
 		return true;
 	return member_number(m, out);
 }
 
-/* What parse_line hands back: the prediction, and what its strings point
- * into (freed by parsed_dispose). */
-typedef struct parsed {
-	ms_prediction p;
-	json_t *name, *version, *fstring; /* decoded string values */
-	char *features;                    /* the raw features, NUL-ended */
-} parsed;
+/* The members import reads, found in one pass over the line's members
+ * (keys are unique: the scanner refuses a repeated one). */
+enum { F_NAME, F_VERSION, F_FEATURES, F_PRED, F_ACTUAL, F_CONF, F_N };
 
-static void parsed_dispose(parsed *r)
+static void pick_fields(const il_line *l, const il_member *f[F_N])
 {
-	json_decref(r->name);
-	json_decref(r->version);
-	json_decref(r->fstring);
-	free(r->features);
+	static const struct {
+		const char *key;
+		size_t len;
+	} known[F_N] = {
+		[F_NAME] = { "model_name", 10 },
+		[F_VERSION] = { "model_version", 13 },
+		[F_FEATURES] = { "input_features", 14 },
+		[F_PRED] = { "predicted_value", 15 },
+		[F_ACTUAL] = { "actual_value", 12 },
+		[F_CONF] = { "confidence_score", 16 },
+	};
+	for (int k = 0; k < F_N; k++)
+		f[k] = NULL;
+	for (size_t i = 0; i < l->n; i++)
+		for (int k = 0; k < F_N; k++)
+			if (l->m[i].key_len == known[k].len &&
+			    memcmp(l->m[i].key, known[k].key, known[k].len) == 0) {
+				f[k] = &l->m[i];
+				break;
+			}
 }
 
-/* Turn one NDJSON line into a prediction; on failure a reason.  The
- * input_features object is passed on as the raw bytes of the line,
- * unchanged: the logger checks it with jsonb's rules, and the server
- * stores what the user sent (no re-serialization of numbers). */
-static bool parse_line(const cli *c, il_line *l, const char *line,
-                       size_t len, parsed *r, char *reason, size_t rn)
+/* Turn one NDJSON line (@p len bytes at @p line, writable: only bytes
+ * inside the line change) into a prediction; on failure a reason.
+ * Nothing is allocated: the strings of @p p point into the line,
+ * decoded and NUL-terminated in place.  The input_features object is
+ * passed on as the raw bytes of the line, unchanged: the logger checks
+ * it with jsonb's rules, and the server stores what the user sent (no
+ * re-serialization of numbers). */
+static bool parse_line(const cli *c, il_line *l, char *line, size_t len,
+                       ms_prediction *p, char *reason, size_t rn)
 {
-	const il_member *m;
+	const il_member *f[F_N];
 	const char *why, *s;
 	size_t where;
+	bool nul;
 
-	memset(r, 0, sizeof *r);
+	memset(p, 0, sizeof *p);
 	if (!il_scan(l, line, len, &where, &why)) {
 		snprintf(reason, rn, "invalid JSON: %s (column %zu)", why,
 		         where + 1);
 		return false;
 	}
-	m = il_get(l, "model_name");
-	r->p.model_name = c->name;
-	if (m && m->kind != IL_NULL) {
-		if ((s = member_string(m, &r->name)) == NULL) {
-			snprintf(reason, rn, "model_name must be a string");
+	pick_fields(l, f);
+	p->model_name = c->name;
+	if (f[F_NAME] && f[F_NAME]->kind != IL_NULL) {
+		if ((s = member_string(line, f[F_NAME], &nul)) == NULL) {
+			snprintf(reason, rn, nul ? "model_name must not hold \\u0000"
+			                         : "model_name must be a string");
 			return false;
 		}
-		r->p.model_name = s;
+		p->model_name = s;
 	}
-	if ((s = member_string(il_get(l, "model_version"), &r->version)) ==
-	    NULL) {
-		snprintf(reason, rn, "model_version (a string) is required");
+	if ((s = member_string(line, f[F_VERSION], &nul)) == NULL) {
+		snprintf(reason, rn, nul ? "model_version must not hold \\u0000"
+		                         : "model_version (a string) is required");
 		return false;
 	}
-	r->p.model_version = s;
-	m = il_get(l, "input_features");
-	if (m && m->kind == IL_OBJECT) {
-		r->features = malloc(m->val_len + 1);
-		if (r->features == NULL) {
-			snprintf(reason, rn, "out of memory");
-			return false;
-		}
-		memcpy(r->features, m->val, m->val_len);
-		r->features[m->val_len] = '\0';
-		r->p.input_features = r->features;
-	} else if ((s = member_string(m, &r->fstring)) != NULL) {
-		r->p.input_features = s; /* JSON text; the logger checks it */
+	p->model_version = s;
+	if (f[F_FEATURES] && f[F_FEATURES]->kind == IL_OBJECT) {
+		/* the byte after the object (a space, ',' or '}': never part of
+		 * another member's span) ends it */
+		line[(size_t)(f[F_FEATURES]->val - line) +
+		     f[F_FEATURES]->val_len] = '\0';
+		p->input_features = f[F_FEATURES]->val;
+	} else if ((s = member_string(line, f[F_FEATURES], &nul)) != NULL) {
+		p->input_features = s; /* JSON text; the logger checks it */
 	} else {
-		snprintf(reason, rn, "input_features (a JSON object) is required");
+		snprintf(reason, rn, nul ? "input_features must not hold \\u0000"
+		         : "input_features (a JSON object) is required");
 		return false;
 	}
-	m = il_get(l, "predicted_value");
-	if (!member_number(m, &r->p.predicted_value)) {
-		snprintf(reason, rn, m && m->kind == IL_NUMBER
+	if (!member_number(f[F_PRED], &p->predicted_value)) {
+		snprintf(reason, rn, f[F_PRED] && f[F_PRED]->kind == IL_NUMBER
 		         ? "predicted_value is out of range for a double"
 		         : "predicted_value (a number) is required");
 		return false;
 	}
-	if (!opt_number(l, "actual_value", &r->p.actual_value)) {
+	if (!opt_number(f[F_ACTUAL], &p->actual_value)) {
 		snprintf(reason, rn, "actual_value must be a number (within a "
 		         "double's range) or null");
 		return false;
 	}
-	if (!opt_number(l, "confidence_score", &r->p.confidence_score)) {
+	if (!opt_number(f[F_CONF], &p->confidence_score)) {
 		snprintf(reason, rn, "confidence_score must be a number (within "
 		         "a double's range) or null");
 		return false;
@@ -235,22 +261,35 @@ static bool parse_line(const cli *c, il_line *l, const char *line,
 	return true;
 }
 
-/* The 16 bytes of a textual UUID; false when it is not one. */
+/* The 16 bytes of a textual UUID; false when it is not one.  The
+ * canonical 8-4-4-4-12 form (what the logger hands out) is read at its
+ * fixed places, once a line; any other spelling digit by digit. */
 static bool uuid_parse(const char *s, unsigned char out[16])
 {
+	static const unsigned char at[16] = { 0, 2, 4, 6, 9, 11, 14, 16, 19,
+	                                      21, 24, 26, 28, 30, 32, 34 };
 	size_t k = 0;
+	if (strlen(s) == 36 && s[8] == '-' && s[13] == '-' && s[18] == '-' &&
+	    s[23] == '-') {
+		for (int i = 0; i < 16; i++) {
+			int hi = hexval((unsigned char)s[at[i]]);
+			int lo = hexval((unsigned char)s[at[i] + 1]);
+			if ((hi | lo) < 0)
+				return false;
+			out[i] = (unsigned char)(hi << 4 | lo);
+		}
+		return true;
+	}
 	for (size_t i = 0; s[i] && k < 32; i++) {
-		int hi;
+		int h;
 		if (s[i] == '-')
 			continue;
-		hi = isxdigit((unsigned char)s[i]) ? 1 : 0;
-		if (!hi)
+		if ((h = hexval((unsigned char)s[i])) < 0)
 			return false;
-		hi = s[i] <= '9' ? s[i] - '0' : (s[i] | 0x20) - 'a' + 10;
 		if (k % 2 == 0)
-			out[k / 2] = (unsigned char)(hi << 4);
+			out[k / 2] = (unsigned char)(h << 4);
 		else
-			out[k / 2] |= (unsigned char)hi;
+			out[k / 2] |= (unsigned char)h;
 		k++;
 	}
 	return k == 32;
@@ -381,6 +420,8 @@ static int open_predlog(const cli *c, const char *spool_dir,
 	o.spool_dir = spool_dir;
 	o.on_reject = on_reject;
 	o.on_reject_payload = st;
+	o.batch_size = IMPORT_BATCH_ROWS;
+	o.queue_capacity = IMPORT_QUEUE_ROWS;
 	s = ms_predlog_open(pl, c->db, &o);
 	if (s == MS_OK)
 		return 0;
@@ -392,16 +433,16 @@ static int open_predlog(const cli *c, const char *spool_dir,
 
 /* One non-blank NDJSON line: logged, or recorded as rejected. */
 static void import_line(const cli *c, ms_predlog *pl, import_state *st,
-                        const char *line, size_t len)
+                        char *line, size_t len)
 {
-	parsed r;
+	ms_prediction p;
 	char reason[512], id[MS_UUID_STRLEN];
 	ms_status s;
 	ms_buf err = MS_BUF_INIT;
 
-	if (!parse_line(c, &st->scan, line, len, &r, reason, sizeof reason)) {
+	if (!parse_line(c, &st->scan, line, len, &p, reason, sizeof reason)) {
 		add_rejection(st, st->lines, reason, REJ_LINE);
-	} else if ((s = ms_predlog_log(id, pl, &r.p)) == MS_OK) {
+	} else if ((s = ms_predlog_log(id, pl, &p)) == MS_OK) {
 		st->accepted++;
 		track_id(st, id);
 	} else {
@@ -413,7 +454,84 @@ static void import_line(const cli *c, ms_predlog *pl, import_state *st,
 		              s == MS_EINVAL ? REJ_LINE : REJ_LOST);
 		ms_buf_dispose(&err);
 	}
-	parsed_dispose(&r);
+}
+
+/* stdin read in blocks of this many bytes (a line may be longer: the
+ * buffer grows to hold it). */
+#define READ_BLOCK ((size_t)1 << 20)
+
+/* Lines of a file descriptor, read in large blocks rather than through
+ * stdio's 4 KiB buffer, and handed out in place, writable (parse_line
+ * decodes strings inside the line).  One byte of the buffer is always
+ * kept free after the data, so a line can be NUL-terminated. */
+typedef struct line_reader {
+	int fd;
+	char *buf;
+	size_t cap;
+	size_t start, end; /* unread bytes: buf[start, end) */
+	size_t scanned;    /* bytes after start known to hold no newline */
+	bool eof;
+	int err;           /* errno of a failed read (then eof) */
+} line_reader;
+
+/* The next line, without its '\n', in *line and *len; false at the end
+ * of the input (or at a read error, r->err set) or when out of memory
+ * (r->err ENOMEM). */
+static bool next_line(line_reader *r, char **line, size_t *len)
+{
+	for (;;) {
+		size_t have = r->end - r->start;
+		char *nl = have > r->scanned
+		           ? memchr(r->buf + r->start + r->scanned, '\n',
+		                    have - r->scanned) : NULL;
+		ssize_t got;
+		if (nl != NULL) {
+			*line = r->buf + r->start;
+			*len = (size_t)(nl - *line);
+			r->start += *len + 1;
+			r->scanned = 0;
+			return true;
+		}
+		r->scanned = have;
+		if (r->eof) {
+			if (have == 0)
+				return false;
+			*line = r->buf + r->start; /* the last line, no '\n' */
+			*len = have;
+			r->start = r->end;
+			r->scanned = 0;
+			return true;
+		}
+		/* a partial line: to the front, then room for a block more */
+		if (r->start > 0) {
+			memmove(r->buf, r->buf + r->start, have);
+			r->start = 0;
+			r->end = have;
+		}
+		if (r->cap - r->end < READ_BLOCK + 1) {
+			size_t nc = r->cap ? r->cap * 2 : READ_BLOCK + 1;
+			char *nb;
+			while (nc - r->end < READ_BLOCK + 1)
+				nc *= 2;
+			if ((nb = realloc(r->buf, nc)) == NULL) {
+				r->err = ENOMEM;
+				r->eof = true;
+				return false;
+			}
+			r->buf = nb;
+			r->cap = nc;
+		}
+		got = read(r->fd, r->buf + r->end, r->cap - r->end - 1);
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0) {
+			r->eof = true;
+			if (got < 0)
+				r->err = errno;
+		} else {
+			r->end += (size_t)got;
+		}
+	}
 }
 
 /* Every line of stdin; a running count on stderr when @progress. */
@@ -421,16 +539,18 @@ static void import_stdin(const cli *c, ms_predlog *pl, import_state *st,
                          bool progress)
 {
 	uint64_t last_progress = 0;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	line_reader r = { .fd = STDIN_FILENO };
+	char *line;
+	size_t len;
 
-	while ((n = getline(&line, &cap, stdin)) != -1) {
-		size_t len = (size_t)n;
+	while (next_line(&r, &line, &len)) {
+		size_t blank = 0;
 		st->lines++;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+		while (len && line[len - 1] == '\r')
 			len--;
-		if (strspn(line, " \t") >= len)
+		while (blank < len && (line[blank] == ' ' || line[blank] == '\t'))
+			blank++;
+		if (blank == len)
 			continue; /* blank line */
 		import_line(c, pl, st, line, len);
 		if (progress && st->lines % 1024 == 0) {
@@ -442,9 +562,16 @@ static void import_stdin(const cli *c, ms_predlog *pl, import_state *st,
 			}
 		}
 	}
-	free(line);
+	free(r.buf);
 	if (progress && last_progress)
 		fputc('\n', stderr);
+	if (r.err != 0) {
+		char msg[256];
+		snprintf(msg, sizeof msg, "predictions import: reading stdin "
+		         "stopped after line %lu: %s", st->lines, strerror(r.err));
+		cli_log((void *)c, MS_LOG_ERROR, msg);
+		st->read_failed = true;
+	}
 }
 
 /* How the logger ended: read after ms_predlog_close_stats, so final. */
@@ -538,7 +665,8 @@ static void print_import_text(const import_state *st, const import_end *e,
 
 /* 1: rows lost; 4: rows wait in the spool, the database unreachable;
  * 1: rows wait because the server refused them (permission, schema);
- * 1: some lines rejected; 0: all in the database. */
+ * 1: some lines rejected, or stdin could not be read to its end;
+ * 0: all in the database. */
 static int import_exit(const cli *c, const import_state *st,
                        const import_end *e, const char *spool_dir)
 {
@@ -557,7 +685,8 @@ static int import_exit(const cli *c, const import_state *st,
 		if (rc == 0)
 			rc = r;
 	}
-	if (rc == 0 && (st->rejected > 0 || server_rejected(st, e) > 0))
+	if (rc == 0 && (st->rejected > 0 || server_rejected(st, e) > 0 ||
+	                st->read_failed))
 		rc = EXIT_ERROR_;
 	return rc;
 }

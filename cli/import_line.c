@@ -107,31 +107,36 @@ static bool keys_put(il_line *l, const void *b, size_t n)
 	return true;
 }
 
+/* Code point @p cp (at most U+10FFFF) as UTF-8 at @p b; its length. */
+static size_t utf8_put(unsigned char *b, unsigned cp)
+{
+	if (cp < 0x80) {
+		b[0] = (unsigned char)cp;
+		return 1;
+	}
+	if (cp < 0x800) {
+		b[0] = (unsigned char)(0xC0 | cp >> 6);
+		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 2;
+	}
+	if (cp < 0x10000) {
+		b[0] = (unsigned char)(0xE0 | cp >> 12);
+		b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
+		return 3;
+	}
+	b[0] = (unsigned char)(0xF0 | cp >> 18);
+	b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
+	b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
+	b[3] = (unsigned char)(0x80 | (cp & 0x3F));
+	return 4;
+}
+
 /* Code point @p cp as UTF-8 into @p l's key store. */
 static bool keys_put_cp(il_line *l, unsigned cp)
 {
 	unsigned char b[4];
-	size_t n;
-	if (cp < 0x80) {
-		b[0] = (unsigned char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		b[0] = (unsigned char)(0xC0 | cp >> 6);
-		b[1] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 2;
-	} else if (cp < 0x10000) {
-		b[0] = (unsigned char)(0xE0 | cp >> 12);
-		b[1] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-		b[2] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 3;
-	} else {
-		b[0] = (unsigned char)(0xF0 | cp >> 18);
-		b[1] = (unsigned char)(0x80 | (cp >> 12 & 0x3F));
-		b[2] = (unsigned char)(0x80 | (cp >> 6 & 0x3F));
-		b[3] = (unsigned char)(0x80 | (cp & 0x3F));
-		n = 4;
-	}
-	return keys_put(l, b, n);
+	return keys_put(l, b, utf8_put(b, cp));
 }
 
 /* A \u escape at c->p (pointing at the 'u'), with its low surrogate if
@@ -161,6 +166,18 @@ static bool scan_uescape(scan *c, unsigned *cp)
 	return true;
 }
 
+/* 1 for the bytes a string holds as they are: printable ASCII but for
+ * '"' and '\\' (one load a byte in the loop that crosses most of a
+ * line, instead of four comparisons). */
+static const unsigned char plain[256] = {
+	[0x20] = 1, 1, 0 /* '"' */, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0 /* '\\' */, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+	1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+};
+
 /* The string at c->p (its opening quote).  With @p key, its unescaped
  * text is appended to @p l's key store. */
 static bool scan_string(scan *c, il_line *l, bool key)
@@ -169,8 +186,7 @@ static bool scan_string(scan *c, il_line *l, bool key)
 	for (;;) {
 		const unsigned char *run = c->p;
 		size_t k;
-		while (c->p < c->end && *c->p >= 0x20 && *c->p < 0x80 &&
-		       *c->p != '"' && *c->p != '\\')
+		while (c->p < c->end && plain[*c->p])
 			c->p++;
 		if (key && c->p > run && !keys_put(l, run, (size_t)(c->p - run)))
 			return fail(c, "out of memory");
@@ -376,6 +392,10 @@ static int cmp_keys(const void *a, const void *b)
 	return x->key_at < y->key_at ? -1 : x->key_at > y->key_at;
 }
 
+/* Up to this many members, repeated keys are found by comparing every
+ * pair (no allocation per line); more are sorted. */
+#define IL_FEW_KEYS 16
+
 /* The keys' pointers, once the key store stopped moving; then the first
  * repeated key, if any. */
 static bool finish(scan *c, il_line *l)
@@ -386,6 +406,21 @@ static bool finish(scan *c, il_line *l)
 		l->m[i].key = l->keys + (size_t)(uintptr_t)l->m[i].key;
 	if (l->n < 2)
 		return true;
+	if (l->n <= IL_FEW_KEYS) {
+		/* the common line (a handful of keys): pairwise, no allocation;
+		 * the first member that repeats an earlier key, as below */
+		for (size_t j = 1; j < l->n && dup == NULL; j++)
+			for (size_t i = 0; i < j && dup == NULL; i++)
+				if (l->m[i].key_len == l->m[j].key_len &&
+				    memcmp(l->m[i].key, l->m[j].key,
+				           l->m[j].key_len) == 0)
+					dup = &l->m[j];
+		if (dup) {
+			c->at = c->s + dup->key_at;
+			return fail(c, "duplicate key");
+		}
+		return true;
+	}
 	idx = malloc(l->n * sizeof *idx);
 	if (idx == NULL)
 		return fail(c, "out of memory");
@@ -512,6 +547,58 @@ bool il_scan(il_line *l, const char *s, size_t n, size_t *where,
 	*where = n;
 	*why = NULL;
 	return true;
+}
+
+char *il_string(char *line, const il_member *m, size_t *len, bool *nul)
+{
+	char *s, *q, *end;
+	const char *p;
+	*nul = false;
+	*len = 0;
+	if (m == NULL || m->kind != IL_STRING)
+		return NULL;
+	s = line + (m->val - line) + 1;                 /* after the quote */
+	end = line + (m->val - line) + m->val_len - 1; /* the closing one */
+	q = memchr(s, '\\', (size_t)(end - s));
+	if (q == NULL) {
+		*end = '\0';
+		*len = (size_t)(end - s);
+		return s;
+	}
+	p = q;
+	while (p < end) {
+		unsigned cp, lo;
+		if (*p != '\\') {
+			*q++ = *p++;
+			continue;
+		}
+		switch (p[1]) {
+		case 'b': *q++ = '\b'; p += 2; continue;
+		case 'f': *q++ = '\f'; p += 2; continue;
+		case 'n': *q++ = '\n'; p += 2; continue;
+		case 'r': *q++ = '\r'; p += 2; continue;
+		case 't': *q++ = '\t'; p += 2; continue;
+		case 'u': break;
+		default: *q++ = p[1]; p += 2; continue; /* quote, backslash, slash */
+		}
+		/* checked by il_scan: four hex digits, and a high surrogate
+		 * followed by \u and a low one */
+		hex4((const unsigned char *)p + 2, &cp);
+		p += 6;
+		if (cp >= 0xD800 && cp <= 0xDBFF) {
+			hex4((const unsigned char *)p + 2, &lo);
+			cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+			p += 6;
+		}
+		if (cp == 0) {
+			*nul = true;
+			return NULL;
+		}
+		q += utf8_put((unsigned char *)q, cp);
+	}
+	*q = '\0';
+	*len = (size_t)(q - s);
+	return s;
 }
 
 const il_member *il_get(const il_line *l, const char *key)

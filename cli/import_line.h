@@ -62,6 +62,18 @@ typedef struct il_line {
 bool il_scan(il_line *out, const char *s, size_t n, size_t *where,
              const char **why);
 
+/* The text of string member @p m, decoded in place: @p line is the
+ * writable buffer @p m was scanned from (il_scan took it as const; the
+ * caller owns it).  Escapes are resolved inside the value's own span -
+ * an escape never decodes to more bytes than it takes - and the text is
+ * NUL-terminated there (at the latest where the closing quote was); no
+ * byte outside the span changes, so the other members stay valid, but
+ * @p m's span no longer holds its JSON text.  Returns the text (inside
+ * @p line), its length in *len; NULL when @p m is not a string, or when
+ * it holds \u0000 (*nul then true: a C string cannot carry it, and the
+ * span is left partly decoded).  Nothing is allocated. */
+char *il_string(char *line, const il_member *m, size_t *len, bool *nul);
+
 /* The member named @p key (NUL-terminated), or NULL. */
 const il_member *il_get(const il_line *l, const char *key);
 

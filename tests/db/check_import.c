@@ -477,6 +477,104 @@ START_TEST(close_stats_says_why_rows_wait)
 }
 END_TEST
 
+START_TEST(strings_decoded_in_place)
+{
+	/* import decodes string values inside the line it read (no jansson,
+	 * no allocation): every escape of RFC 8259 in the name, the version
+	 * and features sent as a JSON string must come out as the text it
+	 * stands for, and \u0000, which a C string cannot carry, is refused
+	 * with its line. */
+	char *out = NULL, *err = NULL, *got;
+	const char *in =
+		"{\"model_name\": \"fr\\u0061ud\", \"model_version\": "
+		"\"v\\u00e9\\ud83d\\ude00\\\"q\\\\b\\/s\", \"input_features\": "
+		"\"{\\\"k\\\": [1, \\\"\\\\u00e9\\\"]}\", \"predicted_value\": 1}\n"
+		"{\"model_version\": \"v\\u0000x\", \"input_features\": {}, "
+		"\"predicted_value\": 2}\n"
+		"{\"model_version\": \"plain\", \"input_features\": {\"x\":1}"
+		",\"predicted_value\":3,\"confidence_score\":0.5}\n";
+	int rc = import(g_url, false, in, &out, &err);
+	ck_assert_msg(rc == 1, "exit %d (%s)", rc, err);
+	ck_assert_msg(strstr(err, "line 2: model_version must not hold "
+	                     "\\u0000") != NULL, "%s", err);
+	free(out);
+	free(err);
+	got = mt_sql(g_url, "SELECT model_name || ' ' || model_version || ' ' ||"
+	             " input_features::text FROM model_predictions WHERE "
+	             "predicted_value = 1");
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, "fraud v\xc3\xa9\xf0\x9f\x98\x80\"q\\b/s "
+	                 "{\"k\": [1, \"\xc3\xa9\"]}");
+	free(got);
+	got = mt_sql(g_url, "SELECT model_version || ' ' || input_features::text"
+	             " || ' ' || confidence_score FROM model_predictions WHERE "
+	             "predicted_value = 3");
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, "plain {\"x\": 1} 0.5");
+	free(got);
+}
+END_TEST
+
+START_TEST(long_lines_and_line_ends)
+{
+	/* stdin is read in 1 MiB blocks and each line is scanned where it
+	 * lies: a line longer than a block (3 MiB of features), CRLF ends,
+	 * blank lines and a last line without '\n' must all count as lines,
+	 * in order, and the long features arrive whole. */
+	size_t big = (size_t)3 << 20, len = 0;
+	char *in = malloc(big + 4096), *out = NULL, *err = NULL, *got;
+	int rc;
+	ck_assert_ptr_nonnull(in);
+	len += (size_t)sprintf(in + len, "{\"model_version\": \"v1\", "
+	                       "\"input_features\": {\"blob\": \"");
+	memset(in + len, 'x', big);
+	len += big;
+	len += (size_t)sprintf(in + len, "\"}, \"predicted_value\": 1}\r\n"
+	                       "\n \t\r\n"
+	                       "{\"model_version\": \"v1\"}\r\n"
+	                       "{\"model_version\": \"v1\", \"input_features\": "
+	                       "{}, \"predicted_value\": 5}");
+	rc = mt_run((const char *[]){ mt_cli(), "--db", g_url, "predictions",
+	            "import", "--spool-dir", g_spool, NULL }, NULL, in, len, &out,
+	            &err);
+	ck_assert_msg(rc == 1, "exit %d (%s)", rc, err);
+	ck_assert_msg(strstr(err, "line 4: input_features (a JSON object) is "
+	                     "required") != NULL, "%s", err);
+	ck_assert_msg(strstr(out, "accepted 2, rejected 1, written 2") != NULL,
+	              "%s", out);
+	free(out);
+	free(err);
+	got = mt_sql(g_url, "SELECT length(input_features->>'blob') FROM "
+	             "model_predictions WHERE predicted_value = 1");
+	ck_assert_ptr_nonnull(got);
+	ck_assert_str_eq(got, "3145728");
+	free(got);
+	got = mt_sql(g_url, "SELECT count(*) FROM model_predictions WHERE "
+	             "predicted_value = 5");
+	ck_assert_str_eq(got, "1");
+	free(got);
+	free(in);
+}
+END_TEST
+
+START_TEST(unreadable_stdin_is_an_error)
+{
+	/* Before the fix a read error on stdin (here: stdin is a directory,
+	 * EISDIR) ended the input silently, and import exited 0 as if every
+	 * line had been read.  Now: the error named, exit 1. */
+	char *out = NULL, *err = NULL;
+	const char *argv[] = { "/bin/sh", "-c", "exec \"$0\" --db \"$1\" "
+	                       "predictions import --spool-dir \"$2\" < \"$3\"",
+	                       mt_cli(), g_url, g_spool, g_dir, NULL };
+	int rc = mt_run(argv, NULL, NULL, 0, &out, &err);
+	ck_assert_msg(rc == 1, "exit %d (%s)", rc, err);
+	ck_assert_msg(strstr(err, "reading stdin stopped after line 0") != NULL,
+	              "%s", err);
+	free(out);
+	free(err);
+}
+END_TEST
+
 Suite *db_import_suite(void)
 {
 	Suite *s = suite_create("db_import");
@@ -491,6 +589,9 @@ Suite *db_import_suite(void)
 	tcase_add_test(tc, server_refusals_listed_by_line);
 	tcase_add_test(tc, library_names_refused_rows_and_final_counters);
 	tcase_add_test(tc, close_stats_says_why_rows_wait);
+	tcase_add_test(tc, strings_decoded_in_place);
+	tcase_add_test(tc, long_lines_and_line_ends);
+	tcase_add_test(tc, unreadable_stdin_is_an_error);
 	suite_add_tcase(s, tc);
 	return s;
 }

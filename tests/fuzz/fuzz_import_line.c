@@ -13,6 +13,10 @@
  *  - each span, cut out and put alone in {"k": SPAN}, scans again to the
  *    same span and kind (a span is a whole JSON value, nothing more);
  *  - keys are NUL-terminated, hold no NUL, and no two are equal;
+ *  - a string value decoded in place (il_string) is the text the scanner
+ *    makes of the same span used as a key in {SPAN: 0}, or refused as
+ *    holding \u0000 exactly when that key is, and no byte outside the
+ *    span changes;
  *  - the verdict is the same on a second scan with a reused il_line. */
 #include <stdint.h>
 #include <stdio.h>
@@ -62,6 +66,40 @@ static void rescan_alone(const il_member *m)
 	free(buf);
 }
 
+/* il_string on a writable copy of the input against the scanner's own
+ * unescaping of the same span as a key. */
+static void decode_as_key(const char *s, size_t size, const il_member *m)
+{
+	size_t at = (size_t)(m->val - s), n = 5 + m->val_len, klen, where;
+	char *copy = malloc(size), *buf = malloc(n), *t;
+	il_line l = { 0 };
+	const char *why;
+	bool nul, key_ok;
+	REQUIRE(copy != NULL && buf != NULL);
+	memcpy(copy, s, size);
+	t = il_string(copy, &(il_member){ .val = copy + at,
+	              .val_len = m->val_len, .kind = IL_STRING }, &klen, &nul);
+	buf[0] = '{';
+	memcpy(buf + 1, m->val, m->val_len);
+	memcpy(buf + 1 + m->val_len, ":0}", 3);
+	key_ok = il_scan(&l, buf, n - 1, &where, &why);
+	if (t == NULL) {
+		REQUIRE(nul && !key_ok && strcmp(why, "\\u0000 in a key") == 0);
+	} else {
+		REQUIRE(!nul && key_ok && l.n == 1);
+		REQUIRE(t > copy + at && t + klen < copy + at + m->val_len);
+		REQUIRE(t[klen] == '\0');
+		REQUIRE(l.m[0].key_len == klen);
+		REQUIRE(memcmp(l.m[0].key, t, klen) == 0);
+	}
+	REQUIRE(memcmp(copy, s, at) == 0);
+	REQUIRE(memcmp(copy + at + m->val_len, s + at + m->val_len,
+	               size - at - m->val_len) == 0);
+	il_line_dispose(&l);
+	free(copy);
+	free(buf);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	const char *s = (const char *)data;
@@ -88,6 +126,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			prev_end = m->val + m->val_len;
 			if (i < 8)
 				rescan_alone(m);
+			if (i < 8 && m->kind == IL_STRING)
+				decode_as_key(s, size, m);
 		}
 	}
 	REQUIRE(il_scan(&l, s, size, &where2, &why2) == ok);

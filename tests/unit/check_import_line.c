@@ -218,6 +218,83 @@ START_TEST(many_keys_duplicates_found)
 }
 END_TEST
 
+START_TEST(few_keys_duplicates_found)
+{
+	/* below 16 members the check compares pairs, without allocating:
+	 * the same verdict as the sort, the first member that repeats an
+	 * earlier key named */
+	const char *line = "{\"a\":1,\"b\":2,\"b\":3,\"a\":4}";
+	il_line l = { 0 };
+	size_t where;
+	const char *why;
+	ck_assert(!il_scan(&l, line, strlen(line), &where, &why));
+	ck_assert_str_eq(why, "duplicate key");
+	ck_assert_uint_eq(where, (size_t)(strstr(line, "\"b\":3") - line));
+	ck_assert_uint_eq(l.n, 0);
+	line = "{\"a\":1,\"ab\":2,\"b\":3,\"ba\":4}";
+	ck_assert(il_scan(&l, line, strlen(line), &where, &why));
+	ck_assert_uint_eq(l.n, 4);
+	il_line_dispose(&l);
+}
+END_TEST
+
+/* il_string of member @p key of @p line, put back as @p orig first (a
+ * decoded line is no longer the JSON it was). */
+static char *decoded(char *line, const char *orig, il_line *l,
+                     const char *key, size_t *len, bool *nul)
+{
+	size_t where;
+	const char *why;
+	strcpy(line, orig);
+	ck_assert(il_scan(l, line, strlen(line), &where, &why));
+	return il_string(line, il_get(l, key), len, nul);
+}
+
+START_TEST(strings_decode_in_place)
+{
+	char line[] = "{\"a\":\"plain\",\"b\":\"x\\\"\\\\\\/\\b\\f\\n\\r\\ty\","
+	              "\"c\":\"\\u00e9\\u20ac\\ud83d\\ude00\\u0041\",\"d\":\"\","
+	              "\"e\":\"z\\u0000z\",\"f\":1,\"g\":\"\\u00e9-tail\"}";
+	char copy[sizeof line];
+	il_line l = { 0 };
+	size_t len;
+	bool nul;
+	char *t;
+	memcpy(copy, line, sizeof line);
+	t = decoded(line, copy, &l, "a", &len, &nul);
+	ck_assert_str_eq(t, "plain");
+	ck_assert_uint_eq(len, 5);
+	ck_assert(!nul);
+	ck_assert_ptr_eq(t, line + 6); /* inside the line, no copy */
+	t = decoded(line, copy, &l, "b", &len, &nul);
+	ck_assert_str_eq(t, "x\"\\/\b\f\n\r\ty");
+	ck_assert_uint_eq(len, 10);
+	t = decoded(line, copy, &l, "c", &len, &nul);
+	ck_assert_str_eq(t, "\xc3\xa9\xe2\x82\xac\xf0\x9f\x98\x80" "A");
+	t = decoded(line, copy, &l, "d", &len, &nul);
+	ck_assert_str_eq(t, "");
+	ck_assert_uint_eq(len, 0);
+	t = decoded(line, copy, &l, "e", &len, &nul);
+	ck_assert_ptr_null(t);
+	ck_assert(nul);
+	/* not a string */
+	t = decoded(line, copy, &l, "f", &len, &nul);
+	ck_assert_ptr_null(t);
+	ck_assert(!nul);
+	/* decoding one member leaves every other byte of the line alone */
+	t = decoded(line, copy, &l, "g", &len, &nul);
+	ck_assert_str_eq(t, "\xc3\xa9-tail");
+	{
+		const il_member *m = il_get(&l, "g");
+		size_t at = (size_t)(m->val - line);
+		ck_assert_mem_eq(line, copy, at);
+		ck_assert_mem_eq(line + at + m->val_len, copy + at + m->val_len,
+		                 sizeof line - at - m->val_len);
+	}
+	il_line_dispose(&l);
+}
+END_TEST
+
 Suite *unit_import_line_suite(void)
 {
 	Suite *s = suite_create("unit_import_line");
@@ -230,6 +307,8 @@ Suite *unit_import_line_suite(void)
 	tcase_add_test(tc, nul_byte_refused);
 	tcase_add_test(tc, nesting_is_bounded_without_recursion);
 	tcase_add_test(tc, many_keys_duplicates_found);
+	tcase_add_test(tc, few_keys_duplicates_found);
+	tcase_add_test(tc, strings_decode_in_place);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -75,7 +75,7 @@ START_TEST(rows_keep_their_bytes_until_released_oldest_first)
 	ms_arena a = { 0 };
 	live *q = calloc(CAP, sizeof *q);
 	unsigned seed = 12;
-	churn(&a, q, CAP, 300000, &seed, false);
+	churn(&a, q, CAP, 60000, &seed, false);
 	/* all released: what is kept for reuse is bounded */
 	ck_assert_uint_le(a.spare_bytes, MS__ARENA_SPARE_MAX);
 	ms__arena_free(&a);
@@ -99,7 +99,7 @@ START_TEST(a_warm_arena_allocates_nothing)
 	}
 	ms__arena_release(&a, CAP);
 	ms__fault_alloc_arm(1, MS__FAULT_ANY, true);
-	churn(&a, q, CAP, 100000, &seed, true);
+	churn(&a, q, CAP, 30000, &seed, true);
 	ck_assert_int_eq(ms__fault_alloc_failed(), 0);
 	ms__fault_alloc_arm(0, MS__FAULT_ANY, false);
 	ms__arena_free(&a);

@@ -3,8 +3,9 @@
  * writer thread.
  *
  * The caller's side (ms_predlog_log) validates the row (json_check.c for
- * the features), packs it into one small allocation (a blob, blob.h) and
- * pushes the pointer onto a mutex-protected ring.  It never touches the
+ * the features), then, under the ring mutex, packs it (a blob, blob.h)
+ * into space carved from the logger's FIFO arena (arena.h: no malloc per
+ * row) and pushes the pointer onto a ring.  It never touches the
  * network.  When the ring is full and the writer is delivering (connected,
  * its last batch went in), the caller waits for room - the writer frees
  * a batch's worth as it takes one - for at most MS__PREDLOG_ROOM_WAIT_MS:
@@ -17,9 +18,11 @@
  * such a timeout callers spill without waiting until the writer takes
  * its next batch.
  *
- * One writer thread takes up to batch_size rows and 64 MiB at a time
- * (sooner on flush_interval or flush()) and sends them with one binary
- * COPY, in bounded CopyData messages, into model_predictions (copy.c:
+ * One writer thread takes up to batch_size rows (by default up to 8
+ * times that when they are already waiting: MS__PREDLOG_BACKLOG_BATCHES)
+ * and 64 MiB at a time (sooner on flush_interval or flush()) and sends
+ * them with one binary COPY, in bounded CopyData messages, into
+ * model_predictions (copy.c:
  * the encoder, the idempotent retry when the outcome is unknown, the
  * bisection of data errors).  Every row carries its client-generated
  * UUIDv7 prediction_id, unique in the table.  A batch that cannot be sent

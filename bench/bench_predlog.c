@@ -46,6 +46,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 #include "modelstore.h"
@@ -444,8 +445,17 @@ static double proc_cpu(int pid)
 
 /* ---- ours ---- */
 
+/* Wall-clock seconds, to line up with the server's clock_timestamp(). */
+static double real_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 static const char *spool_dir = "/tmp/ms-bench-predlog-spool";
 static double last_server_cpu; /* CPU s of the backend in the last run */
+static double last_client_cpu; /* CPU s of this process in the last run */
 static PGconn *admin_conn;
 
 /* The backend of the logger's writer: the one other client backend. */
@@ -506,9 +516,10 @@ static double ours(const brow *rows, size_t nrows, size_t n,
                    uint64_t *spooled)
 {
 	ms_predlog_stats st0 = MS_PREDLOG_STATS_INIT, st = MS_PREDLOG_STATS_INIT;
-	double c0, t0, t;
+	double c0, cc0, t0, t;
 	ms_predlog_stats_get(&st0, ours_pl);
 	c0 = proc_cpu(ours_pid);
+	cc0 = proc_cpu(getpid());
 	t0 = now_s();
 	for (size_t i = 0; i < n; i++) {
 		const brow *r = &rows[i % nrows];
@@ -525,6 +536,7 @@ static double ours(const brow *rows, size_t nrows, size_t n,
 	}
 	t = now_s() - t0;
 	last_server_cpu = proc_cpu(ours_pid) - c0;
+	last_client_cpu = proc_cpu(getpid()) - cc0;
 	ms_predlog_stats_get(&st, ours_pl);
 	*spooled = st.spooled - st0.spooled;
 	return t;
@@ -701,13 +713,16 @@ int main(int argc, char **argv)
 			cs = proc_cpu(PQbackendPID(cc)) - c0;
 			T1 = now_s();
 			exec_or_die(admin, "TRUNCATE model_predictions");
-			printf("[copy %.3f-%.3f ours from %.3f] ", T0, T1, now_s());
+			printf("[copy %.3f-%.3f ours from %.3f real %.3f] ", T0, T1,
+			       now_s(), real_s());
 			ou = (double)k / ours(rows, n, k, &sp);
-			printf("[ours to %.3f] ", now_s());
+			printf("[ours to %.3f real %.3f] ", now_s(), real_s());
 			printf("copy %.0f rows/s, ours %.0f rows/s (%.2f), %llu "
-			       "spooled; server CPU us/row copy %.2f ours %.2f", co, ou,
+			       "spooled; server CPU us/row copy %.2f ours %.2f; ours "
+			       "client CPU us/row %.2f", co, ou,
 			       ou / co, (unsigned long long)sp, cs * 1e6 / (double)k,
-			       last_server_cpu * 1e6 / (double)k);
+			       last_server_cpu * 1e6 / (double)k,
+			       last_client_cpu * 1e6 / (double)k);
 			if (getenv("MS_BENCH_COPY_PER")) {
 				size_t per = strtoul(getenv("MS_BENCH_COPY_PER"), NULL, 10);
 				double cb;

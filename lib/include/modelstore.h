@@ -2250,8 +2250,12 @@ typedef struct ms_predlog_options {
 	                                waits for room while the writer is
 	                                delivering, and spools the row when
 	                                it is not (docs/predictions.md) */
-	size_t batch_size;         /**< rows per database write; 0: 5000;
-	                                at most queue_capacity */
+	size_t batch_size;         /**< rows per database write; 0: 5000,
+	                                and up to 8 times that when that
+	                                many rows are already waiting (a
+	                                backlog: fewer commits); an explicit
+	                                value is a hard bound.  At most
+	                                queue_capacity */
 	unsigned flush_interval_ms;/**< a partial batch is sent at least
 	                                this often; 0: 200 */
 	uint64_t spool_max_bytes;  /**< bytes of all spool files in

@@ -3,8 +3,9 @@
  * writer thread.
  *
  * The caller's side (ms_predlog_log) validates the row (json_check.c for
- * the features), packs it into one small allocation (a blob, blob.h) and
- * pushes the pointer onto a mutex-protected ring.  It never touches the
+ * the features), then, under the ring mutex, packs it (a blob, blob.h)
+ * into space carved from the logger's FIFO arena (arena.h: no malloc per
+ * row) and pushes the pointer onto a ring.  It never touches the
  * network.  When the ring is full and the writer is delivering (connected,
  * its last batch went in), the caller waits for room - the writer frees
  * a batch's worth as it takes one - for at most MS__PREDLOG_ROOM_WAIT_MS:
@@ -17,9 +18,11 @@
  * such a timeout callers spill without waiting until the writer takes
  * its next batch.
  *
- * One writer thread takes up to batch_size rows and 64 MiB at a time
- * (sooner on flush_interval or flush()) and sends them with one binary
- * COPY, in bounded CopyData messages, into model_predictions (copy.c:
+ * One writer thread takes up to batch_size rows (by default up to 8
+ * times that when they are already waiting: MS__PREDLOG_BACKLOG_BATCHES)
+ * and 64 MiB at a time (sooner on flush_interval or flush()) and sends
+ * them with one binary COPY, in bounded CopyData messages, into
+ * model_predictions (copy.c:
  * the encoder, the idempotent retry when the outcome is unknown, the
  * bisection of data errors).  Every row carries its client-generated
  * UUIDv7 prediction_id, unique in the table.  A batch that cannot be sent
@@ -30,6 +33,7 @@
  */
 #define _GNU_SOURCE
 #include "alloc.h"
+#include "arena.h"
 #include "blob.h"
 #include "conn.h"
 #include "copy.h"
@@ -52,26 +56,42 @@
 
 /* How long ms_predlog_log waits for room in a full ring while the writer
  * is delivering, before it spills the row to the spool: this, or
- * MS__PREDLOG_ROOM_WAIT_BATCHES times the last batch's delivery time when
+ * MS__PREDLOG_ROOM_WAIT_BATCHES times the expected delivery time of the
+ * batch in flight (its rows times the last batch's time per row) when
  * that is longer, at most MS__PREDLOG_ROOM_WAIT_MAX_MS.  The writer frees
- * room one batch at a time (5000 rows by default, about 33 ms of COPY at
- * 150 000 rows/s); no room for that long means the database is not
- * keeping up (docs/predictions.md, "When rows go to the spool"). */
+ * room one batch at a time (5000 to 40000 rows by default, 33 to 270 ms
+ * of COPY at 150 000 rows/s); no room for that long means the database
+ * is not keeping up (docs/predictions.md, "When rows go to the spool"). */
 #define MS__PREDLOG_ROOM_WAIT_MS 500
 #define MS__PREDLOG_ROOM_WAIT_BATCHES 4
 #define MS__PREDLOG_ROOM_WAIT_MAX_MS 5000
 
-/* One queued prediction: its blob (blob.h) and the blob's length. */
+/* With the default batch_size, a batch is 5000 rows, but when more are
+ * already waiting (a backlog: a burst, or a database that is behind) the
+ * writer takes up to this many batches' worth into one COPY.  Each COPY
+ * is a commit, and with fsync on a commit waits for a WAL flush: at 5000
+ * rows a batch that flush was 6-9% of the server's time in bench_predlog
+ * (WALSync in pg_stat_activity), against 1% for one COPY of all rows.
+ * An explicit batch_size is kept exactly. */
+#define MS__PREDLOG_BACKLOG_BATCHES 8
+
+/* One queued prediction: its blob (blob.h) and the blob's length.  A
+ * row lives in the logger's arena (arena.h), carved under the ring
+ * mutex, unless it is larger than MS__ARENA_ROW_MAX or bound for the
+ * spool: then it is its own allocation (own). */
 typedef struct row {
 	uint32_t len;
-	uint32_t pad;
+	uint32_t own;
 	unsigned char blob[];
 } row;
 
 struct ms_predlog {
 	char *conninfo;
 	char *spool_dir;
-	size_t cap, batch;
+	size_t cap, batch;     /* batch: rows that make a batch (wake the
+	                        * writer) */
+	size_t take_max;       /* rows the writer takes at most: batch, or
+	                        * MS__PREDLOG_BACKLOG_BATCHES of them by default */
 	unsigned interval_ms;
 	ms_spool *spool;
 
@@ -80,13 +100,15 @@ struct ms_predlog {
 	pthread_cond_t room;   /* the writer took rows off the ring, or
 	                        * stopped delivering */
 	row **ring;
+	ms_arena arena;        /* where ring rows live (under mu) */
 	size_t head, count;
 	uint64_t qbytes;       /* blob bytes on the ring */
 	uint64_t enq_seq, done_seq, flush_gen, acked_gen;
 	size_t room_waiters;   /* callers waiting on room */
 	bool delivering;       /* the writer is connected and its last batch
 	                        * went in: a full ring is worth waiting on */
-	uint64_t batch_ns;     /* how long the last delivered batch took */
+	uint64_t row_ns;       /* delivery time per row of the last batch */
+	size_t inflight;       /* rows the writer took for its current batch */
 	bool stalled;          /* a caller waited MS__PREDLOG_ROOM_WAIT_MS in
 	                        * vain; spill at once until the writer takes
 	                        * its next batch */
@@ -138,10 +160,20 @@ ms_status ms_predlog_options_init(ms_predlog_options *o, unsigned int v)
 /* writer thread                                                       */
 /* ------------------------------------------------------------------ */
 
-static void free_rows(row **rows, size_t n)
+/* The @p n rows in hand are done with: own ones freed, arena ones
+ * released (the caller holds pl->mu; they are the oldest unreleased
+ * arena rows, as the ring hands rows out in the order they were
+ * carved). */
+static void release_rows(ms_predlog *pl, row **rows, size_t n)
 {
-	for (size_t i = 0; i < n; i++)
-		ms__free(rows[i]);
+	size_t k = 0;
+	for (size_t i = 0; i < n; i++) {
+		if (rows[i]->own)
+			ms__free(rows[i]);
+		else
+			k++;
+	}
+	ms__arena_release(&pl->arena, k);
 }
 
 /* @p dl = now (CLOCK_REALTIME) + @p ms. */
@@ -170,12 +202,12 @@ static bool batch_full(const ms_predlog *pl)
 	return pl->count >= pl->batch || pl->qbytes >= pl->copy.batch_max;
 }
 
-/* Move up to batch_size rows and batch_max bytes, at least one row, from
- * the ring to pl->wrows. */
+/* Move up to take_max rows and batch_max bytes, at least one row, from
+ * the ring to pl->wrows: a batch, or more when more are waiting. */
 static void take_rows(ms_predlog *pl, size_t *n)
 {
 	uint64_t bytes = 0;
-	while (*n < pl->batch && pl->count > 0) {
+	while (*n < pl->take_max && pl->count > 0) {
 		row *r = pl->ring[pl->head];
 		if (*n > 0 && bytes + r->len > pl->copy.batch_max)
 			break;
@@ -185,6 +217,7 @@ static void take_rows(ms_predlog *pl, size_t *n)
 		pl->count--;
 	}
 	pl->qbytes -= bytes;
+	pl->inflight = *n;
 	if (*n > 0) {
 		pl->stalled = false;
 		if (pl->room_waiters > 0)
@@ -367,6 +400,8 @@ static bool end_round(ms_predlog *pl, const round_state *rs, size_t ndone,
 {
 	bool finished, delivering;
 	pthread_mutex_lock(&pl->mu);
+	if (ndone)
+		release_rows(pl, pl->wrows, ndone);
 	pl->done_seq += ndone;
 	/* worth waiting on: connected, and nothing left in hand nor spooled
 	 * this round */
@@ -374,8 +409,8 @@ static bool end_round(ms_predlog *pl, const round_state *rs, size_t ndone,
 	if (pl->delivering && !delivering && pl->room_waiters > 0)
 		pthread_cond_broadcast(&pl->room);
 	pl->delivering = delivering;
-	if (rs->batch_ns)
-		pl->batch_ns = rs->batch_ns;
+	if (rs->batch_ns && ndone)
+		pl->row_ns = rs->batch_ns / ndone;
 	if (rs->drained && n == 0)
 		pl->acked_gen = rs->flush_gen;
 	pthread_cond_broadcast(&pl->done);
@@ -422,13 +457,11 @@ static void *writer_main(void *arg)
 		ms__copy_replay(&pl->copy, rs.flushing || rs.closing);
 		if (n > 0) {
 			ndone = settle_batch(pl, n, &rs);
-			if (ndone) {
-				free_rows(pl->wrows, n);
-				n = 0;
-			}
 		}
 		if (ms__spool_sync(pl->spool, &pl->copy.werr) != MS_OK)
 			ms__copy_report(&pl->rep, &pl->copy.werr);
+		if (ndone)
+			n = 0; /* end_round releases them */
 		if (end_round(pl, &rs, ndone, n))
 			break;
 	}
@@ -480,13 +513,17 @@ ms_status ms_predlog_open(ms_predlog **out, const char *conninfo,
 	pl->batch = o.batch_size ? o.batch_size : 5000;
 	if (pl->batch > pl->cap)
 		pl->batch = pl->cap;
+	pl->take_max = o.batch_size ? pl->batch
+	                            : pl->batch * MS__PREDLOG_BACKLOG_BATCHES;
+	if (pl->take_max > pl->cap)
+		pl->take_max = pl->cap;
 	pl->interval_ms = o.flush_interval_ms ? o.flush_interval_ms : 200;
 	pl->spool_dir = ms__strdup(o.spool_dir && o.spool_dir[0] ? o.spool_dir
 	                                                         : "spool");
 	pl->conninfo = conninfo ? ms__strdup(conninfo) : NULL;
 	pl->ring = ms__calloc(pl->cap, sizeof *pl->ring);
-	pl->wrows = ms__calloc(pl->batch, sizeof *pl->wrows);
-	pl->wrecs = ms__calloc(pl->batch, sizeof *pl->wrecs);
+	pl->wrows = ms__calloc(pl->take_max, sizeof *pl->wrows);
+	pl->wrecs = ms__calloc(pl->take_max, sizeof *pl->wrecs);
 	if (pl->spool_dir == NULL || (conninfo && pl->conninfo == NULL) ||
 	    pl->ring == NULL || pl->wrows == NULL || pl->wrecs == NULL) {
 		ms__err_set(&pl->rep.err, MS_ENOMEM, "predlog: out of memory");
@@ -544,34 +581,43 @@ static bool version_ok(const char *v, size_t *len)
 	return true;
 }
 
-/* A queued row for @p p, its id (a new UUIDv7) and the time now; the id
- * goes to @p id_out when not NULL.  NULL when out of memory. */
-static row *pack_row(const ms_prediction *p, const char *name, size_t nl,
-                     size_t vl, size_t fl, char id_out[MS_UUID_STRLEN])
+/* The fields of @p p's row into @p v: its id (a new UUIDv7, written to
+ * @p uuid) and the time now. */
+static void row_fields(ms_blob *v, unsigned char uuid[16],
+                       const ms_prediction *p, const char *name, size_t nl,
+                       size_t vl, size_t fl)
 {
-	row *r = ms__malloc(sizeof *r + MS__BLOB_HDR + nl + vl + fl);
-	unsigned char uuid[16];
 	struct timespec ts;
-	ms_blob v;
-	if (r == NULL)
-		return NULL;
-	r->len = (uint32_t)(MS__BLOB_HDR + nl + vl + fl);
 	ms__uuid7(uuid);
 	clock_gettime(CLOCK_REALTIME, &ts);
-	v.uuid = uuid;
-	v.time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-	v.pred = p->predicted_value;
-	v.actual = p->actual_value;
-	v.conf = p->confidence_score;
-	v.name = name;
-	v.ver = p->model_version;
-	v.feat = p->input_features;
-	v.nl = (uint32_t)nl;
-	v.vl = (uint32_t)vl;
-	v.fl = (uint32_t)fl;
-	ms__blob_pack(r->blob, &v);
-	if (id_out)
-		ms__uuid_format(id_out, uuid);
+	v->uuid = uuid;
+	v->time_us = (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
+	v->pred = p->predicted_value;
+	v->actual = p->actual_value;
+	v->conf = p->confidence_score;
+	v->name = name;
+	v->ver = p->model_version;
+	v->feat = p->input_features;
+	v->nl = (uint32_t)nl;
+	v->vl = (uint32_t)vl;
+	v->fl = (uint32_t)fl;
+}
+
+static uint32_t row_len(const ms_blob *v)
+{
+	return (uint32_t)(MS__BLOB_HDR + v->nl + v->vl + v->fl);
+}
+
+/* The row of @p v as its own allocation (a large row, or one bound for
+ * the spool).  NULL when out of memory. */
+static row *own_row(const ms_blob *v)
+{
+	row *r = ms__malloc(sizeof *r + row_len(v));
+	if (r == NULL)
+		return NULL;
+	r->len = row_len(v);
+	r->own = 1;
+	ms__blob_pack(r->blob, v);
 	return r;
 }
 
@@ -617,7 +663,7 @@ static bool wait_room(ms_predlog *pl)
 		if (!pl->delivering || pl->stalled || pl->closing)
 			return false;
 		if (!timed) {
-			uint64_t ms = pl->batch_ns / 1000000u *
+			uint64_t ms = pl->row_ns * pl->inflight / 1000000u *
 			              MS__PREDLOG_ROOM_WAIT_BATCHES;
 			if (ms < MS__PREDLOG_ROOM_WAIT_MS)
 				ms = MS__PREDLOG_ROOM_WAIT_MS;
@@ -637,13 +683,26 @@ static bool wait_room(ms_predlog *pl)
 	return true;
 }
 
-/* Put @p r on the ring, waking the writer when a batch is full.  false
- * when the ring is full and stays so (wait_room). */
-static bool enqueue(ms_predlog *pl, row *r)
+/* Put the row of @p v on the ring, waking the writer when a batch is
+ * full: @p r when the caller packed it (a large row), else one carved
+ * from the arena and packed here, under the lock (a copy of a few
+ * hundred bytes).  MS_OK; MS_EFULL when the ring is full and stays so
+ * (wait_room); MS_ENOMEM.  On MS_OK the ring owns @p r. */
+static ms_status enqueue(ms_predlog *pl, const ms_blob *v, row *r)
 {
 	pthread_mutex_lock(&pl->mu);
 	if (pl->count < pl->cap || wait_room(pl)) {
 		bool was_full = batch_full(pl);
+		if (r == NULL) {
+			r = ms__arena_alloc(&pl->arena, sizeof *r + row_len(v));
+			if (r == NULL) {
+				pthread_mutex_unlock(&pl->mu);
+				return MS_ENOMEM;
+			}
+			r->len = row_len(v);
+			r->own = 0;
+			ms__blob_pack(r->blob, v);
+		}
 		pl->ring[(pl->head + pl->count) % pl->cap] = r;
 		pl->count++;
 		pl->qbytes += r->len;
@@ -651,21 +710,26 @@ static bool enqueue(ms_predlog *pl, row *r)
 		if (!was_full && batch_full(pl))
 			pthread_cond_signal(&pl->wake);
 		pthread_mutex_unlock(&pl->mu);
-		return true;
+		return MS_OK;
 	}
 	pthread_mutex_unlock(&pl->mu);
-	return false;
+	return MS_EFULL;
 }
 
-/* The ring is full: @p r goes straight to the spool (the writer fsyncs
- * it) and is freed.  On failure *id_out is cleared: the row is not
- * logged. */
-static ms_status spill(ms_predlog *pl, row *r, char id_out[MS_UUID_STRLEN])
+/* The ring is full: the row of @p v (@p r when already packed) goes
+ * straight to the spool (the writer fsyncs it).  The caller clears
+ * id_out on failure: the row is not logged. */
+static ms_status spill(ms_predlog *pl, const ms_blob *v, row *r)
 {
-	const void *ptr = r->blob;
-	uint32_t len = r->len;
+	const void *ptr;
+	uint32_t len;
 	ms_err e;
-	ms_status st = ms__spool_append(pl->spool, &e, &ptr, &len, 1, false);
+	ms_status st;
+	if (r == NULL && (r = own_row(v)) == NULL)
+		return MS_ENOMEM;
+	ptr = r->blob;
+	len = r->len;
+	st = ms__spool_append(pl->spool, &e, &ptr, &len, 1, false);
 	ms__free(r);
 	if (st == MS_OK) {
 		MS__COUNT(&pl->rep, accepted, 1);
@@ -675,8 +739,6 @@ static ms_status spill(ms_predlog *pl, row *r, char id_out[MS_UUID_STRLEN])
 	if (st == MS_EFULL)
 		MS__COUNT(&pl->rep, dropped_full, 1);
 	ms__copy_report(&pl->rep, &e);
-	if (id_out)
-		id_out[0] = '\0';
 	return st;
 }
 
@@ -685,8 +747,10 @@ ms_status ms_predlog_log(char id_out[MS_UUID_STRLEN], ms_predlog *pl,
 {
 	const char *name;
 	size_t vl = 0, fl = 0;
+	unsigned char uuid[16];
 	ms_status st;
-	row *r;
+	ms_blob v;
+	row *r = NULL;
 
 	if (id_out)
 		id_out[0] = '\0';
@@ -697,14 +761,20 @@ ms_status ms_predlog_log(char id_out[MS_UUID_STRLEN], ms_predlog *pl,
 	st = check_row(pl, p, &name, &vl, &fl);
 	if (st != MS_OK)
 		return st;
-	r = pack_row(p, name, strlen(name), vl, fl, id_out);
-	if (r == NULL)
+	row_fields(&v, uuid, p, name, strlen(name), vl, fl);
+	if (sizeof *r + row_len(&v) > MS__ARENA_ROW_MAX &&
+	    (r = own_row(&v)) == NULL)
 		return MS_ENOMEM;
-	if (enqueue(pl, r)) {
+	st = enqueue(pl, &v, r);
+	if (st == MS_EFULL)
+		st = spill(pl, &v, r);
+	else if (st != MS_OK)
+		ms__free(r);
+	else
 		MS__COUNT(&pl->rep, accepted, 1);
-		return MS_OK;
-	}
-	return spill(pl, r, id_out);
+	if (st == MS_OK && id_out)
+		ms__uuid_format(id_out, uuid);
+	return st;
 }
 
 ms_status ms_predlog_flush(ms_predlog *pl, unsigned timeout_ms)
@@ -835,10 +905,12 @@ ms_status ms_predlog_close(ms_predlog *pl)
 		st = MS_EFULL;
 	/* rows still queued (thread never started) are freed */
 	while (pl->ring && pl->count > 0) {
-		ms__free(pl->ring[pl->head]);
+		if (pl->ring[pl->head]->own)
+			ms__free(pl->ring[pl->head]);
 		pl->head = (pl->head + 1) % pl->cap;
 		pl->count--;
 	}
+	ms__arena_free(&pl->arena);
 	ms__spool_free(pl->spool);
 	pthread_cond_destroy(&pl->wake);
 	pthread_cond_destroy(&pl->done);

@@ -194,6 +194,90 @@ START_TEST(database_down_spills_without_waiting)
 }
 END_TEST
 
+/* Log 5000 rows, wait until the writer's COPY of them is blocked on a
+ * lock another session holds (seen in pg_locks, not slept on), log
+ * 40 000 more behind it, release the lock and flush.  How many COPYs
+ * (batches) the 45 000 rows took. */
+static uint64_t backlog_batches(const char *url, const char *sp,
+                                size_t batch)
+{
+	ms_predlog *pl = open_log(url, sp, 0, batch);
+	ms_predlog_stats st0 = MS_PREDLOG_STATS_INIT,
+	                 st = MS_PREDLOG_STATS_INIT;
+	PGconn *locker = PQconnectdb(url);
+	PGresult *r;
+	double t0;
+
+	ck_assert_int_eq(PQstatus(locker), CONNECTION_OK);
+	ck_assert_int_eq(log_one(pl, -1), MS_OK);
+	ck_assert_int_eq(ms_predlog_flush(pl, 60000), MS_OK);
+	ms_predlog_stats_get(&st0, pl);
+	r = PQexec(locker, "BEGIN; LOCK TABLE model_predictions IN ACCESS "
+	                   "EXCLUSIVE MODE");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	for (long i = 0; i < 5000; i++)
+		ck_assert_int_eq(log_one(pl, i), MS_OK);
+	t0 = now_s();
+	while (count_sql(url, "SELECT count(*) FROM pg_locks l JOIN pg_class c "
+	                      "ON c.oid = l.relation WHERE c.relname = "
+	                      "'model_predictions' AND NOT l.granted") == 0) {
+		ck_assert_msg(now_s() - t0 < 60, "the writer never waited on "
+		              "the lock");
+		mt_poll_pause(10);
+	}
+	for (long i = 5000; i < 45000; i++)
+		ck_assert_int_eq(log_one(pl, i), MS_OK);
+	r = PQexec(locker, "ROLLBACK");
+	PQclear(r);
+	PQfinish(locker);
+	ck_assert_int_eq(ms_predlog_flush(pl, 120000), MS_OK);
+	ms_predlog_stats_get(&st, pl);
+	ck_assert_uint_eq(st.spooled, 0);
+	ck_assert_uint_eq(st.written - st0.written, 45000);
+	ck_assert_int_eq(ms_predlog_close(pl), MS_OK);
+	ck_assert_int_eq(count_sql(url, "SELECT count(DISTINCT predicted_value) "
+	                                "FROM model_predictions WHERE "
+	                                "predicted_value >= 0"), 45000);
+	return st.batches - st0.batches;
+}
+
+/* With the default batch_size, rows already waiting behind a batch go in
+ * together, up to 8 batches' worth per COPY: one commit (one WAL flush)
+ * for many rows when the database is behind.  The first batch (taken
+ * when 5000 rows were there, or at the flush interval: then the rest of
+ * the 5000 wait on the ring) and the 40 000 behind it: 2 or 3 COPYs,
+ * not 9. */
+START_TEST(default_batch_takes_a_backlog_in_few_copies)
+{
+	char *url = mt_migrated_db("predlog_flow_backlog");
+	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
+	uint64_t b = backlog_batches(url, sp, 0);
+	ck_assert_msg(b >= 2 && b <= 3, "45 000 rows in %llu COPYs",
+	              (unsigned long long)b);
+	mt_rmtree(tmp);
+	free(sp);
+	free(tmp);
+	free(url);
+}
+END_TEST
+
+/* An explicit batch_size is a hard bound on rows per COPY, backlog or
+ * not. */
+START_TEST(explicit_batch_size_is_kept_under_a_backlog)
+{
+	char *url = mt_migrated_db("predlog_flow_backlog_explicit");
+	char *tmp = mt_tmpdir(), *sp = subdir(tmp, "spool");
+	uint64_t b = backlog_batches(url, sp, 5000);
+	ck_assert_msg(b >= 9, "45 000 rows in %llu COPYs of at most 5000",
+	              (unsigned long long)b);
+	mt_rmtree(tmp);
+	free(sp);
+	free(tmp);
+	free(url);
+}
+END_TEST
+
 Suite *db_predlog_flow_suite(void)
 {
 	Suite *s = suite_create("db_predlog_flow");
@@ -201,6 +285,8 @@ Suite *db_predlog_flow_suite(void)
 	tcase_add_test(tc, burst_with_database_up_never_spools);
 	tcase_add_test(tc, stalled_database_spills_after_one_bounded_wait);
 	tcase_add_test(tc, database_down_spills_without_waiting);
+	tcase_add_test(tc, default_batch_takes_a_backlog_in_few_copies);
+	tcase_add_test(tc, explicit_batch_size_is_kept_under_a_backlog);
 	tcase_set_timeout(tc, 240);
 	suite_add_tcase(s, tc);
 	return s;

@@ -101,10 +101,15 @@ unsigned char *ms__bytes_grow(unsigned char *p, size_t *map_len,
 
 ms_payload *ms__payload_new(void)
 {
-	ms_payload *p = ms__calloc(1, sizeof *p);
+	/* the shard counts follow the payload in the same block, aligned
+	 * to a cache line: 64 bytes of slack for the alignment */
+	ms_payload *p = ms__calloc(1, sizeof *p + 64 +
+	                              MS__NSHARDS * sizeof(ms_shard_count));
 	int i;
 	if (p == NULL)
 		return NULL;
+	p->sh = (ms_shard_count *)(((uintptr_t)(p + 1) + 63) &
+	                           ~(uintptr_t)63);
 	atomic_init(&p->refs, 1);
 	for (i = 0; i < 3; i++) {
 		p->face[i].p = p;
@@ -128,6 +133,59 @@ void ms__payload_release(ms_payload *p)
 	ms__bytes_free(p->data, p->map_len);
 	ms__free(p->metrics);
 	ms__free(p);
+}
+
+/*
+ * While cached, the count goes to this thread's shard, under its lock:
+ * the lock orders it with the fold in ms__payload_cache_drop, which
+ * holds every shard lock.  Uncached, refs: a payload read as uncached
+ * may be cached again before refs is touched, which is harmless (caching
+ * moves no count, and the entry's reference keeps refs above zero).
+ */
+void ms__payload_handle_retain(ms_payload *p)
+{
+	unsigned s = ms__shard_me();
+	ms__shard_lock(s);
+	if (p->cached > 0) {
+		p->sh[s].n++;
+		ms__shard_unlock(s);
+		return;
+	}
+	ms__shard_unlock(s);
+	ms__payload_retain(p);
+}
+
+void ms__payload_handle_release(ms_payload *p)
+{
+	unsigned s = ms__shard_me();
+	ms__shard_lock(s);
+	if (p->cached > 0) {
+		p->sh[s].n--;
+		ms__shard_unlock(s);
+		return;
+	}
+	ms__shard_unlock(s);
+	ms__payload_release(p);
+}
+
+void ms__payload_cache_hold(ms_payload *p)
+{
+	p->cached++;
+}
+
+void ms__payload_cache_drop(ms_payload *p)
+{
+	long sum = 0;
+	unsigned s;
+
+	if (--p->cached > 0)
+		return;
+	for (s = 0; s < MS__NSHARDS; s++) {
+		sum += p->sh[s].n;
+		p->sh[s].n = 0;
+	}
+	/* the entry's reference is still in refs: the sum stays above 0 */
+	atomic_fetch_add_explicit(&p->refs, sum, memory_order_relaxed);
 }
 
 const void *ms_model_data(const ms_model *m) { return m ? m->p->data : NULL; }
@@ -155,12 +213,12 @@ int ms_model_verified(const ms_model *m) { return m ? m->p->verified : 0; }
 ms_model *ms_model_retain(ms_model *m)
 {
 	if (m)
-		ms__payload_retain(m->p);
+		ms__payload_handle_retain(m->p);
 	return m;
 }
 
 void ms_model_release(ms_model *m)
 {
 	if (m)
-		ms__payload_release(m->p);
+		ms__payload_handle_release(m->p);
 }

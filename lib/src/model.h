@@ -66,6 +66,14 @@ struct ms_payload {
  * are 2 MiB-aligned anonymous maps (*map_len is then non-zero).  Free
  * with ms__bytes_free(p, *map_len). */
 unsigned char *ms__bytes_alloc(uint64_t n, size_t *map_len);
+/* The same, not faulted in: the caller populates it (ms__bytes_populate)
+ * or lets first touch fault it. */
+unsigned char *ms__bytes_alloc_lazy(uint64_t n, size_t *map_len);
+/* Fault in bytes [@p off, @p off + @p n) of a buffer from
+ * ms__bytes_alloc_lazy (@p map_len its *map_len; 0: nothing to do).
+ * @p off should be a multiple of 2 MiB.  Best effort. */
+void ms__bytes_populate(unsigned char *p, size_t map_len, size_t off,
+                        size_t n);
 /* Grow a buffer whose final size was not recorded (seed-era rows). */
 unsigned char *ms__bytes_grow(unsigned char *p, size_t *map_len,
                               uint64_t used, uint64_t want);

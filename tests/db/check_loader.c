@@ -662,6 +662,68 @@ START_TEST(handles_outlive_eviction)
 }
 END_TEST
 
+/* Models from 4 MiB up are hashed on a helper thread that follows the
+ * copy (loader_db.c): the bytes and hash must be those of the model, a
+ * changed byte anywhere must still be refused, and a seed-era row
+ * without a recorded size (the buffer grows under the helper) must come
+ * back whole. */
+START_TEST(big_models_hashed_beside_the_copy)
+{
+	char *url = mt_migrated_db("ld_bighash");
+	enum { BIG = 9 * 1024 * 1024 + 123, SEED = 9000000 };
+	ms_loader *l;
+	ms_model *m = NULL;
+	char *want_hash, *seed_hash;
+	unsigned char *seed;
+
+	mt_push(url, "big", "v1", BIG, 90, 1);
+	want_hash = mt_sql(url, "SELECT encode(sha256, 'hex') FROM"
+	                        " model_artifacts WHERE model_name = 'big'");
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(&m, l, "big", NULL), MS_OK);
+	check_bytes(m, BIG, 90);
+	ck_assert_int_eq(ms_model_verified(m), 1);
+	ck_assert_str_eq(ms_model_sha256(m), want_hash);
+	ms_model_release(m);
+	ms_loader_close(l);
+
+	/* one byte changed in a middle chunk: refused */
+	free(mt_sql(url, "UPDATE model_artifact_chunks SET data ="
+	                 " set_byte(data, 100, (get_byte(data, 100) + 1) % 256)"
+	                 " WHERE seq = 4 AND artifact_id = (SELECT id FROM"
+	                 " model_artifacts WHERE model_name = 'big')"));
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	m = NULL;
+	ck_assert_int_eq(ms_loader_get(&m, l, "big", NULL), MS_EINTEGRITY);
+	ck_assert_ptr_null(m);
+	ms_loader_close(l);
+
+	/* a seed-era row: inline bytes, no size, no hash */
+	free(mt_sql(url, "INSERT INTO model_artifacts (run_id, model_version,"
+	                 " model_type, model_binary, is_production) VALUES"
+	                 " ('r', 'seed1', 'T', convert_to(repeat('abcdefghi',"
+	                 " 1000000), 'UTF8'), FALSE)"));
+	seed_hash = mt_sql(url, "SELECT encode(sha256(model_binary), 'hex')"
+	                        " FROM model_artifacts WHERE model_version ="
+	                        " 'seed1'");
+	seed = malloc(SEED);
+	for (size_t i = 0; i < SEED; i++)
+		seed[i] = (unsigned char)("abcdefghi"[i % 9]);
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, "seed1"), MS_OK);
+	ck_assert_uint_eq(ms_model_size(m), SEED);
+	ck_assert_int_eq(memcmp(ms_model_data(m), seed, SEED), 0);
+	ck_assert_int_eq(ms_model_verified(m), 0);
+	ck_assert_str_eq(ms_model_sha256(m), seed_hash);
+	ms_model_release(m);
+	ms_loader_close(l);
+	free(seed);
+	free(seed_hash);
+	free(want_hash);
+	free(url);
+}
+END_TEST
+
 /* ---- hot reload ---- */
 
 typedef struct changes {
@@ -1247,6 +1309,7 @@ Suite *db_loader_suite(void)
 	tcase_add_test(tc, concurrent_misses_fetch_once);
 	tcase_add_test(tc, preload_every_production_model);
 	tcase_add_test(tc, handles_outlive_eviction);
+	tcase_add_test(tc, big_models_hashed_beside_the_copy);
 	tcase_add_test(tc, refresh_fallback_after_db_load);
 	suite_add_tcase(s, tc);
 

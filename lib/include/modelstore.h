@@ -1975,7 +1975,9 @@ MS_EXTERN(int) ms_model_verified(const ms_model *m);
  * @param m the handle; NULL is returned as is.
  * @return @p m; the caller owns the new reference and releases it with
  *         ms_model_release().
- * Thread-safety: safe (atomic).
+ * Thread-safety: safe from any thread (the reference is counted on the
+ *                calling thread's shard: no cache line shared with
+ *                other threads' gets).
  */
 MS_EXTERN(ms_model *) ms_model_retain(ms_model *m);
 
@@ -1985,7 +1987,8 @@ MS_EXTERN(ms_model *) ms_model_retain(ms_model *m);
  * @param m the handle (one reference is given up); NULL is accepted and
  *          ignored.  After the last release, pointers from the accessors
  *          are invalid.
- * Thread-safety: safe (atomic).
+ * Thread-safety: safe from any thread, also another than the one that
+ *                got the handle.
  */
 MS_EXTERN(void) ms_model_release(ms_model *m);
 

@@ -1,17 +1,19 @@
 /*
  * cache.c - the loader's model cache: tables, LRU eviction, single flight.
  *
- * Three chained hash tables under one pthread rwlock:
+ * Four chained hash tables under the process-wide shard lock (shard.h):
  *   vt  (name, version) -> centry          every database-loaded model
  *   pt  name -> centry                     the production pointer
  *   lt  name -> centry                     last resolved "latest" (used
  *                                          only while the database is out)
  *   at  "name@alias" -> centry             each alias a caller asked for
  * A centry owns one reference to its payload and is freed when it is in
- * no table.  Readers (the hot path) take the read lock, find the entry,
- * bump the payload's count and stamp the entry's LRU clock (relaxed
- * atomic, coarse clock): a few tens of nanoseconds.  Writers (misses,
- * the watcher's swap) take the write lock only to link entries; bytes are
+ * no table.  Readers (the hot path, ms__cache_get) lock only their own
+ * shard, find the entry, count a handle reference on that shard (model.h)
+ * and stamp the entry's LRU clock (relaxed atomic, coarse clock, written
+ * at most once a tick): no cache line that another core's get writes, so
+ * gets from many threads do not slow each other down.  Writers (misses,
+ * the watcher's swap) lock every shard only to link entries; bytes are
  * fetched before, outside every lock, so readers are never blocked by a
  * load.  LRU eviction keeps bytes_cached within the budget (one entry may
  * exceed it alone); evicted payloads live on while handles remain.
@@ -25,6 +27,7 @@
 #include "alloc.h"
 #include "errbuf.h"
 #include "model.h"
+#include "shard.h"
 
 #include <pthread.h>
 #include <stdatomic.h>
@@ -67,7 +70,7 @@ static uint32_t hash2(const char *a, const char *b)
 }
 
 /* ------------------------------------------------------------------ */
-/* tables (callers hold c->lock)                                       */
+/* tables (callers hold a shard lock, every one to write)             */
 /* ------------------------------------------------------------------ */
 
 static ms_centry *vt_find(ms_cache *c, const char *name, const char *version,
@@ -100,6 +103,7 @@ static void centry_destroy(ms_cache *c, ms_centry *e)
 		e->all_next->all_prev = e->all_prev;
 	c->bytes_cached -= e->p->size;
 	c->entries--;
+	ms__payload_cache_drop(e->p);
 	ms__payload_release(e->p);
 	ms__free(e);
 }
@@ -180,6 +184,7 @@ static ms_centry *centry_add(ms_cache *c, ms_payload *p, bool in_vt)
 	if (e == NULL)
 		return NULL;
 	e->p = p;
+	ms__payload_cache_hold(p);
 	e->hash = hash2(p->name, p->version);
 	atomic_init(&e->last_used, coarse_ns());
 	e->all_next = c->all;
@@ -227,37 +232,66 @@ static bool pointer_set(ms_cache *c, ms_pentry **table, const char *name,
 /* lookup and install                                                  */
 /* ------------------------------------------------------------------ */
 
-/* Look up a cached payload; returns it retained, or NULL. */
-ms_payload *ms__cache_lookup(ms_cache *c, int kind, const char *name,
-                             const char *version)
+/* The entry a lookup finds, or NULL; a shard lock held. */
+static ms_centry *find(ms_cache *c, int kind, const char *name,
+                       const char *version)
 {
-	ms_centry *e = NULL;
-	ms_payload *p = NULL;
-	uint32_t h = kind == MS__K_PROD ? hash2(name, NULL) : hash2(name, version);
-
 	char key[MS__PKEY_MAX + 1];
+	ms_centry *e = NULL;
 
-	if (kind == MS__K_ALIAS) {
-		ms__cache_alias_key(key, name, version);
-		h = hash2(key, NULL);
-	}
-	pthread_rwlock_rdlock(&c->lock);
-	if (kind == MS__K_PROD || kind == MS__K_ALIAS) {
-		ms_pentry *pe = pt_find(kind == MS__K_PROD ? c->pt : c->at,
-		                        kind == MS__K_PROD ? name : key, h);
+	if (kind == MS__K_VERSION) {
+		e = vt_find(c, name, version, hash2(name, version));
+	} else {
+		const char *k = name;
+		ms_pentry *pe;
+		if (kind == MS__K_ALIAS) {
+			ms__cache_alias_key(key, name, version);
+			k = key;
+		}
+		pe = pt_find(kind == MS__K_PROD ? c->pt : c->at, k,
+		             hash2(k, NULL));
 		if (pe)
 			e = pe->e;
-	} else {
-		e = vt_find(c, name, version, h);
 	}
 	if (e) {
 		uint64_t now = coarse_ns();
-		p = ms__payload_retain(e->p);
 		if (atomic_load_explicit(&e->last_used, memory_order_relaxed) != now)
 			atomic_store_explicit(&e->last_used, now,
 			                      memory_order_relaxed);
 	}
-	pthread_rwlock_unlock(&c->lock);
+	return e;
+}
+
+/* Look up a cached payload; returns it retained (in refs), or NULL. */
+ms_payload *ms__cache_lookup(ms_cache *c, int kind, const char *name,
+                             const char *version)
+{
+	unsigned s = ms__shard_me();
+	ms_centry *e;
+	ms_payload *p = NULL;
+
+	ms__shard_lock(s);
+	e = find(c, kind, name, version);
+	if (e)
+		p = ms__payload_retain(e->p);
+	ms__shard_unlock(s);
+	return p;
+}
+
+ms_payload *ms__cache_get(ms_cache *c, int kind, const char *name,
+                          const char *version)
+{
+	unsigned s = ms__shard_me();
+	ms_centry *e;
+	ms_payload *p = NULL;
+
+	ms__shard_lock(s);
+	e = find(c, kind, name, version);
+	if (e) {
+		p = e->p;
+		ms__payload_handle_take_locked(p, s);
+	}
+	ms__shard_unlock(s);
 	return p;
 }
 
@@ -302,7 +336,7 @@ void ms__cache_alias_drop(ms_cache *c, const char *name, const char *alias)
 
 	ms__cache_alias_key(key, name, alias);
 	h = hash2(key, NULL);
-	pthread_rwlock_wrlock(&c->lock);
+	ms__shard_lock_all();
 	for (pp = &c->at[h % MS__NBUCKETS]; *pp; pp = &(*pp)->next) {
 		ms_pentry *pe = *pp;
 		if (pe->hash == h && strcmp(pe->name, key) == 0) {
@@ -312,7 +346,7 @@ void ms__cache_alias_drop(ms_cache *c, const char *name, const char *alias)
 			break;
 		}
 	}
-	pthread_rwlock_unlock(&c->lock);
+	ms__shard_unlock_all();
 }
 
 /* ms__cache_install with the pointer's key: NULL sets no pointer. */
@@ -323,7 +357,7 @@ static ms_payload *install(ms_cache *c, ms_payload *p, const char *key,
 	ms_payload *ret;
 	bool prod = key != NULL;
 
-	pthread_rwlock_wrlock(&c->lock);
+	ms__shard_lock_all();
 	if (p->origin != MS_SOURCE_FALLBACK) {
 		e = vt_find(c, p->name, p->version, hash2(p->name, p->version));
 		if (e) {
@@ -336,7 +370,7 @@ static ms_payload *install(ms_cache *c, ms_payload *p, const char *key,
 	}
 	if (e == NULL) {
 		/* out of memory for the entry: serve uncached */
-		pthread_rwlock_unlock(&c->lock);
+		ms__shard_unlock_all();
 		return p;
 	}
 	atomic_store_explicit(&e->last_used, coarse_ns(), memory_order_relaxed);
@@ -363,7 +397,7 @@ static ms_payload *install(ms_cache *c, ms_payload *p, const char *key,
 	} else {
 		evict_to_budget(c, e);
 	}
-	pthread_rwlock_unlock(&c->lock);
+	ms__shard_unlock_all();
 	return ret;
 }
 
@@ -375,20 +409,24 @@ ms_payload *ms__cache_latest(ms_cache *c, const char *name)
 	ms_pentry *pe;
 	ms_payload *p = NULL;
 
-	pthread_rwlock_rdlock(&c->lock);
+	unsigned s = ms__shard_me();
+
+	ms__shard_lock(s);
 	pe = pt_find(c->lt, name, h);
 	if (pe)
 		p = ms__payload_retain(pe->e->p);
-	pthread_rwlock_unlock(&c->lock);
+	ms__shard_unlock(s);
 	return p;
 }
 
 void ms__cache_usage(ms_cache *c, uint64_t *bytes, uint64_t *entries)
 {
-	pthread_rwlock_rdlock(&c->lock);
+	unsigned s = ms__shard_me();
+
+	ms__shard_lock(s);
 	*bytes = c->bytes_cached;
 	*entries = c->entries;
-	pthread_rwlock_unlock(&c->lock);
+	ms__shard_unlock(s);
 }
 
 /* ------------------------------------------------------------------ */
@@ -524,14 +562,6 @@ ms_status ms__cache_flight(ms_cache *c, ms_err *e, int kind, const char *name,
 
 void ms__cache_init(ms_cache *c)
 {
-	/* writers (a swap) must not starve behind a stream of readers;
-	 * they hold the lock only to relink pointers */
-	pthread_rwlockattr_t ra;
-	pthread_rwlockattr_init(&ra);
-	pthread_rwlockattr_setkind_np(
-		&ra, PTHREAD_RWLOCK_PREFER_WRITER_NONRECURSIVE_NP);
-	pthread_rwlock_init(&c->lock, &ra);
-	pthread_rwlockattr_destroy(&ra);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
 }
@@ -539,6 +569,10 @@ void ms__cache_init(ms_cache *c)
 void ms__cache_destroy(ms_cache *c)
 {
 	size_t b;
+
+	/* handles of these payloads may be released meanwhile, from other
+	 * threads: the shard counts are folded under every shard lock */
+	ms__shard_lock_all();
 	for (b = 0; b < MS__NBUCKETS; b++) {
 		ms_pentry *pe, *next;
 		for (pe = c->pt[b]; pe; pe = next) {
@@ -557,10 +591,11 @@ void ms__cache_destroy(ms_cache *c)
 	while (c->all) {
 		ms_centry *e = c->all;
 		c->all = e->all_next;
+		ms__payload_cache_drop(e->p);
 		ms__payload_release(e->p);
 		ms__free(e);
 	}
-	pthread_rwlock_destroy(&c->lock);
+	ms__shard_unlock_all();
 	pthread_mutex_destroy(&c->mu);
 	pthread_cond_destroy(&c->cv);
 }

@@ -44,8 +44,9 @@ typedef struct ms_pentry {
  * stands where the version does). */
 enum { MS__K_PROD, MS__K_VERSION, MS__K_ALIAS };
 
+/* The tables are under the shard lock (shard.h): a reader locks its
+ * own shard, a writer every shard. */
 typedef struct ms_cache {
-	pthread_rwlock_t lock;            /* the tables */
 	ms_centry *vt[MS__NBUCKETS];      /* (name, version) -> entry */
 	ms_pentry *pt[MS__NBUCKETS];      /* name -> production entry */
 	ms_pentry *lt[MS__NBUCKETS];      /* name -> last resolved "latest" */
@@ -69,6 +70,11 @@ void ms__cache_destroy(ms_cache *c);
  * of it); returns it retained, or NULL. */
 ms_payload *ms__cache_lookup(ms_cache *c, int kind, const char *name,
                              const char *version);
+/* The hot path: ms__cache_lookup, but the reference is a handle's,
+ * counted on this thread's shard (drop it with
+ * ms__payload_handle_release). */
+ms_payload *ms__cache_get(ms_cache *c, int kind, const char *name,
+                          const char *version);
 
 /* Install a freshly loaded payload @p (caller's reference is taken); with
  * @p prod also point @p name in @p ptr_table (c->pt or c->lt) at it.

@@ -244,7 +244,8 @@ ms_status ms__artifact_resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 
 /* Where stored bytes go: through zlib or straight to the hash + sink. */
 typedef struct stream {
-	ms_sha256 *hash;
+	ms_sha256 *hash;              /* NULL: the sink hashes (digest) */
+	ms_digest_fn digest;
 	ms_write_fn sink;
 	void *payload;
 	z_stream z;
@@ -262,7 +263,8 @@ static ms_status emit(stream *s, const void *data, size_t n)
 {
 	if (n == 0)
 		return MS_OK; /* sinks never see empty writes */
-	ms__sha256_update(s->hash, data, n);
+	if (s->hash)
+		ms__sha256_update(s->hash, data, n);
 	s->out_bytes += n;
 	return s->sink ? s->sink(s->payload, data, n) : MS_OK;
 }
@@ -399,8 +401,7 @@ static ms_status stream_open(stream *s, ms_err *e, const ms_artifact_info *inf,
                              ms_write_fn sink, void *payload,
                              ms_progress_fn progress, void *progress_payload)
 {
-	s->hash = ms__sha256_new();
-	if (s->hash == NULL)
+	if (s->digest == NULL && (s->hash = ms__sha256_new()) == NULL)
 		return ms__err_set(e, MS_ENOMEM, "fetch: out of memory");
 	s->sink = sink;
 	s->payload = payload;
@@ -439,7 +440,15 @@ static ms_status stream_verify(stream *s, ms_err *e, ms_artifact_info *inf,
 		return ms__err_set(e, MS_EINTEGRITY,
 		                   "%s version %s: compressed bytes are truncated",
 		                   inf->model_name, inf->model_version);
-	ms__sha256_final(s->hash, digest);
+	if (s->digest) {
+		ms_digest_fn fn = s->digest;
+		ms_status st;
+		s->digest = NULL; /* asked once */
+		if ((st = fn(s->payload, digest)) != MS_OK)
+			return ms__err_set(e, st, "fetch: out of memory");
+	} else {
+		ms__sha256_final(s->hash, digest);
+	}
 	ms__hex(hex, digest, 32);
 	if (actual_hex)
 		memcpy(actual_hex, hex, 65);
@@ -461,11 +470,12 @@ static ms_status stream_verify(stream *s, ms_err *e, ms_artifact_info *inf,
 	return MS_OK;
 }
 
-ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
-                             const char *model_name, const char *selector,
-                             const char *artifact, ms_write_fn sink,
-                             void *payload, ms_progress_fn progress,
-                             void *progress_payload, char *actual_hex)
+static ms_status fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
+                       const char *model_name, const char *selector,
+                       const char *artifact, ms_write_fn sink,
+                       ms_digest_fn digest, void *payload,
+                       ms_progress_fn progress, void *progress_payload,
+                       char *actual_hex)
 {
 	ms_artifact_info local;
 	ms_artifact_info *inf = info ? info : &local;
@@ -475,6 +485,7 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 
 	memset(inf, 0, sizeof *inf);
 	memset(&s, 0, sizeof s);
+	s.digest = digest;
 	st = resolve(conn, e, inf, model_name, selector, artifact, &meta);
 	if (st == MS_OK)
 		st = stream_open(&s, e, inf, sink, payload, progress,
@@ -489,9 +500,32 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	}
 	if (st == MS_OK)
 		st = stream_verify(&s, e, inf, actual_hex);
+	if (s.digest)
+		(void)s.digest(payload, NULL); /* failed before the end */
 	PQclear(meta);
 	stream_close(&s);
 	if (info == NULL)
 		ms_artifact_info_dispose(&local);
 	return st;
+}
+
+ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
+                             const char *model_name, const char *selector,
+                             const char *artifact, ms_write_fn sink,
+                             void *payload, ms_progress_fn progress,
+                             void *progress_payload, char *actual_hex)
+{
+	return fetch(conn, e, info, model_name, selector, artifact, sink, NULL,
+	             payload, progress, progress_payload, actual_hex);
+}
+
+ms_status ms__artifact_fetch_sink_hashes(PGconn *conn, ms_err *e,
+                                         ms_artifact_info *info,
+                                         const char *model_name,
+                                         const char *selector,
+                                         ms_write_fn sink, ms_digest_fn digest,
+                                         void *payload, char *actual_hex)
+{
+	return fetch(conn, e, info, model_name, selector, NULL, sink, digest,
+	             payload, NULL, NULL, actual_hex);
 }

@@ -18,6 +18,22 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
                              void *payload, ms_progress_fn progress,
                              void *progress_payload, char *actual_hex);
 
+/* The SHA-256 of every byte a sink was given, asked for once after the
+ * last byte (or to end early: @p out NULL); see
+ * ms__artifact_fetch_sink_hashes. */
+typedef ms_status (*ms_digest_fn)(void *payload, unsigned char out[32]);
+
+/* ms__artifact_fetch, except that the sink hashes the bytes itself (the
+ * loader: on a helper thread, behind the copy into its buffer) and
+ * @p digest returns that hash, which is verified the same way.  @p digest
+ * is called exactly once, also when the fetch fails (out NULL then). */
+ms_status ms__artifact_fetch_sink_hashes(PGconn *conn, ms_err *e,
+                                         ms_artifact_info *info,
+                                         const char *model_name,
+                                         const char *selector,
+                                         ms_write_fn sink, ms_digest_fn digest,
+                                         void *payload, char *actual_hex);
+
 /* Resolve (name, selector, artifact) to its metadata; NULLs mean
  * "default", "production", the primary.  MS_ENOTFOUND names what is
  * missing.  Dispose @p info. */

@@ -43,18 +43,6 @@
 
 #define DEFAULT_CACHE ((uint64_t)4 << 30)
 
-static _Atomic unsigned shard_seq;
-static _Thread_local unsigned tl_shard = UINT_MAX;
-
-static inline unsigned my_shard(void)
-{
-	if (tl_shard == UINT_MAX)
-		tl_shard = atomic_fetch_add_explicit(&shard_seq, 1,
-		                                     memory_order_relaxed) %
-		           MS__NSHARDS;
-	return tl_shard;
-}
-
 void ms__loader_set_err(ms_loader *l, const ms_err *e)
 {
 	pthread_mutex_lock(&l->err_mu);
@@ -462,17 +450,17 @@ ms_status ms_loader_open(ms_loader **out, const char *conninfo,
 static ms_model *get_cached(ms_loader *l, int kind, const char *name,
                             const char *selector, bool *retry)
 {
-	ms_payload *p = ms__cache_lookup(&l->cache, kind, name, selector);
+	ms_payload *p = ms__cache_get(&l->cache, kind, name, selector);
 
 	if (p == NULL)
 		return NULL;
 	if (p->origin == MS_SOURCE_FALLBACK && !l->watching &&
 	    ms__loader_db_claim_retry(l)) {
-		ms__payload_release(p);
+		ms__payload_handle_release(p);
 		*retry = true;
 		return NULL;
 	}
-	atomic_fetch_add_explicit(&l->hits[my_shard()].v, 1,
+	atomic_fetch_add_explicit(&l->hits[ms__shard_me()].v, 1,
 	                          memory_order_relaxed);
 	return &p->face[p->origin == MS_SOURCE_FALLBACK ? MS_SOURCE_FALLBACK
 	                                                : MS_SOURCE_CACHE];

@@ -9,6 +9,7 @@
 #include "cache.h"
 #include "errbuf.h"
 #include "model.h"
+#include "shard.h"
 
 #include <libpq-fe.h>
 #include <pthread.h>
@@ -16,7 +17,6 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#define MS__NSHARDS 16
 #define MS_LOADER_QUERY_TIMEOUT_DEFAULT 5000    /* ms */
 #define MS_LOADER_IDLE_DISCONNECT_DEFAULT 10000 /* ms */
 

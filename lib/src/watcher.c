@@ -89,11 +89,13 @@ static size_t tracked_snapshot(ms_loader *l, const char *only, tracked **out,
 {
 	size_t n, cap = 0;
 	tracked *t = NULL;
-	pthread_rwlock_rdlock(&l->cache.lock);
+	unsigned s = ms__shard_me();
+
+	ms__shard_lock(s);
 	n = snapshot_table(l->cache.pt, false, only, &t, 0, &cap);
 	*nprod = n;
 	n = snapshot_table(l->cache.at, true, only, &t, n, &cap);
-	pthread_rwlock_unlock(&l->cache.lock);
+	ms__shard_unlock(s);
 	*out = t;
 	return n;
 }

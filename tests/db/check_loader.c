@@ -662,6 +662,68 @@ START_TEST(handles_outlive_eviction)
 }
 END_TEST
 
+/* Models from 4 MiB up are hashed on a helper thread that follows the
+ * copy (loader_db.c): the bytes and hash must be those of the model, a
+ * changed byte anywhere must still be refused, and a seed-era row
+ * without a recorded size (the buffer grows under the helper) must come
+ * back whole. */
+START_TEST(big_models_hashed_beside_the_copy)
+{
+	char *url = mt_migrated_db("ld_bighash");
+	enum { BIG = 9 * 1024 * 1024 + 123, SEED = 9000000 };
+	ms_loader *l;
+	ms_model *m = NULL;
+	char *want_hash, *seed_hash;
+	unsigned char *seed;
+
+	mt_push(url, "big", "v1", BIG, 90, 1);
+	want_hash = mt_sql(url, "SELECT encode(sha256, 'hex') FROM"
+	                        " model_artifacts WHERE model_name = 'big'");
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(&m, l, "big", NULL), MS_OK);
+	check_bytes(m, BIG, 90);
+	ck_assert_int_eq(ms_model_verified(m), 1);
+	ck_assert_str_eq(ms_model_sha256(m), want_hash);
+	ms_model_release(m);
+	ms_loader_close(l);
+
+	/* one byte changed in a middle chunk: refused */
+	free(mt_sql(url, "UPDATE model_artifact_chunks SET data ="
+	                 " set_byte(data, 100, (get_byte(data, 100) + 1) % 256)"
+	                 " WHERE seq = 4 AND artifact_id = (SELECT id FROM"
+	                 " model_artifacts WHERE model_name = 'big')"));
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	m = NULL;
+	ck_assert_int_eq(ms_loader_get(&m, l, "big", NULL), MS_EINTEGRITY);
+	ck_assert_ptr_null(m);
+	ms_loader_close(l);
+
+	/* a seed-era row: inline bytes, no size, no hash */
+	free(mt_sql(url, "INSERT INTO model_artifacts (run_id, model_version,"
+	                 " model_type, model_binary, is_production) VALUES"
+	                 " ('r', 'seed1', 'T', convert_to(repeat('abcdefghi',"
+	                 " 1000000), 'UTF8'), FALSE)"));
+	seed_hash = mt_sql(url, "SELECT encode(sha256(model_binary), 'hex')"
+	                        " FROM model_artifacts WHERE model_version ="
+	                        " 'seed1'");
+	seed = malloc(SEED);
+	for (size_t i = 0; i < SEED; i++)
+		seed[i] = (unsigned char)("abcdefghi"[i % 9]);
+	l = open_loader(url, "/nonexistent", MS_WATCH_OFF, NULL, NULL);
+	ck_assert_int_eq(ms_loader_get(&m, l, NULL, "seed1"), MS_OK);
+	ck_assert_uint_eq(ms_model_size(m), SEED);
+	ck_assert_int_eq(memcmp(ms_model_data(m), seed, SEED), 0);
+	ck_assert_int_eq(ms_model_verified(m), 0);
+	ck_assert_str_eq(ms_model_sha256(m), seed_hash);
+	ms_model_release(m);
+	ms_loader_close(l);
+	free(seed);
+	free(seed_hash);
+	free(want_hash);
+	free(url);
+}
+END_TEST
+
 /* ---- hot reload ---- */
 
 typedef struct changes {
@@ -910,6 +972,158 @@ START_TEST(sixteen_threads_during_promotions)
 }
 END_TEST
 
+/* ---- swaps and evictions under readers ---- */
+
+enum { SW_SIZE = 4096, SW_VERSIONS = 3, SW_HOLD = 4 };
+
+typedef struct swapper {
+	ms_loader *l;
+	atomic_bool *stop;
+	_Atomic(ms_model *) *pass;   /* a handle handed between threads */
+	const unsigned char (*want)[SW_SIZE];
+	long iters, bad;
+} swapper;
+
+/* The handle holds one of the versions s0..s2, byte for byte. */
+static bool swap_bytes_ok(const swapper *w, const ms_model *m)
+{
+	const char *v = ms_model_version(m);
+	int k = v[0] == 's' && v[1] >= '0' && v[1] < '0' + SW_VERSIONS && !v[2]
+	        ? v[1] - '0' : -1;
+	return k >= 0 && ms_model_size(m) == SW_SIZE &&
+	       memcmp(ms_model_data(m), w->want[k], SW_SIZE) == 0;
+}
+
+/* Get production or a version (each get of another version evicts:
+ * the cache holds one model), hold the last SW_HOLD handles, and swap
+ * one with the other threads through w->pass now and then, so that a
+ * handle is released on another thread (another shard) than the one
+ * that took it.  Every handle's bytes are checked when taken and again
+ * when released, after other threads have evicted and swapped. */
+static void *swapper_main(void *arg)
+{
+	swapper *w = arg;
+	ms_model *held[SW_HOLD] = { NULL };
+	char v[4];
+	long i;
+
+	for (i = 0; !atomic_load(w->stop) || i < 200; i++) {
+		ms_model **slot = &held[i % SW_HOLD];
+		ms_model *m = NULL;
+		ms_status st;
+		if (*slot) {
+			if (!swap_bytes_ok(w, *slot))
+				w->bad++;
+			ms_model_release(*slot);
+			*slot = NULL;
+		}
+		snprintf(v, sizeof v, "s%ld", i % SW_VERSIONS);
+		st = ms_loader_get(&m, w->l, "sw", i % 2 ? "production" : v);
+		if (st != MS_OK) {
+			w->bad++;
+			continue;
+		}
+		if (!swap_bytes_ok(w, m))
+			w->bad++;
+		if (i % 5 == 0) /* one more reference, dropped at once */
+			ms_model_release(ms_model_retain(m));
+		if (i % 7 == 0)
+			m = atomic_exchange(w->pass, m);
+		*slot = m;
+	}
+	w->iters = i;
+	for (i = 0; i < SW_HOLD; i++) {
+		if (held[i] && !swap_bytes_ok(w, held[i]))
+			w->bad++;
+		ms_model_release(held[i]);
+	}
+	return NULL;
+}
+
+/* A swap or an eviction never frees or changes bytes a handle still
+ * holds, with 8 threads getting and releasing, handles released on
+ * other threads than took them, production promoted back and forth
+ * (the watcher swaps it, or a reader's miss) and a cache of one model
+ * (every get of another version evicts).  The bytes are compared; under ASan a freed buffer
+ * read is a use-after-free report, under TSan a missing ordering is a
+ * race report. */
+START_TEST(swaps_never_free_bytes_in_use)
+{
+	char *url = mt_migrated_db("ld_swaps");
+	enum { N = 8 };
+	static unsigned char want[SW_VERSIONS][SW_SIZE];
+	pthread_t t[N];
+	swapper w[N];
+	atomic_bool stop;
+	_Atomic(ms_model *) pass;
+	ms_loader_options o;
+	ms_loader_stats stats = MS_LOADER_STATS_INIT;
+	changes ch;
+	ms_loader *l = NULL;
+	ms_store *s;
+	ms_model *last;
+	char v[4];
+	int i;
+
+	changes_init(&ch);
+	atomic_init(&stop, false);
+	atomic_init(&pass, NULL);
+	for (i = 0; i < SW_VERSIONS; i++) {
+		snprintf(v, sizeof v, "s%d", i);
+		mt_push(url, "sw", v, SW_SIZE, 70 + (unsigned)i, i == 0);
+		mt_fill_random(want[i], SW_SIZE, 70 + (unsigned)i);
+	}
+	ms_loader_options_init(&o, MS_LOADER_OPTIONS_VERSION);
+	o.fallback_dir = "/nonexistent";
+	o.watch = MS_WATCH_NOTIFY;
+	o.on_change = on_change;
+	o.change_payload = &ch;
+	o.cache_bytes = SW_SIZE; /* one model: every other get evicts */
+	ck_assert_int_eq(ms_loader_open(&l, url, &o), MS_OK);
+	for (i = 0; i < N; i++) {
+		w[i] = (swapper){ l, &stop, &pass, want, 0, 0 };
+		pthread_create(&t[i], NULL, swapper_main, &w[i]);
+	}
+	s = mt_open_store(url);
+	wait_watcher_ready(url);
+	/* each promotion is served (by the watcher's swap, or by a reader
+	 * whose miss resolved it first) before the next one */
+	for (i = 1; i <= 10; i++) {
+		double t0 = now_s();
+		bool served = false;
+		snprintf(v, sizeof v, "s%d", i % SW_VERSIONS);
+		ck_assert_int_eq(ms_store_promote(s, "sw", v, NULL), MS_OK);
+		while (!served && now_s() - t0 < 5) {
+			ms_model *m = NULL;
+			ck_assert_int_eq(ms_loader_get(&m, l, "sw", NULL), MS_OK);
+			served = strcmp(ms_model_version(m), v) == 0;
+			ms_model_release(m);
+			if (!served)
+				mt_poll_pause(5);
+		}
+		ck_assert_msg(served, "promotion %d not served within 5 s", i);
+	}
+	ms_store_close(s);
+	atomic_store(&stop, true);
+	for (i = 0; i < N; i++) {
+		pthread_join(t[i], NULL);
+		ck_assert_int_eq(w[i].bad, 0);
+		ck_assert_int_ge(w[i].iters, 200);
+	}
+	last = atomic_load(&pass);
+	ck_assert_ptr_nonnull(last);
+	ck_assert(swap_bytes_ok(&w[0], last));
+	ms_loader_stats_get(&stats, l);
+	/* evictions did happen: far more loads than versions */
+	ck_assert_uint_gt(stats.db_loads, 10 * SW_VERSIONS);
+	ms_loader_close(l);
+	/* the handle outlives the loader, its bytes intact */
+	ck_assert(swap_bytes_ok(&w[0], last));
+	ms_model_release(last);
+	free(url);
+}
+END_TEST
+
 START_TEST(recovers_after_server_restart)
 {
 	char *url = mt_migrated_db("ld_restart");
@@ -1095,6 +1309,7 @@ Suite *db_loader_suite(void)
 	tcase_add_test(tc, concurrent_misses_fetch_once);
 	tcase_add_test(tc, preload_every_production_model);
 	tcase_add_test(tc, handles_outlive_eviction);
+	tcase_add_test(tc, big_models_hashed_beside_the_copy);
 	tcase_add_test(tc, refresh_fallback_after_db_load);
 	suite_add_tcase(s, tc);
 
@@ -1115,6 +1330,7 @@ Suite *db_loader_suite(void)
 	tcase_add_test(hot, promotion_reaches_listening_loader);
 	tcase_add_test(hot, promotion_reaches_polling_loader);
 	tcase_add_test(hot, sixteen_threads_during_promotions);
+	tcase_add_test(hot, swaps_never_free_bytes_in_use);
 	tcase_add_test(hot, recovers_after_server_restart);
 	suite_add_tcase(s, hot);
 	return s;

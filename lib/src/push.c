@@ -505,27 +505,24 @@ static uint64_t sources_size(const ms_artifact_source *src, size_t n)
 /* After the artifact rows: the run (kept as it is when it exists
  * already, e.g. started by ms_run_start: the version then belongs to
  * it), then a model_metrics row per numeric metric, for the version and
- * the run. */
+ * the run.  One statement, one round trip: the run's INSERT is a CTE,
+ * and the metrics' foreign key to it is checked at the end of the
+ * statement, when the run row is there. */
 static ms_status insert_metrics_and_run(push_ctx *c)
 {
 	ms_store *s = c->s;
 	const char *run = c->o->run_id ? c->o->run_id : c->version;
-	const char *q[3] = { run, c->name, c->params };
-	const char *p[4] = { c->name, c->version, c->metrics, run };
-	ms_status st;
+	const char *p[5] = { c->name, c->version, c->metrics, run, c->params };
 
-	st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-	              "INSERT INTO model_runs (run_id, model_name, params)"
-	              " VALUES ($1, $2, $3::jsonb)"
-	              " ON CONFLICT (run_id) DO NOTHING", 3, q);
-	if (st == MS_OK)
-		st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-		              "INSERT INTO model_metrics (model_name, model_version,"
-		              " metric, value, run_id) SELECT $1, $2, key,"
-		              " (value #>> '{}')::float8, $4 FROM"
-		              " jsonb_each($3::jsonb)"
-		              " WHERE jsonb_typeof(value) = 'number'", 4, p);
-	return st;
+	return ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
+	                "WITH r AS (INSERT INTO model_runs (run_id, model_name,"
+	                " params) VALUES ($4, $1, $5::jsonb)"
+	                " ON CONFLICT (run_id) DO NOTHING)"
+	                " INSERT INTO model_metrics (model_name, model_version,"
+	                " metric, value, run_id) SELECT $1, $2, key,"
+	                " (value #>> '{}')::float8, $4 FROM"
+	                " jsonb_each($3::jsonb)"
+	                " WHERE jsonb_typeof(value) = 'number'", 5, p);
 }
 
 /* One transaction: every artifact, the metrics and run, then the

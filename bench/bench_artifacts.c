@@ -11,15 +11,31 @@
  *                   prepared INSERT, one transaction;
  *                 - COPY BINARY of the 1 MiB chunk rows;
  *   ours push:    ms_store_push from memory (SHA-256 included)
- *   ceiling pull: plain libpq single-row mode over the 1 MiB chunk rows,
- *                 binary results, into a warm buffer
+ *   ceiling pull: plain libpq into a warm buffer, binary results, the
+ *                 fastest of single-row mode, one PGresult for all rows,
+ *                 and COPY (SELECT ...) TO STDOUT (FORMAT binary), each
+ *                 first in turn
  *   ours pull:    ms_store_pull into a warm buffer (SHA-256 included)
- * The TRUNCATE of the ceiling's table runs before its clock starts.
+ * The ceiling's rows stay for the whole size under an id per round and
+ * method, as ours keep every version, and are deleted (not truncated)
+ * after it, as ours are pruned: a table truncated before every method
+ * gets fresh relfilenodes each time, which ours, writing into the
+ * store's table, never has (the same plain INSERTs into
+ * model_artifact_chunks cost what ours do).
+ *
+ * With --cli PATH, per size, whole processes timed from fork to exit:
+ *   `modelstore push FILE` against a plain program pushing that file
+ *   (1 MiB chunk rows, one transaction; one autocommit row up to a
+ *   chunk), and `modelstore pull -o FILE` against a plain program reading
+ *   the chunk rows in single-row mode into FILE.tmp, fsync, rename,
+ *   fsync of the directory (the plain programs are this binary run with
+ *   --plain-push / --plain-pull); the order swaps every round, the
+ *   outputs are compared with the pushed bytes outside the clock.
  * Prints MB/s per method (median and min-max of N runs) and a RESULT|
  * line per size and direction (bench/run.sh tabulates them).
  *
  * usage: bench_artifacts [--sizes 1,25,200] [--runs 5] [--chunk-mib 1]
- *        (DATABASE_URL; our chunk size is --chunk-mib)
+ *        [--cli PATH]   (DATABASE_URL; our chunk size is --chunk-mib)
  */
 #define _GNU_SOURCE
 #include <libpq-fe.h>

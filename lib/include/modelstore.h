@@ -711,7 +711,7 @@ MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
  *   - MS_ESCHEMA, MS_ERROR: a query failed on the server;
  *   - any other status returned by @p sink.
  * Thread-safety: one thread per store.  @p sink and @p progress are
- * called on the calling thread, in order; for artifacts of 1 MiB and
+ * called on the calling thread, in order; for artifacts of 4 MiB and
  * more the library hashes on a helper thread of its own meanwhile,
  * joined before this returns.
  */

@@ -19,7 +19,7 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
                              void *progress_payload, char *actual_hex);
 
 /* ms__artifact_fetch, with SHA-256 on a helper thread for artifacts of
- * 1 MiB and more (bghash.h): the sink writes a piece while the thread
+ * 4 MiB and more (bghash.h): the sink writes a piece while the thread
  * hashes it, and the next row arrives meanwhile.  Same bytes to the sink
  * in the same order, same verification before it returns; the sink is
  * called on the caller's thread.  Used by ms_store_pull and

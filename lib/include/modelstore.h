@@ -710,10 +710,7 @@ MS_EXTERN(ms_status) ms_store_show(ms_artifact_info *out, ms_store *store,
  *   - MS_ENOMEM;
  *   - MS_ESCHEMA, MS_ERROR: a query failed on the server;
  *   - any other status returned by @p sink.
- * Thread-safety: one thread per store.  @p sink and @p progress are
- * called on the calling thread, in order; for artifacts of 4 MiB and
- * more the library hashes on a helper thread of its own meanwhile,
- * joined before this returns.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
                                    const char *model_name,
@@ -760,8 +757,7 @@ MS_EXTERN(ms_status) ms_store_pull(ms_artifact_info *info, ms_store *store,
  *     character device, or writing (e.g. ENOSPC), fsync or rename failed;
  *   - MS_EINTEGRITY, MS_EUNREACHABLE, MS_ENOMEM, MS_ESCHEMA, MS_ERROR: as
  *     for ms_store_pull().
- * Thread-safety: one thread per store; hashes on a helper thread as
- * ms_store_pull() does, joined before this returns.
+ * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_pull_file(ms_artifact_info *info,
                                         ms_store *store,

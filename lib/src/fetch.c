@@ -12,7 +12,6 @@
 #include "fetch.h"
 
 #include "alloc.h"
-#include "bghash.h"
 #include "conn.h"
 #include "deadline.h"
 #include "errbuf.h"
@@ -255,36 +254,17 @@ typedef struct stream {
 	uint64_t in_bytes, in_total;
 	ms_progress_fn progress;
 	void *progress_payload;
-	/* hashing on a helper thread (ms__artifact_fetch_bg), NULL in
-	 * line; held: the row whose bytes it may still be hashing */
-	ms_bghash *bg;
-	PGresult *held;
-	uint64_t submits;
 } stream;
 
 #define ZOUT_SIZE (256 << 10)
 
 static ms_status emit(stream *s, const void *data, size_t n)
 {
-	ms_status st;
 	if (n == 0)
 		return MS_OK; /* sinks never see empty writes */
-	if (s->bg == NULL) {
-		ms__sha256_update(s->hash, data, n);
-		s->out_bytes += n;
-		return s->sink ? s->sink(s->payload, data, n) : MS_OK;
-	}
-	/* the thread hashes these bytes while the sink writes them; they
-	 * stay valid until the wait: a row is held until the next row's
-	 * submit (stream_rows), inflated bytes are waited for here, since
-	 * zout is refilled next */
-	ms__bghash_submit(s->bg, data, n);
-	s->submits++;
+	ms__sha256_update(s->hash, data, n);
 	s->out_bytes += n;
-	st = s->sink ? s->sink(s->payload, data, n) : MS_OK;
-	if (s->inflating)
-		ms__bghash_wait(s->bg);
-	return st;
+	return s->sink ? s->sink(s->payload, data, n) : MS_OK;
 }
 
 static ms_status feed(stream *s, ms_err *e, const void *data, size_t n)
@@ -325,20 +305,6 @@ static ms_status feed(stream *s, ms_err *e, const void *data, size_t n)
 	return st;
 }
 
-/* A new row is to be held: free the one held before it, which is no
- * longer being hashed when this row's bytes were submitted since
- * (submit waits for the previous submission), else once the thread is
- * idle. */
-static void release_held(stream *s, uint64_t submits_before)
-{
-	if (s->held == NULL)
-		return;
-	if (s->submits == submits_before)
-		ms__bghash_wait(s->bg);
-	PQclear(s->held);
-	s->held = NULL;
-}
-
 /* Stream rows of one bytea column (col 0, binary) in single-row mode.
  * With @p check_seq, column 1 is the chunk's seq (int4, binary). */
 static ms_status stream_rows(PGconn *conn, ms_err *e, stream *s,
@@ -357,7 +323,6 @@ static ms_status stream_rows(PGconn *conn, ms_err *e, stream *s,
 	while ((res = ms__pq_get_result(conn)) != NULL) {
 		ExecStatusType rs = PQresultStatus(res);
 		if (rs == PGRES_SINGLE_TUPLE && st == MS_OK) {
-			uint64_t submits = s->submits;
 			if (check_seq) {
 				uint32_t be;
 				memcpy(&be, PQgetvalue(res, 0, 1), 4);
@@ -369,13 +334,6 @@ static ms_status stream_rows(PGconn *conn, ms_err *e, stream *s,
 				st = feed(s, e, PQgetvalue(res, 0, 0),
 				          (size_t)PQgetlength(res, 0, 0));
 			rows++;
-			if (s->bg) {
-				/* its bytes may still be hashing: kept until
-				 * the next row's, and the one before freed */
-				release_held(s, submits);
-				s->held = res;
-				continue;
-			}
 		} else if (rs != PGRES_TUPLES_OK && rs != PGRES_SINGLE_TUPLE &&
 		           st == MS_OK) {
 			st = ms__err_pg(e, conn, res, "fetch");
@@ -464,10 +422,6 @@ static ms_status stream_open(stream *s, ms_err *e, const ms_artifact_info *inf,
 
 static void stream_close(stream *s)
 {
-	ms__bghash_stop(s->bg); /* waits for the last submission */
-	s->bg = NULL;
-	PQclear(s->held);
-	s->held = NULL;
 	if (s->inflating)
 		inflateEnd(&s->z);
 	ms__free(s->zout);
@@ -481,8 +435,6 @@ static ms_status stream_verify(stream *s, ms_err *e, ms_artifact_info *inf,
 	unsigned char digest[32];
 	char hex[65];
 
-	if (s->bg)
-		ms__bghash_wait(s->bg); /* the hash is whole */
 	if (s->inflating && !s->z_done)
 		return ms__err_set(e, MS_EINTEGRITY,
 		                   "%s version %s: compressed bytes are truncated",
@@ -509,47 +461,11 @@ static ms_status stream_verify(stream *s, ms_err *e, ms_artifact_info *inf,
 	return MS_OK;
 }
 
-/* An artifact of at least this many stored bytes is hashed on a helper
- * thread when the caller asks for it (ms__artifact_fetch_bg).  Below, the
- * bytes come in one piece with the metadata, and on a busy machine the
- * new thread's first time slice can cost more than the 2 ms of hashing
- * it would hide (1 MB pulls measured slower with the thread at load 8). */
-#define BG_HASH_MIN (4u << 20)
-
-static ms_status fetch_any(PGconn *conn, ms_err *e, ms_artifact_info *info,
-                           const char *model_name, const char *selector,
-                           const char *artifact, ms_write_fn sink,
-                           void *payload, ms_progress_fn progress,
-                           void *progress_payload, char *actual_hex,
-                           bool bg);
-
 ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
                              const char *model_name, const char *selector,
                              const char *artifact, ms_write_fn sink,
                              void *payload, ms_progress_fn progress,
                              void *progress_payload, char *actual_hex)
-{
-	return fetch_any(conn, e, info, model_name, selector, artifact, sink,
-	                 payload, progress, progress_payload, actual_hex, false);
-}
-
-ms_status ms__artifact_fetch_bg(PGconn *conn, ms_err *e,
-                                ms_artifact_info *info,
-                                const char *model_name, const char *selector,
-                                const char *artifact, ms_write_fn sink,
-                                void *payload, ms_progress_fn progress,
-                                void *progress_payload)
-{
-	return fetch_any(conn, e, info, model_name, selector, artifact, sink,
-	                 payload, progress, progress_payload, NULL, true);
-}
-
-static ms_status fetch_any(PGconn *conn, ms_err *e, ms_artifact_info *info,
-                           const char *model_name, const char *selector,
-                           const char *artifact, ms_write_fn sink,
-                           void *payload, ms_progress_fn progress,
-                           void *progress_payload, char *actual_hex,
-                           bool bg)
 {
 	ms_artifact_info local;
 	ms_artifact_info *inf = info ? info : &local;
@@ -563,9 +479,6 @@ static ms_status fetch_any(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	if (st == MS_OK)
 		st = stream_open(&s, e, inf, sink, payload, progress,
 		                 progress_payload);
-	/* no thread: hashed in line, the same bytes in the same order */
-	if (st == MS_OK && bg && inf->stored_size >= (int64_t)BG_HASH_MIN)
-		s.bg = ms__bghash_start(s.hash);
 	if (st == MS_OK) {
 		if (!PQgetisnull(meta, 0, MS__ARTIFACT_NCOLUMNS))
 			st = feed(&s, e, PQgetvalue(meta, 0, MS__ARTIFACT_NCOLUMNS),
@@ -576,10 +489,8 @@ static ms_status fetch_any(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	}
 	if (st == MS_OK)
 		st = stream_verify(&s, e, inf, actual_hex);
-	/* the helper may still be hashing an inline value (a sink that
-	 * failed): it lets go of the bytes before they are freed */
-	stream_close(&s);
 	PQclear(meta);
+	stream_close(&s);
 	if (info == NULL)
 		ms_artifact_info_dispose(&local);
 	return st;

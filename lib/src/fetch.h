@@ -18,19 +18,6 @@ ms_status ms__artifact_fetch(PGconn *conn, ms_err *e, ms_artifact_info *info,
                              void *payload, ms_progress_fn progress,
                              void *progress_payload, char *actual_hex);
 
-/* ms__artifact_fetch, with SHA-256 on a helper thread for artifacts of
- * 4 MiB and more (bghash.h): the sink writes a piece while the thread
- * hashes it, and the next row arrives meanwhile.  Same bytes to the sink
- * in the same order, same verification before it returns; the sink is
- * called on the caller's thread.  Used by ms_store_pull and
- * ms_store_pull_file (the loader keeps ms__artifact_fetch). */
-ms_status ms__artifact_fetch_bg(PGconn *conn, ms_err *e,
-                                ms_artifact_info *info,
-                                const char *model_name, const char *selector,
-                                const char *artifact, ms_write_fn sink,
-                                void *payload, ms_progress_fn progress,
-                                void *progress_payload);
-
 /* Resolve (name, selector, artifact) to its metadata; NULLs mean
  * "default", "production", the primary.  MS_ENOTFOUND names what is
  * missing.  Dispose @p info. */

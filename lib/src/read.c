@@ -94,9 +94,9 @@ ms_status ms_store_pull(ms_artifact_info *info, ms_store *s, const char *name,
 		return st;
 	MS__STORE_REQUIRE_CONN(s);
 	memset(&full, 0, sizeof full);
-	st = ms__artifact_fetch_bg(s->conn, &s->err, &full, name, selector,
-	                           artifact, sink, payload, progress,
-	                           progress_payload);
+	st = ms__artifact_fetch(s->conn, &s->err, &full, name, selector,
+	                        artifact, sink, payload, progress,
+	                        progress_payload, NULL);
 	info_end(info, &full);
 	return st;
 }
@@ -114,9 +114,9 @@ static ms_status pull_file(ms_store *s, ms_artifact_info *full,
 	st = ms__atomic_open(&af, &s->err, path, overwrite);
 	if (st != MS_OK)
 		return st;
-	st = ms__artifact_fetch_bg(s->conn, &s->err, full, name, selector,
-	                           artifact, ms__atomic_write, af, progress,
-	                           progress_payload);
+	st = ms__artifact_fetch(s->conn, &s->err, full, name, selector, artifact,
+	                        ms__atomic_write, af, progress, progress_payload,
+	                        NULL);
 	if (st == MS_OK)
 		return ms__atomic_commit(af, &s->err);
 	ms__atomic_abort(af);

@@ -213,58 +213,6 @@ START_TEST(push_settings_end_with_its_transaction)
 }
 END_TEST
 
-/* A sink that fails while the helper thread may still be hashing the
- * same bytes: the pull returns the sink's status, and the bytes (the
- * inline value's result, a held chunk row) are freed only after the
- * thread let go of them (run under ASan: a use after free otherwise). */
-static ms_status failing_sink(void *pl, const void *d, size_t n)
-{
-	int *calls = pl;
-	(void)d;
-	(void)n;
-	return ++*calls >= 2 ? MS_EIO : MS_OK;
-}
-
-static ms_status fail_first_sink(void *pl, const void *d, size_t n)
-{
-	int *calls = pl;
-	(void)d;
-	(void)n;
-	++*calls;
-	return MS_EIO;
-}
-
-START_TEST(pull_sink_failure_while_hashing)
-{
-	char *url = mt_migrated_db("reg_sinkfail");
-	ms_store *s = open_store(url, 8u << 20);
-	size_t n = 4u << 20; /* the helper's least; still inline */
-	unsigned char *data = malloc(n);
-	mt_fill_random(data, n, 5);
-	for (int round = 0; round < 20; round++) {
-		int calls = 0;
-		char name[16];
-		snprintf(name, sizeof name, "sf%d", round % 2);
-		if (round < 2) {
-			/* inline (4 MiB, one chunk of 8, read with the
-			 * metadata) and chunked (1 MiB chunks) */
-			ms_store *w = round == 0 ? s : open_store(url, 1u << 20);
-			free(push_mem(w, name, "v1", data, n, 0, 1));
-			if (w != s)
-				ms_store_close(w);
-		}
-		ck_assert_int_eq(ms_store_pull(NULL, s, name, "v1", NULL,
-		                               round % 2 ? failing_sink
-		                                         : fail_first_sink,
-		                               &calls, NULL, NULL), MS_EIO);
-		ck_assert_int_ge(calls, 1);
-	}
-	free(data);
-	ms_store_close(s);
-	free(url);
-}
-END_TEST
-
 START_TEST(roundtrip_100mb_file)
 {
 	char *url = mt_migrated_db("reg_100mb");
@@ -815,7 +763,6 @@ Suite *db_registry_suite(void)
 	tcase_add_test(tc, hostile_names_are_rejected_before_sql);
 	tcase_add_test(tc, unreachable_databases);
 	tcase_add_test(tc, push_settings_end_with_its_transaction);
-	tcase_add_test(tc, pull_sink_failure_while_hashing);
 	suite_add_tcase(s, tc);
 	return s;
 }

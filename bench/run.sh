@@ -36,7 +36,7 @@ fi
   sizes=1,25,200
   [ "${MS_BENCH_BIG:-0}" = 1 ] && sizes=1,25,200,2048
   echo "== bench_artifacts --sizes $sizes --runs $runs"
-  "$build/bench/bench_artifacts" --sizes "$sizes" --runs "$runs"
+  "$build/bench/bench_artifacts" --sizes "$sizes" --runs "$runs" --cli "$build/cli/modelstore"
   echo "== bench_predlog --rounds $runs"
   "$build/bench/bench_predlog" --rounds "$runs"
   echo "== bench_import --rounds $runs (predictions import vs psql \\copy)"

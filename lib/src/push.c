@@ -53,28 +53,83 @@ typedef struct push_ctx {
  * ("ms_chunk_insert", prepared once per connection), which breaks behind
  * PgBouncer in transaction mode: the next transaction may run on a server
  * connection that lacks it, or that already has it from another client
- * ("prepared statement already exists").  Parsing this one-line INSERT
- * again per chunk costs nothing next to sending a chunk (bench/
- * bench_artifacts: same MB/s within noise, docs/performance.md).
- * Measured here against COPY BINARY of the same rows: 219 vs 116 MB/s
- * for 200 MB. */
-static ms_status insert_chunk(ms_store *s, int64_t id, int32_t seq,
-                              const unsigned char *data, size_t n)
+ * ("prepared statement already exists").  The push transaction sets
+ * plan_cache_mode = force_generic_plan (push_begin), so this unnamed
+ * statement gets the plan a prepared one would: without it the server
+ * builds a custom plan with the chunk as a constant and copies the
+ * megabyte several times in planning (see push_begin).
+ *
+ * Sent without waiting (chunk_send), then collected (chunk_finish): the
+ * caller reads and hashes the next chunk while the server stores this
+ * one.  libpq copies the parameter into its output buffer and, in
+ * blocking mode, has written all of it to the socket when
+ * PQsendQueryParams returns, so the caller may reuse @p data at once. */
+static ms_status chunk_send(ms_store *s, int64_t id, int32_t seq,
+                            const unsigned char *data, size_t n)
 {
 	char ids[24], seqs[16];
 	const char *p[3] = { ids, seqs, (const char *)data };
 	int len[3] = { 0, 0, (int)n }, fmt[3] = { 0, 0, 1 };
-	PGresult *res;
-	ms_status st = MS_OK;
 
 	snprintf(ids, sizeof ids, "%lld", (long long)id);
 	snprintf(seqs, sizeof seqs, "%d", seq);
-	res = ms__pq_exec_params(s->conn, "INSERT INTO model_artifact_chunks"
-	                         " (artifact_id, seq, data) VALUES ($1, $2, $3)",
-	                         3, p, len, fmt, 0);
-	if (PQresultStatus(res) != PGRES_COMMAND_OK)
-		st = ms__err_pg(&s->err, s->conn, res, "push: chunk");
-	PQclear(res);
+	if (!PQsendQueryParams(s->conn, "INSERT INTO model_artifact_chunks"
+	                       " (artifact_id, seq, data) VALUES ($1, $2, $3)",
+	                       3, NULL, p, len, fmt, 0))
+		return ms__err_pg(&s->err, s->conn, NULL, "push: chunk");
+	return MS_OK;
+}
+
+/* The result of the chunk_send before: every result is read (the
+ * connection is ready for the next statement), the first failure kept. */
+static ms_status chunk_finish(ms_store *s)
+{
+	PGresult *res;
+	ms_status st = MS_OK;
+	bool got = false;
+
+	while ((res = ms__pq_get_result(s->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && st == MS_OK)
+			st = ms__err_pg(&s->err, s->conn, res, "push: chunk");
+		got = true;
+		PQclear(res);
+	}
+	if (!got && st == MS_OK)
+		st = ms__err_pg(&s->err, s->conn, NULL, "push: chunk");
+	return st;
+}
+
+/* BEGIN, and generic plans for the rest of the transaction, in one round
+ * trip (two statements in one simple query).  An unnamed statement with
+ * parameters normally gets a custom plan, with each parameter folded in
+ * as a constant: for an INSERT of a 1 MiB bytea the server copies the
+ * value into the plan and back out again, on fresh memory each time,
+ * and the next large result on that connection pays for the page faults
+ * as well.  Measured on the harness cluster (1 MiB rows, medians of 15):
+ * INSERT 35-90 ms with the custom plan, 19-41 ms generic, the next 1 MiB
+ * read 25-29 ms after the custom plan, 3-5 ms after the generic one.
+ * SET LOCAL ends with the transaction, so nothing leaks to the next
+ * client of a pooled server connection.  On failure the transaction is
+ * rolled back. */
+static ms_status push_begin(ms_store *s)
+{
+	PGresult *res;
+	ms_status st = MS_OK;
+	int n = 0;
+
+	if (!PQsendQuery(s->conn, "BEGIN; SET LOCAL plan_cache_mode ="
+	                          " force_generic_plan"))
+		return ms__err_pg(&s->err, s->conn, NULL, "push");
+	while ((res = ms__pq_get_result(s->conn)) != NULL) {
+		if (PQresultStatus(res) != PGRES_COMMAND_OK && st == MS_OK)
+			st = ms__err_pg(&s->err, s->conn, res, "push");
+		n++;
+		PQclear(res);
+	}
+	if (st == MS_OK && n != 2)
+		st = ms__err_pg(&s->err, s->conn, NULL, "push");
+	if (st != MS_OK)
+		ms__store_rollback(s);
 	return st;
 }
 
@@ -277,14 +332,24 @@ static ms_status push_one(push_ctx *c, const ms_artifact_source *src,
 	/* Chunked: the row first (the chunks reference it), then the chunk
 	 * rows, then the row's final hash and sizes - one transaction. */
 	st = insert_row(c, artifact, primary, NULL, 0, NULL, 0, 0, 1, &id);
-	for (;;) {
-		if (st == MS_OK)
-			st = insert_chunk(s, id, seq++, bytes, len);
-		if (st != MS_OK || last)
-			break;
-		st = ms__producer_next(&p, &s->err, c->chunk, s->chunk_size,
-		                       &bytes, &len, &last);
-		if (st == MS_OK && len == 0 && last)
+	while (st == MS_OK) {
+		bool more = !last;
+		ms_status rd = MS_OK;
+		st = chunk_send(s, id, seq++, bytes, len);
+		/* while the server stores that chunk: read and hash the next
+		 * (into the same buffer: libpq has copied the one sent) */
+		if (st == MS_OK && more)
+			rd = ms__producer_next(&p, &s->err, c->chunk, s->chunk_size,
+			                       &bytes, &len, &last);
+		if (st == MS_OK) {
+			ms_err keep = s->err; /* a read failure's message */
+			st = chunk_finish(s);
+			if (st == MS_OK && rd != MS_OK) {
+				s->err = keep;
+				st = rd;
+			}
+		}
+		if (!more || (st == MS_OK && len == 0 && last))
 			break;
 	}
 	if (st != MS_OK)
@@ -440,27 +505,24 @@ static uint64_t sources_size(const ms_artifact_source *src, size_t n)
 /* After the artifact rows: the run (kept as it is when it exists
  * already, e.g. started by ms_run_start: the version then belongs to
  * it), then a model_metrics row per numeric metric, for the version and
- * the run. */
+ * the run.  One statement, one round trip: the run's INSERT is a CTE,
+ * and the metrics' foreign key to it is checked at the end of the
+ * statement, when the run row is there. */
 static ms_status insert_metrics_and_run(push_ctx *c)
 {
 	ms_store *s = c->s;
 	const char *run = c->o->run_id ? c->o->run_id : c->version;
-	const char *q[3] = { run, c->name, c->params };
-	const char *p[4] = { c->name, c->version, c->metrics, run };
-	ms_status st;
+	const char *p[5] = { c->name, c->version, c->metrics, run, c->params };
 
-	st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-	              "INSERT INTO model_runs (run_id, model_name, params)"
-	              " VALUES ($1, $2, $3::jsonb)"
-	              " ON CONFLICT (run_id) DO NOTHING", 3, q);
-	if (st == MS_OK)
-		st = ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-		              "INSERT INTO model_metrics (model_name, model_version,"
-		              " metric, value, run_id) SELECT $1, $2, key,"
-		              " (value #>> '{}')::float8, $4 FROM"
-		              " jsonb_each($3::jsonb)"
-		              " WHERE jsonb_typeof(value) = 'number'", 4, p);
-	return st;
+	return ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
+	                "WITH r AS (INSERT INTO model_runs (run_id, model_name,"
+	                " params) VALUES ($4, $1, $5::jsonb)"
+	                " ON CONFLICT (run_id) DO NOTHING)"
+	                " INSERT INTO model_metrics (model_name, model_version,"
+	                " metric, value, run_id) SELECT $1, $2, key,"
+	                " (value #>> '{}')::float8, $4 FROM"
+	                " jsonb_each($3::jsonb)"
+	                " WHERE jsonb_typeof(value) = 'number'", 5, p);
 }
 
 /* One transaction: every artifact, the metrics and run, then the
@@ -473,7 +535,7 @@ static ms_status push_tx(push_ctx *c, const ms_artifact_source *src,
 	size_t i;
 	ms_status st;
 
-	if ((st = ms__store_begin(s, "push")) != MS_OK)
+	if ((st = push_begin(s)) != MS_OK)
 		return st;
 	/* The primary first: its INSERT settles a generated version. */
 	st = push_one(c, &src[primary], true);

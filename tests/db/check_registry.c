@@ -11,6 +11,7 @@
 #include <libpq-fe.h>
 
 #include "common.h"
+#include "store.h" /* the store's own connection, for the session test */
 
 static ms_store *open_store(const char *url, size_t chunk)
 {
@@ -150,6 +151,64 @@ START_TEST(roundtrips_small_and_large)
 	roundtrip(s, "rt", 1000000, 0);
 	roundtrip(s, "rt", 1000000, 1);
 	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
+/* The push asks for generic plans in its own transaction only (SET
+ * LOCAL in push.c push_begin): after pushes of an inline and of chunked
+ * artifacts the session's setting is what it was.  And the chunk loop,
+ * which reads and hashes the next chunk while the server stores the one
+ * before, stores every byte in order: files of 3.4 chunks and of exactly
+ * 3 chunks (the last one found by the peek), and memory, come back
+ * byte-exact with their chunk counts. */
+START_TEST(push_settings_end_with_its_transaction)
+{
+	char *url = mt_migrated_db("reg_pushlocal");
+	char *dir = mt_tmpdir(), in[512];
+	ms_store *s = open_store(url, 1024);
+	static const size_t sizes[] = { 3500, 3072 };
+	static const int32_t chunks[] = { 4, 3 };
+	PGresult *r;
+
+	r = PQexec(s->conn, "SET plan_cache_mode = force_custom_plan");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	roundtrip(s, "pl", 10, 0);   /* inline */
+	roundtrip(s, "pl", 5000, 0); /* 5 chunks from memory */
+	for (int i = 0; i < 2; i++) {
+		ms_push_options o;
+		ms_artifact_source src = { NULL, in, NULL, 0 };
+		ms_buf ver = MS_BUF_INIT;
+		ms_artifact_info info = MS_ARTIFACT_INFO_INIT;
+		membuf got = { 0 };
+		unsigned char *want = malloc(sizes[i]);
+		FILE *f;
+		snprintf(in, sizeof in, "%s/in%d.bin", dir, i);
+		ck_assert_int_eq(mt_write_random(in, sizes[i], 11 + i), 0);
+		f = fopen(in, "rb");
+		ck_assert_uint_eq(fread(want, 1, sizes[i], f), sizes[i]);
+		fclose(f);
+		ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+		o.model_name = "plf";
+		ck_assert_int_eq(ms_store_push(&ver, s, &o, &src, 1), MS_OK);
+		ck_assert_int_eq(ms_store_pull(&info, s, "plf", ver.ptr, NULL,
+		                               mem_sink, &got, NULL, NULL), MS_OK);
+		ck_assert_int_eq(info.chunk_count, chunks[i]);
+		ck_assert_uint_eq(got.n, sizes[i]);
+		ck_assert_int_eq(memcmp(got.p, want, sizes[i]), 0);
+		ms_artifact_info_dispose(&info);
+		ms_buf_dispose(&ver);
+		free(got.p);
+		free(want);
+	}
+	r = PQexec(s->conn, "SHOW plan_cache_mode");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "force_custom_plan");
+	PQclear(r);
+	ms_store_close(s);
+	mt_rmtree(dir);
+	free(dir);
 	free(url);
 }
 END_TEST
@@ -703,6 +762,7 @@ Suite *db_registry_suite(void)
 	tcase_add_test(tc, promote_rollback_prune);
 	tcase_add_test(tc, hostile_names_are_rejected_before_sql);
 	tcase_add_test(tc, unreachable_databases);
+	tcase_add_test(tc, push_settings_end_with_its_transaction);
 	suite_add_tcase(s, tc);
 	return s;
 }

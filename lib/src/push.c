@@ -505,9 +505,19 @@ static uint64_t sources_size(const ms_artifact_source *src, size_t n)
 /* After the artifact rows: the run (kept as it is when it exists
  * already, e.g. started by ms_run_start: the version then belongs to
  * it), then a model_metrics row per numeric metric, for the version and
- * the run.  One statement, one round trip: the run's INSERT is a CTE,
- * and the metrics' foreign key to it is checked at the end of the
- * statement, when the run row is there. */
+ * the run.  One statement: the run's INSERT is a CTE, and the metrics'
+ * foreign key to it is checked at the end of the statement, when the
+ * run row is there. */
+static const char RUN_METRICS_SQL[] =
+	"WITH r AS (INSERT INTO model_runs (run_id, model_name,"
+	" params) VALUES ($4, $1, $5::jsonb)"
+	" ON CONFLICT (run_id) DO NOTHING)"
+	" INSERT INTO model_metrics (model_name, model_version,"
+	" metric, value, run_id) SELECT $1, $2, key,"
+	" (value #>> '{}')::float8, $4 FROM"
+	" jsonb_each($3::jsonb)"
+	" WHERE jsonb_typeof(value) = 'number'";
+
 static ms_status insert_metrics_and_run(push_ctx *c)
 {
 	ms_store *s = c->s;
@@ -515,14 +525,62 @@ static ms_status insert_metrics_and_run(push_ctx *c)
 	const char *p[5] = { c->name, c->version, c->metrics, run, c->params };
 
 	return ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
-	                "WITH r AS (INSERT INTO model_runs (run_id, model_name,"
-	                " params) VALUES ($4, $1, $5::jsonb)"
-	                " ON CONFLICT (run_id) DO NOTHING)"
-	                " INSERT INTO model_metrics (model_name, model_version,"
-	                " metric, value, run_id) SELECT $1, $2, key,"
-	                " (value #>> '{}')::float8, $4 FROM"
-	                " jsonb_each($3::jsonb)"
-	                " WHERE jsonb_typeof(value) = 'number'", 5, p);
+	                RUN_METRICS_SQL, 5, p);
+}
+
+/* The run and metrics, then COMMIT, in one round trip: libpq pipeline
+ * mode sends both statements and one Sync, and the server runs COMMIT
+ * only if the run and metrics succeeded (after an error it skips to the
+ * Sync; the transaction is then rolled back here).  A COMMIT that
+ * answers ROLLBACK is a failure.  Nothing outlives the transaction, so
+ * PgBouncer in transaction mode sees an ordinary transaction; the
+ * statements are unnamed.  On failure the transaction is rolled back. */
+static ms_status metrics_run_commit(push_ctx *c)
+{
+	ms_store *s = c->s;
+	PGconn *conn = s->conn;
+	const char *run = c->o->run_id ? c->o->run_id : c->version;
+	const char *p[5] = { c->name, c->version, c->metrics, run, c->params };
+	ms_status st = MS_OK;
+	bool synced = false;
+
+	if (PQenterPipelineMode(conn) != 1) {
+		ms__store_rollback(s);
+		return ms__err_pg(&s->err, conn, NULL, "push");
+	}
+	if (!PQsendQueryParams(conn, RUN_METRICS_SQL, 5, NULL, p, NULL, NULL,
+	                       0) ||
+	    !PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQpipelineSync(conn)) {
+		st = ms__err_pg(&s->err, conn, NULL, "push");
+		synced = true; /* nothing to wait for: not all of it went out */
+	}
+	while (!synced) {
+		PGresult *res = ms__pq_get_result(conn);
+		ExecStatusType rs;
+		if (res == NULL) { /* one statement's results end here */
+			if (PQstatus(conn) != CONNECTION_BAD)
+				continue;
+			if (st == MS_OK)
+				st = ms__err_pg(&s->err, conn, NULL, "push");
+			break;
+		}
+		rs = PQresultStatus(res);
+		if (rs == PGRES_PIPELINE_SYNC)
+			synced = true;
+		else if ((rs == PGRES_FATAL_ERROR || rs == PGRES_BAD_RESPONSE) &&
+		         st == MS_OK)
+			st = ms__err_pg(&s->err, conn, res, "push");
+		else if (rs == PGRES_COMMAND_OK && st == MS_OK &&
+		         strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
+			st = ms__err_set(&s->err, MS_ERROR, "push: the transaction "
+			                 "was rolled back at COMMIT");
+		PQclear(res);
+	}
+	(void)PQexitPipelineMode(conn);
+	if (st != MS_OK)
+		ms__store_rollback(s);
+	return st;
 }
 
 /* One transaction: every artifact, the metrics and run, then the
@@ -542,9 +600,11 @@ static ms_status push_tx(push_ctx *c, const ms_artifact_source *src,
 	for (i = 0; st == MS_OK && i < n; i++)
 		if (i != primary)
 			st = push_one(c, &src[i], false);
+	if (st == MS_OK && !o->production)
+		return metrics_run_commit(c);
 	if (st == MS_OK)
 		st = insert_metrics_and_run(c);
-	if (st == MS_OK && o->production)
+	if (st == MS_OK)
 		st = ms__store_promote_tx(s, c->name, c->version, "promote",
 		                          o->reason ? o->reason
 		                                    : "push --production");

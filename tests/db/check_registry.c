@@ -162,6 +162,55 @@ END_TEST
  * before, stores every byte in order: files of 3.4 chunks and of exactly
  * 3 chunks (the last one found by the peek), and memory, come back
  * byte-exact with their chunk counts. */
+/* The run and metrics go out with COMMIT in one round trip (pipeline
+ * mode).  When that statement fails, COMMIT must not run: the push fails
+ * whole (no artifact row stays), and the connection is back out of
+ * pipeline mode with no transaction open, so the next push works. */
+START_TEST(push_metrics_failure_rolls_back_whole)
+{
+	char *url = mt_migrated_db("reg_pushmetfail");
+	ms_store *s = open_store(url, 1024);
+	static const unsigned char bytes[] = "twelve bytes";
+	ms_artifact_source src = { NULL, NULL, bytes, sizeof bytes };
+	ms_push_options o;
+	ms_buf ver = MS_BUF_INIT;
+	PGresult *r;
+
+	r = PQexec(s->conn,
+	           "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql"
+	           " AS $$BEGIN RAISE EXCEPTION 'metric refused'; END$$;"
+	           " CREATE TRIGGER refuse BEFORE INSERT ON model_metrics"
+	           " FOR EACH ROW WHEN (NEW.model_name = 'mf')"
+	           " EXECUTE FUNCTION refuse()");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_COMMAND_OK);
+	PQclear(r);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.model_name = "mf";
+	o.model_version = "v1";
+	o.metrics_json = "{\"f1\": 0.5}";
+	ck_assert_int_ne(ms_store_push(&ver, s, &o, &src, 1), MS_OK);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "metric refused"));
+	ck_assert_int_eq(PQpipelineStatus(s->conn), PQ_PIPELINE_OFF);
+	ck_assert_int_eq(PQtransactionStatus(s->conn), PQTRANS_IDLE);
+	r = PQexec(s->conn, "SELECT count(*) FROM model_artifacts"
+	                    " WHERE model_name = 'mf'");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "0");
+	PQclear(r);
+	/* without the refused metric the same push goes through */
+	o.metrics_json = NULL;
+	ck_assert_int_eq(ms_store_push(&ver, s, &o, &src, 1), MS_OK);
+	ck_assert_str_eq(ver.ptr, "v1");
+	r = PQexec(s->conn, "SELECT count(*) FROM model_runs WHERE run_id = 'v1'");
+	ck_assert_int_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	ck_assert_str_eq(PQgetvalue(r, 0, 0), "1");
+	PQclear(r);
+	ms_buf_dispose(&ver);
+	ms_store_close(s);
+	free(url);
+}
+END_TEST
+
 START_TEST(push_settings_end_with_its_transaction)
 {
 	char *url = mt_migrated_db("reg_pushlocal");
@@ -763,6 +812,7 @@ Suite *db_registry_suite(void)
 	tcase_add_test(tc, hostile_names_are_rejected_before_sql);
 	tcase_add_test(tc, unreachable_databases);
 	tcase_add_test(tc, push_settings_end_with_its_transaction);
+	tcase_add_test(tc, push_metrics_failure_rolls_back_whole);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -250,32 +250,6 @@ static double ours(void)
 
 /* ---- the plain libpq importer (reference) ---- */
 
-typedef struct obuf {
-	unsigned char *p;
-	size_t len, cap;
-} obuf;
-
-static void ob_put(obuf *b, const void *d, size_t n)
-{
-	if (b->len + n > b->cap) {
-		b->cap = (b->len + n) * 2;
-		b->p = realloc(b->p, b->cap);
-		if (b->p == NULL) {
-			fprintf(stderr, "bench_import: out of memory\n");
-			exit(1);
-		}
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void ob_be(obuf *b, uint64_t v, int n)
-{
-	unsigned char t[8];
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		t[i] = (unsigned char)v;
-	ob_put(b, t, (size_t)n);
-}
 
 /* A number member as float8 (NULL when absent or null). */
 static void put_num(obuf *b, const il_line *l, const char *key)

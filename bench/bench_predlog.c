@@ -134,32 +134,6 @@ static void make_rows(brow *rows, size_t n)
 
 /* ---- encoders (before the clock) ---- */
 
-typedef struct obuf {
-	char *p;
-	size_t len, cap;
-} obuf;
-
-static void ob_put(obuf *b, const void *d, size_t n)
-{
-	if (b->len + n > b->cap) {
-		b->cap = (b->len + n) * 2;
-		b->p = realloc(b->p, b->cap);
-		if (b->p == NULL) {
-			fprintf(stderr, "bench_predlog: out of memory\n");
-			exit(1);
-		}
-	}
-	memcpy(b->p + b->len, d, n);
-	b->len += n;
-}
-
-static void ob_be(obuf *b, uint64_t v, int n)
-{
-	unsigned char t[8];
-	for (int i = n - 1; i >= 0; i--, v >>= 8)
-		t[i] = (unsigned char)v;
-	ob_put(b, t, (size_t)n);
-}
 
 static void ob_f8(obuf *b, double d)
 {

@@ -56,6 +56,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_pq.h"
 #include "import_line.h"
 #include "modelstore.h"
 #include "uuid.h"
@@ -77,27 +78,6 @@ extern char **environ;
 #define SPOOL "/tmp/ms-bench-import-spool"
 
 static const char *url;
-
-static PGconn *conn_or_die(void)
-{
-	PGconn *c = PQconnectdb(url ? url : "");
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "bench_import: connect: %s", PQerrorMessage(c));
-		exit(1);
-	}
-	return c;
-}
-
-static void exec_or_die(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "bench_import: %s: %s", sql, PQerrorMessage(c));
-		exit(1);
-	}
-	PQclear(r);
-}
 
 static void check_count(PGconn *admin, const char *what, size_t n)
 {
@@ -285,7 +265,7 @@ static void put_text(obuf *b, const il_member *m, bool jsonb)
 static double libpq_ndjson_bin(size_t n)
 {
 	double t0 = now_s();
-	PGconn *c = conn_or_die();
+	PGconn *c = bench_connect(url);
 	FILE *f = fopen(F_NDJSON, "r");
 	obuf b = { 0 };
 	il_line l = { 0 };
@@ -433,10 +413,10 @@ int main(int argc, char **argv)
 	if (rounds < 1 || rounds > MAXR)
 		rounds = 5;
 	setenv("PGOPTIONS", "-c search_path=" SCHEMA, 1);
-	admin = conn_or_die();
-	exec_or_die(admin, "SET client_min_messages = warning");
-	exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
-	exec_or_die(admin, "CREATE SCHEMA " SCHEMA);
+	admin = bench_connect(url);
+	bench_exec(admin, "SET client_min_messages = warning");
+	bench_exec(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+	bench_exec(admin, "CREATE SCHEMA " SCHEMA);
 	ms_store_options_init(&o, MS_STORE_OPTIONS_VERSION);
 	o.check_schema = 0;
 	if (ms_store_open(&s, url, &o) != MS_OK ||
@@ -456,7 +436,7 @@ int main(int argc, char **argv)
 
 	if (only > 0) {
 		for (int r = 0; r < only && r < MAXR; r++) {
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 			double t = ours();
 			printf("ours %.0f rows/s, %lld rows through the spool\n",
 			       (double)n / t, ours_spooled);
@@ -468,7 +448,7 @@ int main(int argc, char **argv)
 	for (int r = 0; r < rounds; r++) {
 		for (int m = 0; m < M_N; m++) {
 			double t = 0;
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 			switch (m) {
 			case M_PSQL8: t = psql_copy(COLS8, F_TEXT8); break;
 			case M_OURS:
@@ -513,7 +493,7 @@ int main(int argc, char **argv)
 		             0);
 	}
 	if (!keep) {
-		exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+		bench_exec(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
 		unlink(F_NDJSON);
 		unlink(F_TEXT8);
 		unlink(F_TEXT6);

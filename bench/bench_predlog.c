@@ -49,6 +49,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_pq.h"
 #include "modelstore.h"
 #include "uuid.h"
 
@@ -70,27 +71,6 @@ typedef struct brow {
 
 static const char *url;
 static char writer_url[1024]; /* url, application_name=ms_bench_writer */
-
-static PGconn *conn_or_die(void)
-{
-	PGconn *c = PQconnectdb(url ? url : "");
-	if (PQstatus(c) != CONNECTION_OK) {
-		fprintf(stderr, "bench_predlog: connect: %s", PQerrorMessage(c));
-		exit(1);
-	}
-	return c;
-}
-
-static void exec_or_die(PGconn *c, const char *sql)
-{
-	PGresult *r = PQexec(c, sql);
-	if (PQresultStatus(r) != PGRES_COMMAND_OK &&
-	    PQresultStatus(r) != PGRES_TUPLES_OK) {
-		fprintf(stderr, "bench_predlog: %s: %s", sql, PQerrorMessage(c));
-		exit(1);
-	}
-	PQclear(r);
-}
 
 static long count_rows(PGconn *c)
 {
@@ -324,7 +304,7 @@ static double insert_prepared(PGconn *c, const brow *rows, const prow *pp,
 	const char **v = malloc(PER * 8 * sizeof *v);
 	int *l = malloc(PER * 8 * sizeof *l), *f = malloc(PER * 8 * sizeof *f);
 	double t0 = now_s(), t;
-	exec_or_die(c, "BEGIN");
+	bench_exec(c, "BEGIN");
 	for (size_t off = 0; off < n; off += PER) {
 		size_t k = n - off < PER ? n - off : PER;
 		PGresult *r;
@@ -343,7 +323,7 @@ static double insert_prepared(PGconn *c, const brow *rows, const prow *pp,
 		}
 		PQclear(r);
 	}
-	exec_or_die(c, "COMMIT");
+	bench_exec(c, "COMMIT");
 	t = now_s() - t0;
 	free(v);
 	free(l);
@@ -582,7 +562,7 @@ static double seed(const brow *rows, const prow *pp, size_t n)
 {
 	double t0 = now_s();
 	for (size_t i = 0; i < n; i++) {
-		PGconn *c = conn_or_die();
+		PGconn *c = bench_connect(url);
 		const char *v[8];
 		int l[8], f[8];
 		PGresult *r;
@@ -644,11 +624,11 @@ int main(int argc, char **argv)
 	if (brounds < 0 || brounds > MAXR)
 		brounds = 3;
 	setenv("PGOPTIONS", "-c search_path=" SCHEMA, 1);
-	admin = conn_or_die();
+	admin = bench_connect(url);
 	admin_conn = admin;
-	exec_or_die(admin, "SET client_min_messages = warning");
-	exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
-	exec_or_die(admin, "CREATE SCHEMA " SCHEMA);
+	bench_exec(admin, "SET client_min_messages = warning");
+	bench_exec(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+	bench_exec(admin, "CREATE SCHEMA " SCHEMA);
 	{
 		ms_store_options o;
 		ms_store_options_init(&o, MS_STORE_OPTIONS_VERSION);
@@ -670,7 +650,7 @@ int main(int argc, char **argv)
 		 * as many rows */
 		size_t k = arg_num(argc, argv, "--only-ours", 0);
 		unsigned char (*ids)[16] = malloc(k * 16);
-		PGconn *cc = conn_or_die();
+		PGconn *cc = bench_connect(url);
 		obuf b = { 0 };
 		for (size_t i = 0; i < k; i++)
 			ms__uuid7(ids[i]);
@@ -679,14 +659,14 @@ int main(int argc, char **argv)
 		for (int r = 0; r < rounds; r++) {
 			uint64_t sp = 0;
 			double co, ou;
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 			double c0 = proc_cpu(PQbackendPID(cc)), cs, T0 = now_s(), T1;
 			co = (double)k / send_copy(cc, "COPY model_predictions (" COLS
 			                           ") FROM STDIN (FORMAT binary)", &b,
 			                           1u << 20);
 			cs = proc_cpu(PQbackendPID(cc)) - c0;
 			T1 = now_s();
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 			printf("[copy %.3f-%.3f ours from %.3f real %.3f] ", T0, T1,
 			       now_s(), real_s());
 			ou = (double)k / ours(rows, n, k, &sp);
@@ -700,7 +680,7 @@ int main(int argc, char **argv)
 			if (getenv("MS_BENCH_COPY_PER")) {
 				size_t per = strtoul(getenv("MS_BENCH_COPY_PER"), NULL, 10);
 				double cb;
-				exec_or_die(admin, "TRUNCATE model_predictions");
+				bench_exec(admin, "TRUNCATE model_predictions");
 				c0 = proc_cpu(PQbackendPID(cc));
 				cb = (double)k / send_copy_batches(cc, &b, k, per);
 				cs = proc_cpu(PQbackendPID(cc)) - c0;
@@ -712,7 +692,7 @@ int main(int argc, char **argv)
 			fflush(stdout);
 		}
 		ms_predlog_close(ours_pl);
-		exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+		bench_exec(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
 		return 0;
 	}
 	pp = make_params(rows, n);
@@ -723,14 +703,14 @@ int main(int argc, char **argv)
 	       "(model_version, prediction_time)); %d interleaved rounds\n", n,
 	       rows[0].fl, rounds);
 
-	c = conn_or_die();
+	c = bench_connect(url);
 	ours_open(rows, n);
 	prepare_or_die(c, "ins1000", PER);
 	prepare_or_die(c, "ins1", 1);
 	for (int r = 0; r < rounds; r++) {
 		for (int m = 0; m < M_N; m++) {
 			uint64_t sp = 0;
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 			switch (m) {
 			case M_B256:
 			case M_B64:
@@ -802,12 +782,12 @@ int main(int argc, char **argv)
 		spooled_max = 0;
 		for (int r = 0; r < brounds; r++) {
 			uint64_t sp = 0;
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 			bc[r] = (double)burst / send_copy(c, "COPY model_predictions ("
 			                                  COLS ") FROM STDIN (FORMAT "
 			                                  "binary)", &bin, bmsize);
 			check_count(admin, "burst copy", burst);
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 			bo[r] = (double)burst / ours(rows, n, burst, &sp);
 			check_count(admin, "burst ours", burst);
 			if (sp > spooled_max)
@@ -830,13 +810,13 @@ int main(int argc, char **argv)
 		}
 		free(ids);
 	}
-	exec_or_die(admin, "TRUNCATE model_predictions");
+	bench_exec(admin, "TRUNCATE model_predictions");
 
 	{
 		double sd = (double)seed_n / seed(rows, pp, seed_n);
 		printf("seed: a connection per prediction: %.1f rows/s (%zu rows)\n",
 		       sd, seed_n);
-		exec_or_die(admin, "TRUNCATE model_predictions");
+		bench_exec(admin, "TRUNCATE model_predictions");
 	}
 
 	for (int threads = 1; threads <= 8; threads += 7) {
@@ -847,7 +827,7 @@ int main(int argc, char **argv)
 			med[r] = latency(rows, n, threads, &p99[r]) / 1000.0;
 			p99[r] /= 1000.0;
 			budget[r] = 2.0;
-			exec_or_die(admin, "TRUNCATE model_predictions");
+			bench_exec(admin, "TRUNCATE model_predictions");
 		}
 		printf("log() call, %d thread%s: median %.2f us, p99 %.2f us "
 		       "(medians of %d runs of %zu calls)\n", threads,
@@ -861,7 +841,7 @@ int main(int argc, char **argv)
 
 	PQfinish(c);
 	ms_predlog_close(ours_pl);
-	exec_or_die(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
+	bench_exec(admin, "DROP SCHEMA IF EXISTS " SCHEMA " CASCADE");
 	PQfinish(admin);
 	(void)!system("rm -rf /tmp/ms-bench-predlog-spool");
 	free(rows);

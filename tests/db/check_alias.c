@@ -313,6 +313,20 @@ static void follow_case(const char *db, ms_watch_mode mode)
 
 	ck_assert_int_eq(ms_store_alias_set(s, NULL, "champion", "v2", NULL),
 	                 MS_OK);
+	/* the watcher follows the move on its own: wait for its reload
+	 * without a get in between (a get racing the watcher could load v2
+	 * itself as a miss, and the move would not show as a reload) */
+	{
+		double t0 = mt_now();
+		for (;;) {
+			ck_assert_int_eq(ms_loader_stats_get(&st, l), MS_OK);
+			if (st.reloads >= 1)
+				break;
+			ck_assert_msg(mt_now() - t0 < 10, "the watcher never "
+			              "reloaded after the alias moved");
+			mt_poll_pause(5);
+		}
+	}
 	wait_alias(l, "v2");
 	/* the handle taken before the move is still whole */
 	ck_assert_uint_eq(ms_model_size(held), 3);

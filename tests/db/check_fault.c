@@ -187,9 +187,15 @@ START_TEST(silent_host_is_bounded_by_connect_timeout)
 	double t0 = now_s();
 	ck_assert_int_eq(ms_store_open(&s, url, NULL), MS_EUNREACHABLE);
 	double took = now_s() - t0;
-	/* DESIGN.md: bounded by the connect timeout (default 2 s) */
+	/* DESIGN.md: bounded by the connect timeout (default 2 s).  libpq 15
+	 * keeps that deadline in whole seconds (finish = time(NULL) + 2, each
+	 * wait polls for (finish - time(NULL)) s), so a connect that crosses a
+	 * second boundary between taking the deadline and its last wait gives
+	 * up after 1 to 2 s: CI saw 1.033 s under load, where a lower bound of
+	 * 1.5 s failed.  The message, not a floor, proves it was the timeout. */
 	fprintf(stderr, "silent host: %.3f s\n", took);
-	ck_assert_msg(took >= 1.5 && took < 2.5, "silent host took %.2f s (bound: 2 s)", took);
+	ck_assert_msg(took >= 0.99 && took < 2.5,
+	              "silent host took %.2f s (libpq 15: 1 to 2 s for a 2 s timeout)", took);
 	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "timeout"));
 	ms_store_close(s);
 	shutdown(silent_fd, SHUT_RDWR);

@@ -155,26 +155,35 @@ void ms_artifact_list_free(ms_artifact_list *list)
 	ms__free(list);
 }
 
-/* The one query that turns (name, selector, artifact) into a row. */
-static const char RESOLVE_SQL[] =
+/* (name, selector, artifact) to one row of model_artifacts a. */
+#define RESOLVE_FROM                                                        \
+	" FROM model_artifacts a "                                          \
+	"WHERE a.model_name = $1 AND a.artifact = $2 AND a.model_version = "  \
+	"  CASE $3::text "                                                    \
+	"  WHEN 'production' THEN (SELECT p.model_version FROM model_artifacts p" \
+	"       WHERE p.model_name = $1 AND p.is_production LIMIT 1) "          \
+	"  WHEN 'latest' THEN (SELECT l.model_version FROM model_artifacts l"   \
+	"       WHERE l.model_name = $1 ORDER BY l.created_at DESC, l.id DESC"  \
+	"       LIMIT 1) "                                                    \
+	"  ELSE CASE WHEN left($3::text, 1) = '@' THEN"                        \
+	"       (SELECT al.model_version FROM model_aliases al"                \
+	"        WHERE al.model_name = $1 AND al.alias = substr($3::text, 2))"  \
+	"       ELSE $3::text END END"
+
+/* For a fetch: the metadata and, for an inline value up to 4 MiB, its
+ * bytes in the same round trip. */
+static const char RESOLVE_BYTES_SQL[] =
 	"SELECT " MS__ARTIFACT_COLUMNS ", CASE WHEN a.chunk_count = 0 AND"
 	" octet_length(a.model_binary) <= 4194304 THEN a.model_binary END"
-	" FROM model_artifacts a "
-	"WHERE a.model_name = $1 AND a.artifact = $2 AND a.model_version = "
-	"  CASE $3::text "
-	"  WHEN 'production' THEN (SELECT p.model_version FROM model_artifacts p"
-	"       WHERE p.model_name = $1 AND p.is_production LIMIT 1) "
-	"  WHEN 'latest' THEN (SELECT l.model_version FROM model_artifacts l"
-	"       WHERE l.model_name = $1 ORDER BY l.created_at DESC, l.id DESC"
-	"       LIMIT 1) "
-	"  ELSE CASE WHEN left($3::text, 1) = '@' THEN"
-	"       (SELECT al.model_version FROM model_aliases al"
-	"        WHERE al.model_name = $1 AND al.alias = substr($3::text, 2))"
-	"       ELSE $3::text END END";
+	RESOLVE_FROM;
+
+/* For show, promote, alias and metrics: the metadata alone (it used to
+ * be the query above, so a show of a 4 MiB inline model sent 4 MiB). */
+static const char RESOLVE_SQL[] = "SELECT " MS__ARTIFACT_COLUMNS RESOLVE_FROM;
 
 /* Resolve to one row; NULLs mean "default", "production", the primary.
- * Small inline artifacts come back in the same round trip: *res_out (may
- * be NULL) keeps the result alive for their bytes. */
+ * With @p res_out, small inline artifacts come back in the same round
+ * trip, and *res_out keeps the result alive for their bytes. */
 static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
                          const char *name, const char *selector,
                          const char *artifact, PGresult **res_out)
@@ -193,7 +202,8 @@ static ms_status resolve(PGconn *conn, ms_err *e, ms_artifact_info *info,
 	    (st = ms__name_arg(e, "artifact name", artifact)) != MS_OK ||
 	    (st = ms__selector_arg(e, selector)) != MS_OK)
 		return st;
-	res = ms__pq_exec_params(conn, RESOLVE_SQL, 3, params, NULL, NULL, 1);
+	res = ms__pq_exec_params(conn, res_out ? RESOLVE_BYTES_SQL : RESOLVE_SQL,
+	                         3, params, NULL, NULL, 1);
 	if (PQresultStatus(res) != PGRES_TUPLES_OK) {
 		st = ms__err_pg(e, conn, res, "resolve");
 		PQclear(res);

@@ -10,6 +10,9 @@
 #include <libpq-fe.h>
 
 int ms__schema_known_version(void);
+/* The database's schema version into *@p out: 0 when it was never
+ * migrated (no modelstore_migrations table). */
+ms_status ms__schema_db_version(PGconn *conn, ms_err *e, int *out);
 ms_status ms__schema_check(PGconn *conn, ms_err *e);
 ms_status ms__schema_migrate(PGconn *conn, ms_err *e, int *applied);
 

@@ -123,21 +123,15 @@ ms_status ms_store_migrate(int *applied, ms_store *s)
 ms_status ms_store_schema_version(int *db_version, int *lib_version,
                                   ms_store *s)
 {
-	PGresult *res;
+	int v = 0;
 	ms_status st;
 	MS__STORE_REQUIRE_CONN(s);
 	if (lib_version)
 		*lib_version = ms__schema_known_version();
-	st = ms__exec(s->conn, &s->err, &res, PGRES_TUPLES_OK, "schema",
-	              "SELECT CASE WHEN to_regclass('modelstore_migrations') IS NULL"
-	              " THEN 0 ELSE (SELECT coalesce(max(version), 0)"
-	              " FROM modelstore_migrations) END", 0, NULL);
-	if (st != MS_OK)
-		return st;
-	if (db_version)
-		*db_version = atoi(PQgetvalue(res, 0, 0));
-	PQclear(res);
-	return MS_OK;
+	st = ms__schema_db_version(s->conn, &s->err, &v);
+	if (st == MS_OK && db_version)
+		*db_version = v;
+	return st;
 }
 
 /* ------------------------------------------------------------------ */

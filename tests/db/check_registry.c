@@ -86,6 +86,12 @@ START_TEST(migrate_is_idempotent_and_versioned)
 	ms_store_close(s);
 	o.check_schema = 0;
 	ck_assert_int_eq(ms_store_open(&s, url, &o), MS_OK);
+	/* never migrated: version 0, as documented (it failed with
+	 * "relation does not exist", and doctor printed that) */
+	dbv = -1;
+	ck_assert_int_eq(ms_store_schema_version(&dbv, &libv, s), MS_OK);
+	ck_assert_int_eq(dbv, 0);
+	ck_assert_int_gt(libv, 0);
 	ck_assert_int_eq(ms_store_migrate(&applied, s), MS_OK);
 	ck_assert_int_ge(applied, 1);
 	ck_assert_int_eq(ms_store_migrate(&applied, s), MS_OK);

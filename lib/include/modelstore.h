@@ -601,12 +601,15 @@ MS_EXTERN(ms_status) ms_push_options_init(ms_push_options *opts,
  * Bytes travel as binary parameters (never hex text).  An artifact whose
  * stored bytes fit in one chunk (ms_store_options.chunk_size) goes inline
  * into `model_binary`; a larger one is written to
- * `model_artifact_chunks` by a prepared INSERT with a binary parameter,
- * one chunk row at a time, in the push's transaction and in constant
- * memory.  With compress_level, the stored bytes are zlib-deflated.  The
- * SHA-256 of the original bytes is computed while streaming.  The
- * primary artifact is inserted first, then the others, then the metrics
- * and the run, and (with production) the promotion.  On any failure the
+ * `model_artifact_chunks` by an INSERT with a binary parameter (unnamed,
+ * generic plan), one chunk row at a time, in the push's transaction and
+ * in constant memory.  With compress_level, the stored bytes are
+ * zlib-deflated.  The SHA-256 of the original bytes is computed while
+ * streaming.  The primary artifact is inserted first, then the others,
+ * then the metrics and the run, and (with production) the promotion.
+ * One inline artifact with its version given and no promotion goes in
+ * one round trip (libpq pipeline mode, BEGIN to COMMIT), hashed while
+ * the server stores it; everything else takes a few more.  On any failure the
  * transaction is rolled back: no row and no chunk remains.  If the
  * connection is lost during COMMIT, MS_EUNREACHABLE is returned and the
  * outcome is unknown (ms_store_show() tells).

@@ -48,7 +48,8 @@ static ms_status read_in(ms_producer *p, ms_err *e, unsigned char *buf,
 	}
 	if (*got < want)
 		p->eof = true;
-	ms__sha256_update(p->hash, buf, *got);
+	if (!p->defer_hash)
+		ms__sha256_update(p->hash, buf, *got);
 	p->in_bytes += *got;
 	if (p->progress)
 		p->progress(p->progress_payload, p->base_done + p->in_bytes,
@@ -67,7 +68,8 @@ ms_status ms__producer_next(ms_producer *p, ms_err *e, unsigned char *chunk,
 		uint64_t left = p->mem_size - p->mem_off;
 		*len = cap < left ? cap : (size_t)left;
 		*out = p->mem + p->mem_off;
-		ms__sha256_update(p->hash, *out, *len);
+		if (!p->defer_hash)
+			ms__sha256_update(p->hash, *out, *len);
 		p->mem_off += *len;
 		p->in_bytes += *len;
 		p->out_bytes += *len;

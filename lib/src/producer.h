@@ -27,6 +27,8 @@ typedef struct ms_producer {
 	z_stream z;
 	unsigned char *inbuf;
 	/* set by the caller after open: */
+	bool defer_hash; /* uncompressed only: the caller hashes what
+	                  * next hands out, when it likes */
 	ms_progress_fn progress;
 	void *progress_payload;
 	uint64_t base_done, grand_total; /* earlier sources; all of them */

@@ -111,14 +111,15 @@ static ms_status chunk_finish(ms_store *s)
  * SET LOCAL ends with the transaction, so nothing leaks to the next
  * client of a pooled server connection.  On failure the transaction is
  * rolled back. */
+#define GENERIC_PLANS "SET LOCAL plan_cache_mode = force_generic_plan"
+
 static ms_status push_begin(ms_store *s)
 {
 	PGresult *res;
 	ms_status st = MS_OK;
 	int n = 0;
 
-	if (!PQsendQuery(s->conn, "BEGIN; SET LOCAL plan_cache_mode ="
-	                          " force_generic_plan"))
+	if (!PQsendQuery(s->conn, "BEGIN; " GENERIC_PLANS))
 		return ms__err_pg(&s->err, s->conn, NULL, "push");
 	while ((res = ms__pq_get_result(s->conn)) != NULL) {
 		if (PQresultStatus(res) != PGRES_COMMAND_OK && st == MS_OK)
@@ -207,6 +208,14 @@ static void next_version(push_ctx *c, const char *base, int attempt)
 	c->version[sizeof c->version - 1] = '\0';
 }
 
+/* The error for a version that already has @p artifact. */
+static ms_status version_taken(push_ctx *c, const char *artifact)
+{
+	return ms__err_set(&c->s->err, MS_EEXISTS, "push: %s version \"%s\" "
+	                   "artifact %s already exists", c->name, c->version,
+	                   artifact);
+}
+
 /* One INSERT of the row: its id, or the failure classified. */
 static ms_status insert_row_once(ms_store *s, const row_params *rp,
                                  int64_t *id_out)
@@ -261,10 +270,7 @@ static ms_status insert_row(push_ctx *c, const char *artifact, bool primary,
 			continue;
 		}
 		if (st == MS_EEXISTS)
-			return ms__err_set(&s->err, MS_EEXISTS,
-			                   "push: %s version \"%s\" artifact %s "
-			                   "already exists", c->name, c->version,
-			                   artifact);
+			return version_taken(c, artifact);
 		return st;
 	}
 }
@@ -508,15 +514,24 @@ static uint64_t sources_size(const ms_artifact_source *src, size_t n)
  * the run.  One statement: the run's INSERT is a CTE, and the metrics'
  * foreign key to it is checked at the end of the statement, when the
  * run row is there. */
-static const char RUN_METRICS_SQL[] =
-	"WITH r AS (INSERT INTO model_runs (run_id, model_name,"
-	" params) VALUES ($4, $1, $5::jsonb)"
-	" ON CONFLICT (run_id) DO NOTHING)"
-	" INSERT INTO model_metrics (model_name, model_version,"
-	" metric, value, run_id) SELECT $1, $2, key,"
-	" (value #>> '{}')::float8, $4 FROM"
-	" jsonb_each($3::jsonb)"
-	" WHERE jsonb_typeof(value) = 'number'";
+#define RUN_METRICS                                                     \
+	" r AS (INSERT INTO model_runs (run_id, model_name,"                \
+	" params) VALUES ($4, $1, $5::jsonb)"                               \
+	" ON CONFLICT (run_id) DO NOTHING)"                                 \
+	" INSERT INTO model_metrics (model_name, model_version,"            \
+	" metric, value, run_id) SELECT $1, $2, key,"                       \
+	" (value #>> '{}')::float8, $4 FROM"                                \
+	" jsonb_each($3::jsonb)"                                            \
+	" WHERE jsonb_typeof(value) = 'number'"
+
+static const char RUN_METRICS_SQL[] = "WITH" RUN_METRICS;
+
+/* The same, first recording the hash of an inline row sent before it
+ * was hashed (push_inline_pipelined): $6 the SHA-256, $7 the artifact. */
+static const char HASH_RUN_METRICS_SQL[] =
+	"WITH h AS (UPDATE model_artifacts SET sha256 = $6"
+	" WHERE model_name = $1 AND model_version = $2 AND artifact = $7),"
+	RUN_METRICS;
 
 static ms_status insert_metrics_and_run(push_ctx *c)
 {
@@ -526,6 +541,41 @@ static ms_status insert_metrics_and_run(push_ctx *c)
 
 	return ms__exec(s->conn, &s->err, NULL, PGRES_COMMAND_OK, "push",
 	                RUN_METRICS_SQL, 5, p);
+}
+
+/* A pipeline's results up to its Sync.  The first failure is kept; a
+ * COMMIT answered by ROLLBACK is a failure too. */
+static ms_status pipeline_results(ms_store *s)
+{
+	PGconn *conn = s->conn;
+	ms_status st = MS_OK;
+
+	for (;;) {
+		PGresult *res = ms__pq_get_result(conn);
+		ExecStatusType rs;
+		const char *cmd;
+		if (res == NULL) { /* one statement's results end here */
+			if (PQstatus(conn) != CONNECTION_BAD)
+				continue;
+			if (st == MS_OK)
+				st = ms__err_pg(&s->err, conn, NULL, "push");
+			return st;
+		}
+		rs = PQresultStatus(res);
+		cmd = PQcmdStatus(res);
+		if (rs == PGRES_PIPELINE_SYNC) {
+			PQclear(res);
+			return st;
+		}
+		if ((rs == PGRES_FATAL_ERROR || rs == PGRES_BAD_RESPONSE) &&
+		    st == MS_OK)
+			st = ms__err_pg(&s->err, conn, res, "push");
+		else if (rs == PGRES_COMMAND_OK && st == MS_OK &&
+		         strcmp(cmd, "ROLLBACK") == 0)
+			st = ms__err_set(&s->err, MS_ERROR, "push: the transaction "
+			                 "was rolled back at COMMIT");
+		PQclear(res);
+	}
 }
 
 /* The run and metrics, then COMMIT, in one round trip: libpq pipeline
@@ -541,8 +591,7 @@ static ms_status metrics_run_commit(push_ctx *c)
 	PGconn *conn = s->conn;
 	const char *run = c->o->run_id ? c->o->run_id : c->version;
 	const char *p[5] = { c->name, c->version, c->metrics, run, c->params };
-	ms_status st = MS_OK;
-	bool synced = false;
+	ms_status st;
 
 	if (PQenterPipelineMode(conn) != 1) {
 		ms__store_rollback(s);
@@ -551,35 +600,109 @@ static ms_status metrics_run_commit(push_ctx *c)
 	if (!PQsendQueryParams(conn, RUN_METRICS_SQL, 5, NULL, p, NULL, NULL,
 	                       0) ||
 	    !PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL, 0) ||
-	    !PQpipelineSync(conn)) {
+	    !PQpipelineSync(conn))
+		/* nothing to wait for: not all of it went out */
 		st = ms__err_pg(&s->err, conn, NULL, "push");
-		synced = true; /* nothing to wait for: not all of it went out */
-	}
-	while (!synced) {
-		PGresult *res = ms__pq_get_result(conn);
-		ExecStatusType rs;
-		if (res == NULL) { /* one statement's results end here */
-			if (PQstatus(conn) != CONNECTION_BAD)
-				continue;
-			if (st == MS_OK)
-				st = ms__err_pg(&s->err, conn, NULL, "push");
-			break;
-		}
-		rs = PQresultStatus(res);
-		if (rs == PGRES_PIPELINE_SYNC)
-			synced = true;
-		else if ((rs == PGRES_FATAL_ERROR || rs == PGRES_BAD_RESPONSE) &&
-		         st == MS_OK)
-			st = ms__err_pg(&s->err, conn, res, "push");
-		else if (rs == PGRES_COMMAND_OK && st == MS_OK &&
-		         strcmp(PQcmdStatus(res), "ROLLBACK") == 0)
-			st = ms__err_set(&s->err, MS_ERROR, "push: the transaction "
-			                 "was rolled back at COMMIT");
-		PQclear(res);
-	}
+	else
+		st = pipeline_results(s);
 	(void)PQexitPipelineMode(conn);
 	if (st != MS_OK)
 		ms__store_rollback(s);
+	return st;
+}
+
+/* Does @p src fit one chunk, as far as can be known before reading it:
+ * memory, or a regular file (not a pipe: it cannot be read twice). */
+static bool fits_one_chunk(const ms_artifact_source *src, size_t chunk)
+{
+	struct stat sb;
+	if (src->path == NULL)
+		return src->size <= chunk;
+	return stat(src->path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+	       (uint64_t)sb.st_size <= chunk;
+}
+
+/* A version given, one artifact that fits one chunk (stored inline), no
+ * promotion: the whole push in one round trip, where the general path
+ * takes three.  Pipeline mode, one Sync: BEGIN, generic plans (see
+ * push_begin), the row, then its hash with the run and metrics in one
+ * statement, COMMIT.  The row goes out before its hash is computed: the
+ * client hashes while the server stores the bytes, and an UPDATE in the
+ * same transaction records the hash, so no reader ever sees the row
+ * without it.  After any failure the server skips to the Sync and the
+ * transaction is rolled back here.  *@p fallback is set when the source turned out
+ * bigger than one chunk (a file that grew since it was sized): nothing
+ * was sent, and the caller pushes it the general way. */
+static ms_status push_inline_pipelined(push_ctx *c,
+                                       const ms_artifact_source *src,
+                                       bool *fallback)
+{
+	ms_store *s = c->s;
+	PGconn *conn = s->conn;
+	const char *artifact = src->name ? src->name : MS_PRIMARY_ARTIFACT;
+	const char *run = c->o->run_id ? c->o->run_id : c->version;
+	unsigned char digest[32];
+	const char *m[7] = { c->name, c->version, c->metrics, run, c->params,
+	                     (const char *)digest, artifact };
+	int ml[7] = { 0, 0, 0, 0, 0, 32, 0 }, mf[7] = { 0, 0, 0, 0, 0, 1, 0 };
+	const unsigned char *bytes;
+	ms_producer p;
+	row_params rp;
+	size_t len;
+	bool last = false;
+	ms_status st;
+
+	*fallback = false;
+	memset(&p, 0, sizeof p);
+	p.fd = -1;
+	st = ms__producer_open(&p, &s->err, src, 0);
+	p.progress = c->o->progress;
+	p.progress_payload = c->o->progress_payload;
+	p.base_done = c->done;
+	p.grand_total = c->grand_total;
+	p.defer_hash = true;
+	if (st == MS_OK)
+		st = ms__producer_next(&p, &s->err, c->chunk, s->chunk_size,
+		                       &bytes, &len, &last);
+	if (st == MS_OK && !last)
+		*fallback = true;
+	if (st != MS_OK || *fallback)
+		goto out;
+	row_params_fill(&rp, c, artifact, bytes, len, NULL, p.in_bytes,
+	                p.out_bytes, 0);
+	rp.p[1] = c->version;
+	if (PQenterPipelineMode(conn) != 1) {
+		st = ms__err_pg(&s->err, conn, NULL, "push");
+		goto out;
+	}
+	if (!PQsendQueryParams(conn, "BEGIN", 0, NULL, NULL, NULL, NULL, 0) ||
+	    !PQsendQueryParams(conn, GENERIC_PLANS, 0, NULL, NULL, NULL, NULL,
+	                       0) ||
+	    !PQsendQueryParams(conn, ROW_INSERT, 16, NULL, rp.p, rp.len, rp.fmt,
+	                       0) ||
+	    PQflush(conn) != 0) {
+		st = ms__err_pg(&s->err, conn, NULL, "push");
+	} else {
+		ms__sha256_update(p.hash, bytes, len);
+		ms__sha256_final(p.hash, digest);
+		if (!PQsendQueryParams(conn, HASH_RUN_METRICS_SQL, 7, NULL, m, ml,
+		                       mf, 0) ||
+		    !PQsendQueryParams(conn, "COMMIT", 0, NULL, NULL, NULL, NULL,
+		                       0) ||
+		    !PQpipelineSync(conn))
+			st = ms__err_pg(&s->err, conn, NULL, "push");
+		else
+			st = pipeline_results(s);
+	}
+	(void)PQexitPipelineMode(conn);
+	if (st == MS_EEXISTS)
+		(void)version_taken(c, artifact);
+	if (st != MS_OK)
+		ms__store_rollback(s);
+out:
+	if (!*fallback)
+		c->done += p.in_bytes;
+	ms__producer_close(&p);
 	return st;
 }
 
@@ -593,6 +716,13 @@ static ms_status push_tx(push_ctx *c, const ms_artifact_source *src,
 	size_t i;
 	ms_status st;
 
+	if (!c->generated && n == 1 && !o->production &&
+	    o->compress_level == 0 && fits_one_chunk(&src[0], s->chunk_size)) {
+		bool fallback;
+		st = push_inline_pipelined(c, &src[0], &fallback);
+		if (!fallback)
+			return st;
+	}
 	if ((st = push_begin(s)) != MS_OK)
 		return st;
 	/* The primary first: its INSERT settles a generated version. */

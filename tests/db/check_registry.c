@@ -217,6 +217,86 @@ START_TEST(push_metrics_failure_rolls_back_whole)
 }
 END_TEST
 
+/* A push of one inline artifact with its version given and no
+ * promotion is one round trip (BEGIN to COMMIT in one pipeline, one
+ * Sync; the general path took three: a simple Query and two Syncs), the
+ * hash it records is that of the bytes, its run and metrics are there,
+ * and a duplicate fails by name, leaving the connection idle. */
+static int count_round_trips(const char *trace)
+{
+	FILE *f = fopen(trace, "r");
+	char line[4096];
+	int n = 0;
+	ck_assert_ptr_nonnull(f);
+	while (fgets(line, sizeof line, f))
+		if (strncmp(line, "F\t", 2) == 0 &&
+		    (strstr(line, "\tSync") || strstr(line, "\tQuery")))
+			n++;
+	fclose(f);
+	return n;
+}
+
+START_TEST(inline_push_is_one_round_trip)
+{
+	char *url = mt_migrated_db("reg_oneround");
+	char *dir = mt_tmpdir(), trace[512];
+	ms_store *s = open_store(url, 4096);
+	unsigned char bytes[3000];
+	ms_artifact_source src = { NULL, NULL, bytes, sizeof bytes };
+	ms_push_options o;
+	ms_buf ver = MS_BUF_INIT;
+	double acc = 0.75;
+	FILE *tf;
+
+	mt_fill_random(bytes, sizeof bytes, 5);
+	ms_push_options_init(&o, MS_PUSH_OPTIONS_VERSION);
+	o.model_name = "one";
+	o.model_version = "v1";
+	o.run_id = "run-1";
+	o.accuracy = &acc;
+	o.metrics_json = "{\"f1\": 0.5}";
+	snprintf(trace, sizeof trace, "%s/trace.txt", dir);
+	tf = fopen(trace, "w");
+	ck_assert_ptr_nonnull(tf);
+	PQtrace(s->conn, tf);
+	PQsetTraceFlags(s->conn, PQTRACE_SUPPRESS_TIMESTAMPS);
+	ck_assert_int_eq(ms_store_push(&ver, s, &o, &src, 1), MS_OK);
+	PQuntrace(s->conn);
+	fclose(tf);
+	ck_assert_int_eq(count_round_trips(trace), 1);
+	ck_assert_str_eq(ver.ptr, "v1");
+	ms_buf_dispose(&ver);
+	char *r = mt_sql(url, "SELECT sha256 = sha256(model_binary) AND chunk_count = 0"
+	                      " AND model_size_bytes = 3000 AND run_id = 'run-1'"
+	                      " FROM model_artifacts WHERE model_name = 'one'");
+	ck_assert_str_eq(r, "t");
+	free(r);
+	r = mt_sql(url, "SELECT string_agg(metric || '=' || value, ',' ORDER BY metric)"
+	                " FROM model_metrics WHERE model_name = 'one' AND run_id = 'run-1'");
+	ck_assert_str_eq(r, "accuracy=0.75,f1=0.5");
+	free(r);
+
+	/* the same version again: refused by name, nothing added */
+	ck_assert_int_eq(ms_store_push(&ver, s, &o, &src, 1), MS_EEXISTS);
+	ck_assert_ptr_nonnull(strstr(ms_store_errmsg(s), "one version \"v1\" artifact model already exists"));
+	ck_assert_int_eq(PQpipelineStatus(s->conn), PQ_PIPELINE_OFF);
+	ck_assert_int_eq(PQtransactionStatus(s->conn), PQTRANS_IDLE);
+	r = mt_sql(url, "SELECT (SELECT count(*) FROM model_artifacts) || ','"
+	                " || (SELECT count(*) FROM model_metrics) || ','"
+	                " || (SELECT count(*) FROM model_runs)");
+	ck_assert_str_eq(r, "1,2,1");
+	free(r);
+	/* and the connection goes on serving */
+	o.model_version = "v2";
+	ck_assert_int_eq(ms_store_push(&ver, s, &o, &src, 1), MS_OK);
+	ms_buf_dispose(&ver);
+	ms_store_close(s);
+	mt_rmtree(dir);
+	free(dir);
+	free(url);
+}
+END_TEST
+
 START_TEST(push_settings_end_with_its_transaction)
 {
 	char *url = mt_migrated_db("reg_pushlocal");
@@ -805,6 +885,7 @@ Suite *db_registry_suite(void)
 	tcase_add_test(tc, roundtrips_small_and_large);
 	tcase_add_test(tc, roundtrip_100mb_file);
 	tcase_add_test(tc, chunk_boundaries);
+	tcase_add_test(tc, inline_push_is_one_round_trip);
 	tcase_add_test(tc, seed_written_rows_are_served);
 	tcase_add_test(tc, seed_monitoring_queries_run_unmodified);
 	tcase_add_test(tc, concurrent_promotions_keep_one_production);

@@ -2,19 +2,23 @@
  * bench_artifacts.c - push and pull throughput beside plain libpq.
  *
  * For each size, in the same run and on the same server, interleaved
- * (every run does each method once: the ceilings, then ours; each pull
- * right after its push, so both read freshly written rows):
+ * (every round does each method once, pushes first, then pulls, each
+ * in an order rotated every round so that none always runs first or
+ * right after another; every method on a connection of its own, ours
+ * on one store that pushes and another that pulls):
  *   ceiling push: plain libpq, no hashing, the fastest of
  *                 - one row, binary parameter, autocommit (sizes up to
  *                   one chunk, as ours stores them inline);
- *                 - 1 MiB and 4 MiB chunk rows as binary parameters of a
- *                   prepared INSERT, one transaction;
+ *                 - 1 MiB chunk rows as binary parameters of a prepared
+ *                   INSERT, one transaction, and 4 MiB ones (above one
+ *                   chunk: at one chunk it is the same statement);
  *                 - COPY BINARY of the 1 MiB chunk rows;
  *   ours push:    ms_store_push from memory (SHA-256 included)
  *   ceiling pull: plain libpq into a warm buffer, binary results, the
  *                 fastest of single-row mode, one PGresult for all rows,
  *                 and COPY (SELECT ...) TO STDOUT (FORMAT binary), each
- *                 first in turn
+ *                 the first to read 1 MiB chunk rows pushed in that
+ *                 round (as ours is of its version: see the pulls)
  *   ours pull:    ms_store_pull into a warm buffer (SHA-256 included)
  * The ceiling's rows stay for the whole size under an id per round and
  * method, as ours keep every version, and are deleted (not truncated)
@@ -31,6 +35,12 @@
  *   fsync of the directory (the plain programs are this binary run with
  *   --plain-push / --plain-pull); the order swaps every round, the
  *   outputs are compared with the pushed bytes outside the clock.
+ * Why a connection per method: a backend keeps what its biggest messages
+ * made glibc malloc grow, and a page touched for the first time costs
+ * about 18 us on the benchmark VM (4-5 ms per fresh MiB), so on one
+ * shared backend the 4 MiB rows warmed it for every later 1 MiB read.
+ * Sizes up to one chunk run three times the rounds (they are cheap, and
+ * their spread is the widest).
  * Prints MB/s per method (median and min-max of N runs) and a RESULT|
  * line per size and direction (bench/run.sh tabulates them).
  *
@@ -50,6 +60,7 @@
 #include <unistd.h>
 
 #include "bench.h"
+#include "bench_pq.h"
 #include "modelstore.h"
 
 #define CHUNK (1u << 20)
@@ -533,40 +544,59 @@ int main(int argc, char **argv)
 	}
 	if (runs < 1 || runs > 50)
 		runs = 5;
-	ms_store *s = NULL;
+	/* ours: one store that pushes, another that pulls (a service
+	 * loading models does not push on its connection); each ceiling
+	 * method has a connection of its own too.  A backend's memory
+	 * carries over from one statement to the next (glibc keeps what a
+	 * big message grew, and a page first touched costs about 18 us on
+	 * this VM: 4-5 ms per fresh MiB), so methods sharing a backend
+	 * would warm it for one another: the 4 MiB chunk rows grew the
+	 * shared backend's heap for every later 1 MiB read. */
+	ms_store *s = NULL, *sr = NULL;
 	ms_store_options so = MS_STORE_OPTIONS_INIT;
 	so.check_schema = 0;
 	so.chunk_size = (size_t)chunk_mib << 20;
-	if (ms_store_open(&s, url, &so) != MS_OK || ms_store_migrate(NULL, s) != MS_OK) {
-		fprintf(stderr, "bench: %s\n", ms_store_errmsg(s));
+	if (ms_store_open(&s, url, &so) != MS_OK || ms_store_migrate(NULL, s) != MS_OK ||
+	    ms_store_open(&sr, url, &so) != MS_OK) {
+		fprintf(stderr, "bench: %s\n", ms_store_errmsg(s ? s : sr));
 		return 1;
 	}
-	PGconn *c = PQconnectdb(url ? url : "");
-	if (PQstatus(c) != CONNECTION_OK)
-		die("connect", c);
-	exec_ok(c, "SET client_min_messages = warning");
-	/* the ceilings' statements get generic plans from the first one:
-	 * no 1 MiB constant copied into a custom plan (setup, unclocked) */
-	exec_ok(c, "SET plan_cache_mode = force_generic_plan");
-	exec_ok(c, "DROP TABLE IF EXISTS raw_chunks");
-	exec_ok(c, "CREATE TABLE raw_chunks (artifact_id bigint, seq int, data bytea, PRIMARY KEY (artifact_id, seq))");
-	exec_ok(c, "ALTER TABLE raw_chunks ALTER COLUMN data SET STORAGE EXTERNAL");
-	PGresult *pr = PQprepare(c, "raw_ins", "INSERT INTO raw_chunks (artifact_id, seq, data) VALUES ($1, $2, $3)", 3, NULL);
-	if (PQresultStatus(pr) != PGRES_COMMAND_OK)
-		die("prepare", c);
-	PQclear(pr);
+	PGconn *c = bench_connect(url), *pc[4], *qc[NPULL];
+	bench_exec(c, "SET client_min_messages = warning");
+	bench_exec(c, "DROP TABLE IF EXISTS raw_chunks");
+	bench_exec(c, "CREATE TABLE raw_chunks (artifact_id bigint, seq int, data bytea, PRIMARY KEY (artifact_id, seq))");
+	bench_exec(c, "ALTER TABLE raw_chunks ALTER COLUMN data SET STORAGE EXTERNAL");
+	for (int k = 0; k < 4 + NPULL; k++) {
+		PGconn *m = bench_connect(url);
+		/* the ceilings' statements get generic plans from the first
+		 * one: no 1 MiB constant copied into a custom plan (setup,
+		 * unclocked) */
+		bench_exec(m, "SET plan_cache_mode = force_generic_plan");
+		if (k < 4) {
+			PGresult *pr = PQprepare(m, "raw_ins", "INSERT INTO raw_chunks (artifact_id, seq, data) VALUES ($1, $2, $3)", 3, NULL);
+			if (PQresultStatus(pr) != PGRES_COMMAND_OK)
+				die("prepare", m);
+			PQclear(pr);
+			pc[k] = m;
+		} else {
+			qc[k - 4] = m;
+		}
+	}
 
-	printf("MB/s, median (min-max) of %d interleaved runs\n", runs);
+	printf("MB/s, median (min-max) of %d interleaved runs (%d up to one chunk)\n", runs, 3 * runs <= 50 ? 3 * runs : runs);
 	for (int si = 0; si < nsizes; si++) {
 		size_t n = (size_t)sizes_mb[si] << 20;
 		unsigned char *data = malloc(n), *back = malloc(n);
 		/* push ceilings: 0 autocommit row (n <= 1 chunk), 1 INSERT 1 MiB
-		 * chunks, 2 INSERT 4 MiB chunks, 3 COPY 1 MiB chunks */
+		 * chunks, 2 INSERT 4 MiB chunks (n > 1 chunk: at one chunk it
+		 * is the same statement as 1, and the best of two medians of
+		 * one method is only the luckier of them), 3 COPY 1 MiB chunks */
 		static const char *pname[4] = { "one row, autocommit",
 			"INSERT 1 MiB chunks, 1 tx", "INSERT 4 MiB chunks, 1 tx",
 			"COPY BINARY 1 MiB chunks" };
 		double rp[4][50], push[50], rawpull[NPULL][50], pull[50], mb;
-		int np = 4, best = 1, bestpull = 0;
+		int best = 1, bestpull = 0;
+		bool active[4] = { n <= CHUNK, true, n > CHUNK, true };
 		if (!data || !back) {
 			fprintf(stderr, "bench: out of memory for %d MB\n", sizes_mb[si]);
 			return 1;
@@ -577,78 +607,102 @@ int main(int argc, char **argv)
 		}
 		memset(back, 0, n); /* touch: page faults are not the network's */
 		mb = (double)n / 1e6;
-		for (int r = 0; r < runs; r++) {
+		int rounds = n <= CHUNK && 3 * runs <= 50 ? 3 * runs : runs;
+		for (int r = 0; r < rounds; r++) {
 			char ver[32];
-			ms_buf v = MS_BUF_INIT;
-			ms_push_options po;
-			ms_artifact_source src = { NULL, NULL, data, n };
-			sink sk = { back, 0, n };
-			double t0;
-
 			/* every method's rows stay, as every version of ours
 			 * does, under an id of their own (see the header) */
 			long aid = 10L * r;
-			rp[0][r] = n <= CHUNK ? mb / raw_push_insert(c, aid + 1, data, n,
-			                                             CHUNK, 1)
-			                      : 0;
-			rp[2][r] = mb / raw_push_insert(c, aid + 2, data, n, 4 * CHUNK, 0);
-			rp[3][r] = mb / raw_push_copy(c, aid + 3, data, n);
-			/* each pull right after its own push: both read what was
-			 * just written (the same shared buffers and page cache) */
-			rp[1][r] = mb / raw_push_insert(c, aid + 4, data, n, CHUNK, 0);
-			for (int k = 0; k < NPULL; k++) {
-				/* each method first in turn: none always gets the
-				 * rows fresh from the push */
-				int how = (k + r) % NPULL;
-				rawpull[how][r] = mb / raw_pull(c, how, aid + 4, back, n);
+			snprintf(ver, sizeof ver, "b%d_%d", sizes_mb[si], r);
+			if (n > CHUNK) /* COPY TO's own rows (see the pulls) */
+				(void)raw_push_insert(pc[1], aid + 5, data, n, CHUNK, 0);
+			/* pushes, then pulls, each in an order rotated every
+			 * round (slot 4 / NPULL is ours): no method always
+			 * runs first, or always right after another */
+			for (int j = 0; j < 5; j++) {
+				int k = (j + r) % 5;
+				if (k == 4) {
+					ms_buf v = MS_BUF_INIT;
+					ms_push_options po;
+					ms_artifact_source src = { NULL, NULL, data, n };
+					double t0;
+					ms_push_options_init(&po, MS_PUSH_OPTIONS_VERSION);
+					po.model_name = "bench";
+					po.model_version = ver;
+					t0 = now_s();
+					if (ms_store_push(&v, s, &po, &src, 1) != MS_OK) {
+						fprintf(stderr, "bench: push: %s\n", ms_store_errmsg(s));
+						return 1;
+					}
+					push[r] = mb / (now_s() - t0);
+					ms_buf_dispose(&v);
+				} else if (!active[k]) {
+					rp[k][r] = 0;
+				} else if (k == 3) {
+					rp[k][r] = mb / raw_push_copy(pc[k], aid + k, data, n);
+				} else {
+					rp[k][r] = mb / raw_push_insert(pc[k], aid + k, data, n,
+					                                k == 2 ? 4 * CHUNK : CHUNK,
+					                                k == 0);
+				}
+			}
+			/* Every pull is the first read of its rows, as ours is
+			 * of its version: the first reader of freshly written
+			 * rows sets their hint bits, dirtying every page, and
+			 * maps their buffers into its backend; a ceiling reading
+			 * rows another method had just read would skip that.
+			 * Each ceiling reads rows in 1 MiB chunks of its own:
+			 * single-row mode those of the INSERT method, one
+			 * PGresult those of COPY, COPY TO those of the
+			 * autocommit row (one chunk), or rows written for it
+			 * outside the clock at the start of the round (above
+			 * one chunk: written just before the pulls instead,
+			 * they read at up to twice the rate of the others
+			 * without huge pages). */
+			long src[NPULL] = { aid + 1, aid + 3, n > CHUNK ? aid + 5 : aid + 0 };
+			for (int j = 0; j <= NPULL; j++) {
+				int k = (j + r) % (NPULL + 1);
+				if (k == NPULL) {
+					sink sk = { back, 0, n };
+					double t0 = now_s();
+					if (ms_store_pull(NULL, sr, "bench", ver, NULL, to_buf, &sk, NULL, NULL) != MS_OK) {
+						fprintf(stderr, "bench: pull: %s\n", ms_store_errmsg(sr));
+						return 1;
+					}
+					pull[r] = mb / (now_s() - t0);
+					if (sk.off != n) {
+						fprintf(stderr, "bench: pulled %zu of %zu bytes\n", sk.off, n);
+						return 1;
+					}
+				} else {
+					rawpull[k][r] = mb / raw_pull(qc[k], k, src[k], back, n);
+				}
 				if (memcmp(back, data, n) != 0) {
 					fprintf(stderr, "bench: %s pulled other bytes\n",
-					        pull_name[how]);
+					        k == NPULL ? "ours" : pull_name[k]);
 					return 1;
 				}
 				memset(back, 0, n);
 			}
-
-			ms_push_options_init(&po, MS_PUSH_OPTIONS_VERSION);
-			po.model_name = "bench";
-			snprintf(ver, sizeof ver, "b%d_%d", sizes_mb[si], r);
-			po.model_version = ver;
-			t0 = now_s();
-			if (ms_store_push(&v, s, &po, &src, 1) != MS_OK) {
-				fprintf(stderr, "bench: push: %s\n", ms_store_errmsg(s));
-				return 1;
-			}
-			push[r] = mb / (now_s() - t0);
-			t0 = now_s();
-			if (ms_store_pull(NULL, s, "bench", ver, NULL, to_buf, &sk, NULL, NULL) != MS_OK) {
-				fprintf(stderr, "bench: pull: %s\n", ms_store_errmsg(s));
-				return 1;
-			}
-			pull[r] = mb / (now_s() - t0);
-			if (sk.off != n || memcmp(back, data, n) != 0) {
-				fprintf(stderr, "bench: pulled bytes differ\n");
-				return 1;
-			}
-			ms_buf_dispose(&v);
 		}
-		for (int k = 0; k < np; k++) {
-			bstat b = bstat_of(rp[k], runs);
-			if (k == 0 && n > CHUNK)
+		for (int k = 0; k < 4; k++) {
+			bstat b = bstat_of(rp[k], rounds);
+			if (!active[k])
 				continue;
 			printf("%4d MB push ceiling %-28s %8.1f (%.1f-%.1f)\n",
 			       sizes_mb[si], pname[k], b.med, b.min, b.max);
-			if (b.med > bstat_of(rp[best], runs).med)
+			if (b.med > bstat_of(rp[best], rounds).med)
 				best = k;
 		}
 		for (int k = 0; k < NPULL; k++) {
-			bstat b = bstat_of(rawpull[k], runs);
+			bstat b = bstat_of(rawpull[k], rounds);
 			printf("%4d MB pull ceiling %-28s %8.1f (%.1f-%.1f)\n",
 			       sizes_mb[si], pull_name[k], b.med, b.min, b.max);
-			if (b.med > bstat_of(rawpull[bestpull], runs).med)
+			if (b.med > bstat_of(rawpull[bestpull], rounds).med)
 				bestpull = k;
 		}
 		{
-			bstat o = bstat_of(push, runs), op = bstat_of(pull, runs);
+			bstat o = bstat_of(push, rounds), op = bstat_of(pull, rounds);
 			char name[96];
 			printf("%4d MB push ours %37.1f (%.1f-%.1f)\n", sizes_mb[si],
 			       o.med, o.min, o.max);
@@ -656,19 +710,19 @@ int main(int argc, char **argv)
 			       op.med, op.min, op.max);
 			snprintf(name, sizeof name, "push %d MB vs %s", sizes_mb[si],
 			         pname[best]);
-			bench_result(name, "MB/s", push, rp[best], runs, 1, 0.9);
+			bench_result(name, "MB/s", push, rp[best], rounds, 1, 0.9);
 			snprintf(name, sizeof name, "pull %d MB vs %s", sizes_mb[si],
 			         pull_name[bestpull]);
-			bench_result(name, "MB/s", pull, rawpull[bestpull], runs, 1, 0.9);
+			bench_result(name, "MB/s", pull, rawpull[bestpull], rounds, 1, 0.9);
 		}
 		fflush(stdout);
 		ms_buf del = MS_BUF_INIT;
 		ms_store_prune(&del, s, "bench", 0, 0);
 		ms_buf_dispose(&del);
 		/* the ceiling's rows go as ours do: deleted, not truncated */
-		exec_ok(c, "DELETE FROM raw_chunks");
+		bench_exec(c, "DELETE FROM raw_chunks");
 		if (cli) {
-			cli_compare(cli, self, c, sizes_mb[si], data, n, runs);
+			cli_compare(cli, self, c, sizes_mb[si], data, n, rounds);
 			ms_store_prune(&del, s, "benchcli", 0, 0);
 			ms_buf_dispose(&del);
 		}
@@ -682,8 +736,13 @@ int main(int argc, char **argv)
 	 * pull ceilings do not verify a hash.  Said beside the figures. */
 	printf("(SHA-256 included in ours, not in the ceilings; the push "
 	       "ceilings skip the metadata row and the run)\n");
-	exec_ok(c, "DROP TABLE raw_chunks");
+	bench_exec(c, "DROP TABLE raw_chunks");
+	for (int k = 0; k < 4; k++)
+		PQfinish(pc[k]);
+	for (int k = 0; k < NPULL; k++)
+		PQfinish(qc[k]);
 	PQfinish(c);
 	ms_store_close(s);
+	ms_store_close(sr);
 	return 0;
 }

@@ -31,6 +31,10 @@ fi
 {
   echo "machine: $(nproc) cores, $(free -g | awk '/Mem:/{print $2}') GiB, $(uname -r); $(psql -XAtc 'select version()' "$DATABASE_URL" | cut -d' ' -f1-2)"
   echo "load before: $(uptime | sed 's/.*load average/load average/')"
+  # every figure moves with this: a 4 KiB page first touched costs about
+  # 18 us on the benchmark VM, and a backend touches each shared buffer
+  # (docs/operations.md, Huge pages)
+  echo "huge pages (2 MiB): $(awk '/HugePages_Total/{t=$2} /HugePages_Free/{f=$2} /HugePages_Rsvd/{r=$2} END{printf "%d reserved by the kernel, %d in use or reserved by processes (PostgreSQL: huge_pages = %s)", t, t-f+r, "'"$(psql -XAtc 'show huge_pages' "$DATABASE_URL")"'"}' /proc/meminfo)"
   echo "openssl speed ceiling (SHA-256, 16 KiB blocks):"
   openssl speed -seconds 1 -evp sha256 2>/dev/null | tail -n 1 || true
   sizes=1,25,200

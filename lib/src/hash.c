@@ -46,6 +46,14 @@ void ms__sha256_free(ms_sha256 *h)
 	ms__free(h);
 }
 
+void ms__sha256_warm(void)
+{
+	EVP_MD_CTX *c = EVP_MD_CTX_new();
+	if (c != NULL)
+		(void)EVP_DigestInit_ex(c, EVP_sha256(), NULL);
+	EVP_MD_CTX_free(c);
+}
+
 void ms__hex(char *out, const unsigned char *in, size_t n)
 {
 	static const char digits[] = "0123456789abcdef";

@@ -99,6 +99,9 @@ static ms_status chunk_finish(ms_store *s)
 	return st;
 }
 
+/* Generic plans for the rest of the transaction (see push_begin). */
+#define GENERIC_PLANS "SET LOCAL plan_cache_mode = force_generic_plan"
+
 /* BEGIN, and generic plans for the rest of the transaction, in one round
  * trip (two statements in one simple query).  An unnamed statement with
  * parameters normally gets a custom plan, with each parameter folded in
@@ -111,8 +114,6 @@ static ms_status chunk_finish(ms_store *s)
  * SET LOCAL ends with the transaction, so nothing leaks to the next
  * client of a pooled server connection.  On failure the transaction is
  * rolled back. */
-#define GENERIC_PLANS "SET LOCAL plan_cache_mode = force_generic_plan"
-
 static ms_status push_begin(ms_store *s)
 {
 	PGresult *res;
@@ -179,7 +180,10 @@ static void row_params_fill(row_params *rp, const push_ctx *c,
 	snprintf(rp->sz, sizeof rp->sz, "%llu", (unsigned long long)size);
 	snprintf(rp->ssz, sizeof rp->ssz, "%llu", (unsigned long long)stored);
 	snprintf(rp->nch, sizeof rp->nch, "%d", chunks);
+	/* c->version is an array that next_version() rewrites in place, so
+	 * these stay right across the retries of a generated version */
 	p[0] = o->run_id ? o->run_id : c->version;
+	p[1] = c->version;
 	p[2] = o->model_type ? o->model_type : "unknown";
 	p[3] = inline_data ? (const char *)inline_data : NULL;
 	rp->len[3] = (int)inline_len;
@@ -256,9 +260,6 @@ static ms_status insert_row(push_ctx *c, const char *artifact, bool primary,
 		ms_status st;
 		if (attempt > 1)
 			next_version(c, base, attempt);
-		if (c->o->run_id == NULL)
-			rp.p[0] = c->version;
-		rp.p[1] = c->version;
 		if (retry)
 			PQclear(ms__pq_exec_params(s->conn, "SAVEPOINT ms_version",
 			                              0, NULL, NULL, NULL, 0));
@@ -670,7 +671,6 @@ static ms_status push_inline_pipelined(push_ctx *c,
 		goto out;
 	row_params_fill(&rp, c, artifact, bytes, len, NULL, p.in_bytes,
 	                p.out_bytes, 0);
-	rp.p[1] = c->version;
 	if (PQenterPipelineMode(conn) != 1) {
 		st = ms__err_pg(&s->err, conn, NULL, "push");
 		goto out;

@@ -123,10 +123,18 @@ PGresult *ms__pq_get_result(PGconn *conn)
 	return PQgetResult(conn);
 }
 
-PGresult *ms__pq_collect(PGconn *conn)
+PGresult *ms__pq_exec_params(PGconn *conn, const char *sql, int nparams,
+                             const char *const *values, const int *lengths,
+                             const int *formats, int result_format)
 {
 	PGresult *res, *keep = NULL;
 
+	if (ms__deadline_ms(conn) <= 0)
+		return PQexecParams(conn, sql, nparams, NULL, values, lengths,
+		                    formats, result_format);
+	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, lengths,
+	                       formats, result_format))
+		return NULL;
 	while ((res = ms__pq_get_result(conn)) != NULL) {
 		ExecStatusType rs = PQresultStatus(res);
 		ExecStatusType ks = keep ? PQresultStatus(keep) : PGRES_EMPTY_QUERY;
@@ -141,17 +149,4 @@ PGresult *ms__pq_collect(PGconn *conn)
 			break; /* the caller drives COPY */
 	}
 	return keep;
-}
-
-PGresult *ms__pq_exec_params(PGconn *conn, const char *sql, int nparams,
-                             const char *const *values, const int *lengths,
-                             const int *formats, int result_format)
-{
-	if (ms__deadline_ms(conn) <= 0)
-		return PQexecParams(conn, sql, nparams, NULL, values, lengths,
-		                    formats, result_format);
-	if (!PQsendQueryParams(conn, sql, nparams, NULL, values, lengths,
-	                       formats, result_format))
-		return NULL;
-	return ms__pq_collect(conn);
 }

@@ -31,11 +31,6 @@ int ms__deadline_ms(const PGconn *conn);
  * caller sees a failed result and goes on draining as usual. */
 PGresult *ms__pq_get_result(PGconn *conn);
 
-/* The results of the query last sent on @p conn, each under the
- * connection's deadline: the first failed result, else the last one
- * (COPY results end the wait: the caller drives COPY). */
-PGresult *ms__pq_collect(PGconn *conn);
-
 /* PQexecParams under the connection's deadline: the first failed result,
  * else the last one; NULL when the query could not be sent. */
 PGresult *ms__pq_exec_params(PGconn *conn, const char *sql, int nparams,

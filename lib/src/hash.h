@@ -12,11 +12,6 @@ ms_sha256 *ms__sha256_new(void);
 void ms__sha256_update(ms_sha256 *h, const void *data, size_t n);
 void ms__sha256_final(ms_sha256 *h, unsigned char out[32]);
 void ms__sha256_free(ms_sha256 *h);
-/* OpenSSL's one-time initialisation (configuration, provider: 1.7-2.0 ms
- * at a process's first digest, 0.002 ms after), done now; call it while
- * waiting for something else.  Failure is silent: the first real digest
- * reports it. */
-void ms__sha256_warm(void);
 
 void ms__hex(char *out, const unsigned char *in, size_t n);
 /* value of one hex digit, or -1 */

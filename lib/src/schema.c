@@ -6,7 +6,6 @@
 #include "conn.h"
 #include "deadline.h"
 #include "errbuf.h"
-#include "hash.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -39,19 +38,12 @@ int ms__schema_known_version(void)
  * aborts nothing; migrate asks only after creating the table. */
 ms_status ms__schema_db_version(PGconn *conn, ms_err *e, int *out)
 {
-	PGresult *res = NULL;
+	PGresult *res = ms__pq_exec_params(conn, "SELECT coalesce(max(version),"
+	                                   " 0) FROM modelstore_migrations", 0,
+	                                   NULL, NULL, NULL, 0);
 	const char *ss;
 	ms_status st;
 
-	if (PQsendQueryParams(conn, "SELECT coalesce(max(version), 0) FROM"
-	                      " modelstore_migrations", 0, NULL, NULL, NULL,
-	                      NULL, 0)) {
-		/* While the server answers (4-7 ms on a fresh backend), OpenSSL
-		 * initialises itself, which a command's first digest otherwise
-		 * waited for after the answer. */
-		ms__sha256_warm();
-		res = ms__pq_collect(conn);
-	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
 		*out = atoi(PQgetvalue(res, 0, 0));
 		PQclear(res);

@@ -69,6 +69,45 @@ START_TEST(sha256_known_answers)
 }
 END_TEST
 
+/* A system openssl.cnf that cannot be loaded (here one that activates a
+ * provider that does not exist) makes every EVP digest of the process
+ * fail, and the hash that guards every artifact must not depend on it:
+ * the known answer must come out.  Check runs each test in a child of a
+ * runner that never hashes, so OpenSSL has not read its configuration
+ * before this test sets it; with CK_FORK=no an earlier test would have,
+ * and the test says so rather than pass without proving anything. */
+START_TEST(sha256_ignores_a_broken_openssl_cnf)
+{
+	const char *fork_mode = getenv("CK_FORK");
+	char *dir = mt_tmpdir(), path[4096];
+	unsigned char d[32];
+	char hex[65];
+	FILE *f;
+	ms_sha256 *h;
+
+	if (fork_mode != NULL && strcmp(fork_mode, "no") == 0)
+		ck_abort_msg("needs CK_FORK: OpenSSL may have read its configuration in an earlier test");
+	snprintf(path, sizeof path, "%s/openssl.cnf", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fputs("openssl_conf = openssl_init\n"
+	      "[openssl_init]\nproviders = provider_sect\n"
+	      "[provider_sect]\nnope = nope_sect\n"
+	      "[nope_sect]\nactivate = 1\n", f);
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(setenv("OPENSSL_CONF", path, 1), 0);
+	h = ms__sha256_new();
+	ck_assert_msg(h != NULL, "no SHA-256 under an openssl.cnf that names a missing provider");
+	ms__sha256_update(h, "abc", 3);
+	ms__sha256_final(h, d);
+	ms__sha256_free(h);
+	ms__hex(hex, d, 32);
+	ck_assert_str_eq(hex, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+	mt_rmtree(dir);
+	free(dir);
+}
+END_TEST
+
 START_TEST(status_strings_and_options)
 {
 	ms_store_options so;
@@ -318,6 +357,7 @@ Suite *unit_util_suite(void)
 	tcase_add_test(tc, names);
 	tcase_add_test(tc, versions);
 	tcase_add_test(tc, sha256_known_answers);
+	tcase_add_test(tc, sha256_ignores_a_broken_openssl_cnf);
 	tcase_add_test(tc, status_strings_and_options);
 	tcase_add_test(tc, store_open_bad_options);
 	tcase_add_test(tc, versioned_structs_refuse_unknown_versions);

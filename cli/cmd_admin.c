@@ -330,19 +330,27 @@ int cmd_doctor(cli *c, int argc, char **argv)
 	if (db_ok) {
 		check_server(&d, s);
 		st = ms_store_schema_version(&dbv, &libv, s);
-		if (st != MS_OK)
+		if (st == MS_OK)
+			st = ms_store_schema_check(s);
+		/* refused behind: a needed migration is missing; refused
+		 * ahead: a breaking one this build does not know */
+		if (st == MS_ESCHEMA)
+			finding(&d, false, "schema", dbv < libv ? "modelstore "
+			        "migrate" : "install a modelstore as new as the "
+			        "database's schema", "%s", ms_store_errmsg(s));
+		else if (st != MS_OK)
 			finding(&d, false, "schema", NULL, "%s", ms_store_errmsg(s));
 		else if (dbv < libv)
-			finding(&d, false, "schema", "modelstore migrate",
-			        "database at version %d, library knows %d: %d "
-			        "migration%s pending", dbv, libv, libv - dbv,
-			        libv - dbv == 1 ? "" : "s");
+			finding(&d, true, "schema", NULL, "database at version %d, "
+			        "library knows %d: %d optional migration%s pending "
+			        "(`modelstore migrate` applies %s)", dbv, libv,
+			        libv - dbv, libv - dbv == 1 ? "" : "s",
+			        libv - dbv == 1 ? "it" : "them");
 		else
-			finding(&d, dbv == libv, "schema", "install a modelstore "
-			        "as new as the database's schema",
-			        "database at version %d, library knows %d", dbv,
-			        libv);
-		schema_ok = st == MS_OK && dbv == libv;
+			finding(&d, true, "schema", NULL, "database at version %d, "
+			        "library knows %d%s", dbv, libv, dbv > libv ?
+			        " (the newer migrations are compatible)" : "");
+		schema_ok = st == MS_OK;
 	}
 	if (schema_ok) {
 		check_grants(&d, s);

@@ -356,9 +356,10 @@ typedef struct ms_store_options {
 	 *  PGCONNECT_TIMEOUT sets a connect_timeout.  libpq 15 raises values
 	 *  below 2 to 2. */
 	int connect_timeout;
-	/** Non-zero: ms_store_open() fails with MS_ESCHEMA unless the
-	 *  database's schema version is the one this library knows.  0:
-	 *  no check (what ms_store_migrate() callers need). */
+	/** Non-zero: ms_store_open() fails with MS_ESCHEMA unless this
+	 *  library can use the database's schema (see
+	 *  ms_store_schema_check()).  0: no check (what ms_store_migrate()
+	 *  callers need). */
 	int check_schema;
 	/** Chunk size for large artifacts, in bytes: 1 KiB to 256 MiB, or 0
 	 *  for MS_CHUNK_SIZE_DEFAULT (1 MiB).  An artifact whose stored size
@@ -420,14 +421,14 @@ MS_EXTERN(ms_status) ms_store_options_init(ms_store_options *opts,
  * @param opts     options (borrowed, not kept); NULL for the defaults of
  *                 MS_STORE_OPTIONS_INIT.
  * @return
- *   - MS_OK: connected (and, with check_schema, the schema is current);
+ *   - MS_OK: connected (and, with check_schema, this library can use
+ *     the schema);
  *   - MS_EINVAL: @p out is NULL, unknown options version, chunk_size out
  *     of range, or a malformed connection string or unknown service;
  *   - MS_EUNREACHABLE: connection refused, unknown host, timeout,
  *     authentication failure, no such database, or (with check_schema)
  *     the connection was lost;
- *   - MS_ESCHEMA: with check_schema, no schema, or one older or newer
- *     than this library's;
+ *   - MS_ESCHEMA: with check_schema, as ms_store_schema_check();
  *   - MS_ERROR: with check_schema, the schema query failed otherwise;
  *   - MS_ENOMEM: no handle could be allocated.
  * Thread-safety: safe (creates a new handle).
@@ -489,16 +490,43 @@ MS_EXTERN(const char *) ms_store_target(const ms_store *store);
  *                failure); may be NULL.
  * @param store   the handle.
  * @return
- *   - MS_OK: the schema is current;
+ *   - MS_OK: every migration this library knows is applied;
  *   - MS_EINVAL: @p store is NULL;
  *   - MS_EUNREACHABLE: not connected, or the connection was lost;
- *   - MS_ESCHEMA: the database's schema is newer than this library's;
+ *   - MS_ESCHEMA: the database has a breaking migration this library
+ *     does not know (see ms_store_schema_check()); nothing was applied;
  *   - MS_ERROR, or the status of the failure's SQLSTATE (see Errors
  *     above): a migration failed on the server (e.g. permission
  *     denied); nothing was applied.
  * Thread-safety: one thread per store.
  */
 MS_EXTERN(ms_status) ms_store_migrate(int *applied, ms_store *store);
+
+/**
+ * Whether this library can use the database's schema: what
+ * ms_store_open() checks unless check_schema is 0.
+ *
+ * Each migration is either breaking (libraries that do not know it
+ * cannot use a database that has it) or compatible, and either needed
+ * by the library that carries it or optional (docs/schema.md,
+ * "Migrations and version checks").  The schema is usable when the
+ * database has no breaking migration this library does not know and
+ * every migration this library needs; compatible migrations ahead and
+ * optional ones pending are fine.  One statement.
+ *
+ * @param store the handle.
+ * @return
+ *   - MS_OK: usable;
+ *   - MS_EINVAL: @p store is NULL;
+ *   - MS_EUNREACHABLE: not connected, or the connection was lost;
+ *   - MS_ESCHEMA: no schema, or one that lacks a migration this library
+ *     needs (the message names it: run ms_store_migrate()), or one with
+ *     a breaking migration this library does not know (upgrade the
+ *     library); the message says which;
+ *   - MS_ERROR: the query failed on the server otherwise.
+ * Thread-safety: one thread per store.
+ */
+MS_EXTERN(ms_status) ms_store_schema_check(ms_store *store);
 
 /**
  * The schema version recorded in the database and the one this library

@@ -7,6 +7,7 @@
 #include "deadline.h"
 #include "errbuf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,8 @@ struct ms__migration {
 	int version;
 	const char *name;
 	const char *sql;
+	int breaking; /* libraries that do not know it cannot use the database */
+	int needed;   /* the library that carries it needs it applied */
 };
 extern const struct ms__migration ms__migrations[];
 
@@ -29,30 +32,61 @@ int ms__schema_known_version(void)
 	return n;
 }
 
-/* The database's schema version, 0 without the migrations table, in
- * one statement: a database without the table answers 42P01
- * (undefined_table).  Asking to_regclass() first cost a second
- * statement and round trip on every open; on a fresh backend (every CLI
- * run) that statement alone took 1.8-2.2 ms of server time to parse,
- * plan and run.  At open it runs outside any transaction, so the error
- * aborts nothing; migrate asks only after creating the table. */
-ms_status ms__schema_db_version(PGconn *conn, ms_err *e, int *out)
+int ms__schema_needed_version(void)
 {
-	PGresult *res = ms__pq_exec_params(conn, "SELECT coalesce(max(version),"
-	                                   " 0) FROM modelstore_migrations", 0,
-	                                   NULL, NULL, NULL, 0);
-	const char *ss;
-	ms_status st;
+	int n = 0, i;
+	for (i = 0; ms__migrations[i].sql; i++)
+		if (ms__migrations[i].needed)
+			n = ms__migrations[i].version;
+	return n;
+}
 
+/* The database's schema version and the highest breaking migration it
+ * has, in one statement that reads the few rows of the migrations table
+ * (the maxima are taken here: on a fresh backend, as every CLI run has,
+ * `SELECT coalesce(max(version), 0)` took 4.3-5.4 ms as a connection's
+ * second statement, the rows 2.9-3.1 ms, medians of 25).  A database
+ * without the table answers 42P01 (undefined_table): 0 and 0.  Asking
+ * to_regclass() first cost a second statement and round trip on every
+ * open.  A table that a library older than the `breaking` column made
+ * answers 42703 (undefined_column): every migration it records was
+ * breaking then, and the rows are asked again without the column
+ * (*legacy set; migrate adds it).  At open this runs outside any
+ * transaction, so an error aborts nothing; migrate asks only after
+ * creating the table and the column. */
+static ms_status db_state(PGconn *conn, ms_err *e, int *version,
+                          int *breaking, bool *legacy)
+{
+	PGresult *res = ms__pq_exec_params(conn, "SELECT version, breaking FROM"
+	                                   " modelstore_migrations", 0, NULL,
+	                                   NULL, NULL, 0);
+	const char *ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	ms_status st;
+	int i;
+
+	*legacy = ss != NULL && strcmp(ss, "42703") == 0;
+	if (*legacy) {
+		PQclear(res);
+		res = ms__pq_exec_params(conn, "SELECT version, true FROM"
+		                         " modelstore_migrations", 0, NULL, NULL,
+		                         NULL, 0);
+		ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
+	}
 	if (PQresultStatus(res) == PGRES_TUPLES_OK) {
-		*out = atoi(PQgetvalue(res, 0, 0));
+		*version = *breaking = 0;
+		for (i = 0; i < PQntuples(res); i++) {
+			int v = atoi(PQgetvalue(res, i, 0));
+			if (v > *version)
+				*version = v;
+			if (PQgetvalue(res, i, 1)[0] == 't' && v > *breaking)
+				*breaking = v;
+		}
 		PQclear(res);
 		return MS_OK;
 	}
-	ss = PQresultErrorField(res, PG_DIAG_SQLSTATE);
 	if (ss != NULL && strcmp(ss, "42P01") == 0) {
 		PQclear(res);
-		*out = 0;
+		*version = *breaking = 0;
 		return MS_OK;
 	}
 	st = ms__err_pg(e, conn, res, "schema");
@@ -60,34 +94,56 @@ ms_status ms__schema_db_version(PGconn *conn, ms_err *e, int *out)
 	return st;
 }
 
-ms_status ms__schema_check(PGconn *conn, ms_err *e)
+ms_status ms__schema_db_version(PGconn *conn, ms_err *e, int *out)
 {
-	int have = 0, known = ms__schema_known_version();
-	ms_status st = ms__schema_db_version(conn, e, &have);
-	if (st != MS_OK)
-		return st;
+	int breaking;
+	bool legacy;
+	return db_state(conn, e, out, &breaking, &legacy);
+}
+
+/* Refused when the database has a breaking migration this library does
+ * not know (it would misread the schema), or lacks one this library
+ * needs.  A database ahead by compatible migrations only, or behind by
+ * optional ones only, is used as it is. */
+static ms_status judge(ms_err *e, int have, int breaking, const char *what)
+{
+	int known = ms__schema_known_version();
+	int needed = ms__schema_needed_version();
+
 	if (have == 0)
 		return ms__err_set(e, MS_ESCHEMA,
-		                   "schema: the database has no modelstore schema "
+		                   "%s: the database has no modelstore schema "
 		                   "(migration %s is missing); run `modelstore "
-		                   "migrate`", ms__migrations[0].name);
-	if (have > known)
+		                   "migrate`", what, ms__migrations[0].name);
+	if (breaking > known)
 		return ms__err_set(e, MS_ESCHEMA,
-		                   "schema: database schema version %d is newer than "
-		                   "this library knows (%d); upgrade modelstore",
-		                   have, known);
-	if (have < known)
+		                   "%s: database schema version %d is newer than "
+		                   "this library knows (%d), and its migration %d "
+		                   "changed what older libraries rely on; upgrade "
+		                   "modelstore", what, have, known, breaking);
+	if (have < needed)
 		return ms__err_set(e, MS_ESCHEMA,
-		                   "schema: database schema version %d is older than "
-		                   "this library's %d: migration %s is missing; run "
-		                   "`modelstore migrate`",
-		                   have, known, ms__migrations[have].name);
+		                   "%s: database schema version %d is older than "
+		                   "this library needs (%d): migration %s is "
+		                   "missing; run `modelstore migrate`",
+		                   what, have, needed, ms__migrations[have].name);
 	return MS_OK;
+}
+
+ms_status ms__schema_check(PGconn *conn, ms_err *e)
+{
+	int have = 0, breaking = 0;
+	bool legacy;
+	ms_status st = db_state(conn, e, &have, &breaking, &legacy);
+	if (st != MS_OK)
+		return st;
+	return judge(e, have, breaking, "schema");
 }
 
 ms_status ms__schema_migrate(PGconn *conn, ms_err *e, int *applied)
 {
-	int have = 0, known = ms__schema_known_version(), i;
+	int have = 0, breaking = 0, known = ms__schema_known_version(), i;
+	bool legacy = false;
 	ms_status st;
 	PGresult *res;
 
@@ -106,18 +162,35 @@ ms_status ms__schema_migrate(PGconn *conn, ms_err *e, int *applied)
 		              " version INTEGER PRIMARY KEY,"
 		              " name TEXT NOT NULL,"
 		              " applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),"
-		              " applied_by TEXT NOT NULL DEFAULT current_user)",
+		              " applied_by TEXT NOT NULL DEFAULT current_user,"
+		              " breaking BOOLEAN NOT NULL DEFAULT true)",
 		              0, NULL);
+	/* A table made by a library older than the `breaking` column gets
+	 * it: every migration it records was breaking then, which is the
+	 * column's default.  Asked of the catalog first, so that a migrate
+	 * with nothing to do does not lock the table that every open reads. */
+	if (st == MS_OK) {
+		res = ms__pq_exec_params(conn, "SELECT 1 FROM pg_attribute WHERE"
+		                         " attrelid = 'modelstore_migrations'::regclass"
+		                         " AND attname = 'breaking' AND NOT"
+		                         " attisdropped", 0, NULL, NULL, NULL, 0);
+		if (PQresultStatus(res) != PGRES_TUPLES_OK)
+			st = ms__err_pg(e, conn, res, "migrate");
+		else
+			legacy = PQntuples(res) == 0;
+		PQclear(res);
+	}
+	if (st == MS_OK && legacy)
+		st = ms__exec(conn, e, NULL, PGRES_COMMAND_OK, "migrate",
+		              "ALTER TABLE modelstore_migrations ADD COLUMN"
+		              " breaking BOOLEAN NOT NULL DEFAULT true", 0, NULL);
 	if (st == MS_OK)
-		st = ms__schema_db_version(conn, e, &have);
-	if (st == MS_OK && have > known)
-		st = ms__err_set(e, MS_ESCHEMA,
-		                 "migrate: database schema version %d is newer than "
-		                 "this library knows (%d); upgrade modelstore",
-		                 have, known);
+		st = db_state(conn, e, &have, &breaking, &legacy);
+	if (st == MS_OK && breaking > known)
+		st = judge(e, have, breaking, "migrate");
 	for (i = have; st == MS_OK && i < known; i++) {
 		char ver[16];
-		const char *params[2];
+		const char *params[3];
 		char what[160];
 		snprintf(what, sizeof what, "migrate %s", ms__migrations[i].name);
 		res = PQexec(conn, ms__migrations[i].sql);
@@ -131,10 +204,11 @@ ms_status ms__schema_migrate(PGconn *conn, ms_err *e, int *applied)
 		snprintf(ver, sizeof ver, "%d", ms__migrations[i].version);
 		params[0] = ver;
 		params[1] = ms__migrations[i].name;
+		params[2] = ms__migrations[i].breaking ? "true" : "false";
 		st = ms__exec(conn, e, NULL, PGRES_COMMAND_OK, what,
-		              "INSERT INTO modelstore_migrations (version, name) "
-		              "VALUES ($1, $2)",
-		              2, params);
+		              "INSERT INTO modelstore_migrations (version, name, "
+		              "breaking) VALUES ($1, $2, $3)",
+		              3, params);
 		if (st == MS_OK && applied)
 			(*applied)++;
 	}

@@ -120,6 +120,12 @@ ms_status ms_store_migrate(int *applied, ms_store *s)
 	return ms__schema_migrate(s->conn, &s->err, applied);
 }
 
+ms_status ms_store_schema_check(ms_store *s)
+{
+	MS__STORE_REQUIRE_CONN(s);
+	return ms__schema_check(s->conn, &s->err);
+}
+
 ms_status ms_store_schema_version(int *db_version, int *lib_version,
                                   ms_store *s)
 {

@@ -103,7 +103,8 @@ class Timeout(Error):
 
 
 class SchemaError(Error):
-    """MS_ESCHEMA: the schema is missing, older or newer: migrate."""
+    """MS_ESCHEMA: no schema, a needed migration missing (migrate), or a
+    breaking migration this library does not know (upgrade)."""
 
 
 class Full(Error):
@@ -169,8 +170,8 @@ class Store:
 
     ``Store(url=None)``: ``None`` means ``$DATABASE_URL``, then libpq's
     environment.  Raises :class:`Unreachable` when the server cannot be
-    reached, :class:`SchemaError` when the schema is not current (see
-    :func:`migrate`).  Usable from several threads (one call at a time);
+    reached, :class:`SchemaError` when this library cannot use the schema
+    (see :func:`migrate`).  Usable from several threads (one call at a time);
     a context manager that closes the connection.
     """
 

@@ -564,35 +564,28 @@ static void run_stmt_fill(run_stmt *r, const push_ctx *c,
 {
 	const char *run = c->o->run_id ? c->o->run_id : c->version;
 	bool metrics = strcmp(c->metrics, "{}") != 0;
-	int h;
 
 	memset(r, 0, sizeof *r);
+	r->p[r->n++] = c->name;
 	if (metrics) {
 		r->sql = digest ? HASH_RUN_METRICS_SQL : RUN_METRICS_SQL;
-		r->p[0] = c->name;
-		r->p[1] = c->version;
-		r->p[2] = c->metrics;
-		r->p[3] = run;
-		r->p[4] = c->params;
-		r->n = h = 5;
+		r->p[r->n++] = c->version;
+		r->p[r->n++] = c->metrics;
+		r->p[r->n++] = run;
+		r->p[r->n++] = c->params;
 	} else {
 		r->sql = digest ? HASH_RUN_SQL : RUN_SQL;
-		r->p[0] = c->name;
-		r->p[1] = run;
-		r->p[2] = c->params;
-		r->n = h = 3;
+		r->p[r->n++] = run;
+		r->p[r->n++] = c->params;
 	}
 	if (digest == NULL)
 		return;
-	r->p[h] = (const char *)digest;
-	r->len[h] = 32;
-	r->fmt[h] = 1;
-	r->p[h + 1] = metrics ? artifact : c->version;
-	r->n = h + 2;
-	if (!metrics) {
-		r->p[h + 2] = artifact;
-		r->n = h + 3;
-	}
+	r->len[r->n] = 32;
+	r->fmt[r->n] = 1;
+	r->p[r->n++] = (const char *)digest;
+	if (!metrics) /* the version is $2 above */
+		r->p[r->n++] = c->version;
+	r->p[r->n++] = artifact;
 }
 
 static ms_status insert_metrics_and_run(push_ctx *c)

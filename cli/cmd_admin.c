@@ -334,10 +334,14 @@ int cmd_doctor(cli *c, int argc, char **argv)
 			st = ms_store_schema_check(s);
 		/* refused behind: a needed migration is missing; refused
 		 * ahead: a breaking one this build does not know */
-		if (st == MS_ESCHEMA)
+		if (st == MS_ESCHEMA) {
+			const char *why = ms_store_errmsg(s);
+			if (strncmp(why, "schema: ", 8) == 0)
+				why += 8; /* the line already says "schema" */
 			finding(&d, false, "schema", dbv < libv ? "modelstore "
 			        "migrate" : "install a modelstore as new as the "
-			        "database's schema", "%s", ms_store_errmsg(s));
+			        "database's schema", "%s", why);
+		}
 		else if (st != MS_OK)
 			finding(&d, false, "schema", NULL, "%s", ms_store_errmsg(s));
 		else if (dbv < libv)

@@ -341,19 +341,19 @@ int cmd_doctor(cli *c, int argc, char **argv)
 			finding(&d, false, "schema", dbv < libv ? "modelstore "
 			        "migrate" : "install a modelstore as new as the "
 			        "database's schema", "%s", why);
-		}
-		else if (st != MS_OK)
+		} else if (st != MS_OK) {
 			finding(&d, false, "schema", NULL, "%s", ms_store_errmsg(s));
-		else if (dbv < libv)
+		} else if (dbv < libv) {
 			finding(&d, true, "schema", NULL, "database at version %d, "
 			        "library knows %d: %d optional migration%s pending "
 			        "(`modelstore migrate` applies %s)", dbv, libv,
 			        libv - dbv, libv - dbv == 1 ? "" : "s",
 			        libv - dbv == 1 ? "it" : "them");
-		else
+		} else {
 			finding(&d, true, "schema", NULL, "database at version %d, "
 			        "library knows %d%s", dbv, libv, dbv > libv ?
 			        " (the newer migrations are compatible)" : "");
+		}
 		schema_ok = st == MS_OK;
 	}
 	if (schema_ok) {

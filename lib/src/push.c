@@ -509,16 +509,28 @@ static uint64_t sources_size(const ms_artifact_source *src, size_t n)
 	return total;
 }
 
-/* After the artifact rows: the run (kept as it is when it exists
- * already, e.g. started by ms_run_start: the version then belongs to
- * it), then a model_metrics row per numeric metric, for the version and
- * the run.  One statement: the run's INSERT is a CTE, and the metrics'
- * foreign key to it is checked at the end of the statement, when the
- * run row is there. */
+/* The run's row, kept as it is when it exists already (e.g. started by
+ * ms_run_start: the version then belongs to it); and the recording of
+ * an inline row's hash, for a row sent before it was hashed
+ * (push_inline_pipelined).  Their parameters' numbers differ between
+ * the statements below. */
+#define RUN_INSERT(run, name, params)                                   \
+	" INSERT INTO model_runs (run_id, model_name, params)"              \
+	" VALUES (" run ", " name ", " params "::jsonb)"                    \
+	" ON CONFLICT (run_id) DO NOTHING"
+#define HASH_UPDATE(sha, name, version, artifact)                       \
+	" h AS (UPDATE model_artifacts SET sha256 = " sha                   \
+	" WHERE model_name = " name " AND model_version = " version         \
+	" AND artifact = " artifact ")"
+
+/* After the artifact rows: the run, then a model_metrics row per
+ * numeric metric, for the version and the run.  One statement: the
+ * run's INSERT is a CTE, and the metrics' foreign key to it is checked
+ * at the end of the statement, when the run row is there.  $1 the name,
+ * $2 the version, $3 the metrics, $4 the run, $5 the params; with the
+ * hash, $6 the SHA-256 and $7 the artifact. */
 #define RUN_METRICS                                                     \
-	" r AS (INSERT INTO model_runs (run_id, model_name,"                \
-	" params) VALUES ($4, $1, $5::jsonb)"                               \
-	" ON CONFLICT (run_id) DO NOTHING)"                                 \
+	" r AS (" RUN_INSERT("$4", "$1", "$5") ")"                          \
 	" INSERT INTO model_metrics (model_name, model_version,"            \
 	" metric, value, run_id) SELECT $1, $2, key,"                       \
 	" (value #>> '{}')::float8, $4 FROM"                                \
@@ -526,28 +538,17 @@ static uint64_t sources_size(const ms_artifact_source *src, size_t n)
 	" WHERE jsonb_typeof(value) = 'number'"
 
 static const char RUN_METRICS_SQL[] = "WITH" RUN_METRICS;
-
-/* The same, first recording the hash of an inline row sent before it
- * was hashed (push_inline_pipelined): $6 the SHA-256, $7 the artifact. */
 static const char HASH_RUN_METRICS_SQL[] =
-	"WITH h AS (UPDATE model_artifacts SET sha256 = $6"
-	" WHERE model_name = $1 AND model_version = $2 AND artifact = $7),"
-	RUN_METRICS;
+	"WITH" HASH_UPDATE("$6", "$1", "$2", "$7") "," RUN_METRICS;
 
 /* Without metrics, the run alone: the model_metrics INSERT would add no
  * row, yet a fresh backend opened that table and its indexes to plan
  * it, about 1 ms of a fresh connection's push (6.5 against 5.6 ms,
  * medians of 21).  $1 the name, $2 the run, $3 the params; with the
  * hash, $4 the SHA-256, $5 the version, $6 the artifact. */
-#define RUN_ONLY                                                        \
-	" INSERT INTO model_runs (run_id, model_name, params)"              \
-	" VALUES ($2, $1, $3::jsonb) ON CONFLICT (run_id) DO NOTHING"
-
-static const char RUN_SQL[] = RUN_ONLY;
+static const char RUN_SQL[] = RUN_INSERT("$2", "$1", "$3");
 static const char HASH_RUN_SQL[] =
-	"WITH h AS (UPDATE model_artifacts SET sha256 = $4"
-	" WHERE model_name = $1 AND model_version = $5 AND artifact = $6)"
-	RUN_ONLY;
+	"WITH" HASH_UPDATE("$4", "$1", "$5", "$6") RUN_INSERT("$2", "$1", "$3");
 
 /* The statement that records the run and metrics, with its parameters;
  * @p digest (32 bytes) and @p artifact when it also records an inline
